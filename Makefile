@@ -1,0 +1,38 @@
+# The README's two commands: `make demo` and `make test`. Both create or reuse .venv.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+# Every install goes through the constraints file, which pins the local CPU torch wheel.
+PIP_INSTALL := $(PIP) install -q -c constraints.txt
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+FMNIST_DIR := /usr/share/datasets/fashion-mnist
+
+.PHONY: install demo test test-slow lint fashion-mnist docs clean
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip setuptools wheel
+	$(PIP_INSTALL) -e ".[test]"
+	touch $@
+
+install: $(VENV)/.installed
+
+fashion-mnist:
+	@test -f $(FMNIST_DIR)/train-images-idx3-ubyte.gz || \
+	  ($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq dataset-fashion-mnist)
+
+demo: install fashion-mnist
+	$(VENV)/bin/synaug demo
+
+test: install
+	$(VENV)/bin/ruff check synaug_learn tests benchmarks examples
+	$(VENV)/bin/pytest -q -m "not slow"
+
+test-slow: install
+	$(VENV)/bin/pytest -q -m slow
+
+lint: install
+	$(VENV)/bin/ruff check synaug_learn tests benchmarks examples
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info synaug_output
