@@ -4,6 +4,14 @@ All follow the contract in :mod:`synaug_learn.generators._base`.
 """
 
 from ._base import BaseGenerator, ImageFormat, check_generator
+from ._conditional import ConditionalDiffusionGenerator, list_pretrained
 from ._jitter import JitterGenerator
 
-__all__ = ["BaseGenerator", "ImageFormat", "JitterGenerator", "check_generator"]
+__all__ = [
+    "BaseGenerator",
+    "ConditionalDiffusionGenerator",
+    "ImageFormat",
+    "JitterGenerator",
+    "check_generator",
+    "list_pretrained",
+]

@@ -80,7 +80,8 @@ class JitterGenerator(BaseGenerator):
             rng = np.random.default_rng(seed)
             a, b = self._rows[rng.choice(idx, 2)]
             lam = rng.uniform(0.0, self.interpolation)
-            rows.append(a + lam * (b - a) + rng.standard_normal(a.shape) * self._std * self.noise_scale)
+            noise = rng.standard_normal(a.shape) * self._std * self.noise_scale
+            rows.append(a + lam * (b - a) + noise)
         new = np.clip(np.array(rows), self._low, self._high)
         if np.issubdtype(self.dtype_, np.integer):
             new = np.rint(new)

@@ -1,0 +1,533 @@
+"""ConditionalDiffusionGenerator: a small class-conditional diffusion model (diffusers UNet)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import numbers
+import time
+from pathlib import Path
+
+import numpy as np
+from sklearn.utils._param_validation import Interval
+
+from ._base import BaseGenerator, ImageFormat, _jsonable
+
+__all__ = ["ConditionalDiffusionGenerator", "list_pretrained"]
+
+CONFIG_NAME = "synaug_generator.json"
+FORMAT_VERSION = 1
+PRETRAINED_DIR = Path(__file__).resolve().parent.parent / "pretrained"
+MIN_SIDE = 16  # below this the UNet has too little room; small images are upsampled
+
+
+def list_pretrained():
+    """Names of the generators shipped with the package (usable as ``pretrained=``)."""
+    if not PRETRAINED_DIR.is_dir():
+        return []
+    return sorted(p.name for p in PRETRAINED_DIR.iterdir() if (p / CONFIG_NAME).is_file())
+
+
+def _resolve_pretrained(pretrained):
+    """A shipped model's name or a folder path -> the folder; ValueError when neither."""
+    candidates = [PRETRAINED_DIR / str(pretrained), Path(pretrained).expanduser()]
+    for path in candidates:
+        if (path / CONFIG_NAME).is_file():
+            return path
+    raise ValueError(
+        f"pretrained={pretrained!r} is neither a folder holding {CONFIG_NAME} (written by "
+        f"save_pretrained) nor a shipped generator ({', '.join(list_pretrained()) or 'none'})."
+    )
+
+
+def _stratum_from_json(value):
+    label, group = value
+    return (label, group)
+
+
+class ConditionalDiffusionGenerator(BaseGenerator):
+    """Class- (and group-) conditional diffusion model trained or loaded offline.
+
+    A diffusers ``UNet2DModel`` conditioned on the stratum (class, or
+    ``(class, group)`` cell) through a learnt embedding, trained with the
+    DDPM noise-prediction loss on class-balanced batches (so tail classes are
+    learnt), classifier-free guidance (the condition is dropped with
+    probability ``class_dropout``), EMA weights, and sampled with DDIM.
+    Images are padded (or, below 16 pixels, upsampled) to a UNet-friendly
+    size and brought back to the data's shape, channels and dtype.
+
+    Where its value comes from: a model trained only on a long-tailed dataset
+    mostly *copies* the few tail images (see ``SynAugSampler.report_``); a
+    model pretrained on a larger pool that has seen the concepts elsewhere
+    brings new information. Pass ``pretrained=`` (a folder written by
+    :meth:`save_pretrained`, or the name of a generator shipped with the
+    package, see :func:`list_pretrained`) and ``fit`` only checks classes
+    and image shape. Because the source lives in a parameter, ``clone`` and
+    ``GridSearchCV`` keep it.
+
+    Parameters
+    ----------
+    pretrained : str or path-like, default=None
+        Load weights and architecture from here instead of training from
+        scratch. Architecture parameters are then taken from the saved model.
+    fine_tune : int, default=0
+        With ``pretrained``, continue training for this many steps on the
+        user's data (0 = off). Fine-tuning on a few tail images turns a useful
+        generator back into a copier (FINDINGS §2: 300 steps cost 9.8
+        points), so keep it short, with a low ``fine_tune_lr``, and check the
+        novelty in the sampler's report.
+    fine_tune_lr : float, default=1e-4
+        Learning rate while fine-tuning.
+    fine_tune_min_count : int, default=0
+        While fine-tuning, strata with fewer real rows than this are left out
+        of the batches (their embeddings stay as pretrained), so the model
+        cannot memorise the few tail images. Strata new to the pretrained
+        model are always trained.
+    class_mapping : dict, default=None
+        ``{user_label: pretrained_label}`` when the data's labels differ from
+        the pretrained model's; by default labels must match.
+    image_shape : tuple, default=None
+        ``(H, W)`` or ``(H, W, C)`` for 2-D input whose rows are not square
+        grey images.
+    block_out_channels : tuple of int, default=(32, 64, 64)
+        UNet channels per resolution level (ignored with ``pretrained``).
+    layers_per_block : int, default=1
+        ResNet layers per UNet block (ignored with ``pretrained``).
+    max_steps : int, default=2000
+        Training budget in optimiser steps.
+    max_epochs : float, default=None
+        Training budget in passes over the data (the smaller budget wins).
+    max_minutes : float, default=None
+        Training budget in wall-clock minutes (the smaller budget wins).
+    batch_size : int, default=64
+        Training batch size.
+    learning_rate : float, default=1e-3
+        AdamW learning rate when training from scratch.
+    ema_decay : float, default=0.999
+        Decay of the exponential moving average of the weights used to sample.
+    class_dropout : float, default=0.1
+        Probability of dropping the condition during training, which makes
+        classifier-free guidance possible.
+    class_balanced : bool, default=True
+        Draw training batches uniformly over strata (measured better on all
+        10 seeds in FINDINGS §1), else uniformly over rows.
+    guidance_scale : float, default=1.5
+        Classifier-free guidance at sampling; 1 disables it (and halves the
+        cost). More guidance gives more faithful but less diverse images.
+    num_inference_steps : int, default=20
+        DDIM steps at sampling.
+    generation_batch_size : int, default=256
+        Images denoised at once.
+    device : str, default="cpu"
+        Torch device, e.g. ``"cuda"``.
+    random_state : int, RandomState or None, default=None
+        Seeds training; sampling is seeded per row by ``generate``.
+    verbose : int, default=0
+        Progress bars when > 0.
+
+    Attributes
+    ----------
+    classes_ : ndarray
+        Labels of the fitted data.
+    strata_ : list of tuple
+        ``(label, group_or_None)`` cells of the fitted data.
+    image_format_ : ImageFormat
+        How the data stores images.
+    model_strata_ : list of tuple
+        The strata the network's embedding knows, in embedding order (those
+        of the pretrained model first).
+    n_train_steps_ : int
+        Steps trained in this ``fit`` (0 for a pretrained model without
+        fine-tuning).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from synaug_learn.generators import ConditionalDiffusionGenerator
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.randint(0, 255, size=(40, 8, 8)).astype(np.uint8)
+    >>> y = np.repeat([0, 1], 20)
+    >>> gen = ConditionalDiffusionGenerator(block_out_channels=(16, 32), max_steps=5,
+    ...                                     num_inference_steps=2, random_state=0)
+    >>> gen = gen.fit(X, y)
+    >>> X_new, y_new, _ = gen.generate({(1, None): 3}, random_state=0)
+    >>> X_new.shape, X_new.dtype, y_new.tolist()
+    ((3, 8, 8), dtype('uint8'), [1, 1, 1])
+    """
+
+    _parameter_constraints: dict = {
+        "pretrained": [str, Path, None],
+        "fine_tune": [Interval(numbers.Integral, 0, None, closed="left")],
+        "fine_tune_lr": [Interval(numbers.Real, 0, None, closed="neither")],
+        "fine_tune_min_count": [Interval(numbers.Integral, 0, None, closed="left")],
+        "class_mapping": [dict, None],
+        "image_shape": [tuple, list, None],
+        "block_out_channels": [tuple, list],
+        "layers_per_block": [Interval(numbers.Integral, 1, None, closed="left")],
+        "max_steps": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "max_epochs": [Interval(numbers.Real, 0, None, closed="neither"), None],
+        "max_minutes": [Interval(numbers.Real, 0, None, closed="neither"), None],
+        "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
+        "ema_decay": [Interval(numbers.Real, 0, 1, closed="left")],
+        "class_dropout": [Interval(numbers.Real, 0, 1, closed="left")],
+        "class_balanced": ["boolean"],
+        "guidance_scale": [Interval(numbers.Real, 0, None, closed="left")],
+        "num_inference_steps": [Interval(numbers.Integral, 1, None, closed="left")],
+        "generation_batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "device": [str],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        pretrained=None,
+        *,
+        fine_tune=0,
+        fine_tune_lr=1e-4,
+        fine_tune_min_count=0,
+        class_mapping=None,
+        image_shape=None,
+        block_out_channels=(32, 64, 64),
+        layers_per_block=1,
+        max_steps=2000,
+        max_epochs=None,
+        max_minutes=None,
+        batch_size=64,
+        learning_rate=1e-3,
+        ema_decay=0.999,
+        class_dropout=0.1,
+        class_balanced=True,
+        guidance_scale=1.5,
+        num_inference_steps=20,
+        generation_batch_size=256,
+        device="cpu",
+        random_state=None,
+        verbose=0,
+    ):
+        self.pretrained = pretrained
+        self.fine_tune = fine_tune
+        self.fine_tune_lr = fine_tune_lr
+        self.fine_tune_min_count = fine_tune_min_count
+        self.class_mapping = class_mapping
+        self.image_shape = image_shape
+        self.block_out_channels = block_out_channels
+        self.layers_per_block = layers_per_block
+        self.max_steps = max_steps
+        self.max_epochs = max_epochs
+        self.max_minutes = max_minutes
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.ema_decay = ema_decay
+        self.class_dropout = class_dropout
+        self.class_balanced = class_balanced
+        self.guidance_scale = guidance_scale
+        self.num_inference_steps = num_inference_steps
+        self.generation_batch_size = generation_batch_size
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ loading
+    @classmethod
+    def from_pretrained(cls, pretrained, **params):
+        """A generator that loads ``pretrained`` (a folder or a shipped name) when fitted.
+
+        The source is kept in the ``pretrained`` parameter, so ``clone`` and
+        searches keep it. ``params`` set the other parameters (sampling,
+        fine-tuning). The folder is checked now, so a typo fails here.
+        """
+        _resolve_pretrained(pretrained)
+        return cls(pretrained=pretrained, **params)
+
+    def save_pretrained(self, path):
+        """Write the EMA weights (safetensors), scheduler and metadata to ``path``."""
+        self._check_fitted()
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        self.unet_.save_pretrained(path / "unet", safe_serialization=True)
+        meta = {
+            "format_version": FORMAT_VERSION,
+            "strata": [list(_jsonable(s)) for s in self.model_strata_],
+            "image_size": self.unet_size_,
+            "channels": self.image_format_.channels,
+            "height": self.image_format_.height,
+            "width": self.image_format_.width,
+            "num_train_timesteps": self._num_train_timesteps,
+            "trained_steps": int(self.total_train_steps_),
+            "training_data_sha256": self.data_hash_,
+            "params": {k: _jsonable(v) if not isinstance(v, Path) else str(v)
+                       for k, v in self.get_params(deep=False).items()},
+        }
+        (path / CONFIG_NAME).write_text(json.dumps(meta, indent=2, default=str))
+        return path
+
+    # ------------------------------------------------------------------ fitting
+    def _fit(self, X, y, groups):
+        import torch
+
+        self._validate_params()
+        if self.class_mapping is not None and self.pretrained is None:
+            raise ValueError("class_mapping is only used with pretrained=...; got pretrained=None.")
+        self.image_format_ = ImageFormat.from_array(X, self.image_shape, param_name="X")
+        strata_rows = self._stratum_indices(y, groups)
+        if self.pretrained is not None:
+            self._load_pretrained(strata_rows)
+            steps, lr = self.fine_tune, self.fine_tune_lr
+            trainable = [
+                s for s in self.strata_
+                if len(strata_rows[s]) >= self.fine_tune_min_count or s in self._new_strata
+            ]
+        else:
+            self._build_unet()
+            steps, lr = self._budget_steps(len(y)), self.learning_rate
+            trainable = list(self.strata_)
+        self.n_train_steps_ = 0
+        if steps:
+            x0 = torch.from_numpy(self._to_unet(self.image_format_.to_nchw(X)))
+            self._train(x0, strata_rows, trainable, steps, lr)
+        self.total_train_steps_ = self._pretrained_steps + self.n_train_steps_
+        self.unet_.eval()
+        self._weights_hash = None
+        return self
+
+    def _stratum_indices(self, y, groups):
+        keys = list(zip(y.tolist(), groups.tolist() if groups is not None else [None] * len(y)))
+        rows = {s: [] for s in self.strata_}
+        for i, k in enumerate(keys):
+            rows[k].append(i)
+        return {s: np.asarray(v) for s, v in rows.items()}
+
+    def _budget_steps(self, n_rows):
+        budgets = [b for b in (self.max_steps,) if b is not None]
+        if self.max_epochs is not None:
+            budgets.append(max(1, math.ceil(self.max_epochs * n_rows / self.batch_size)))
+        if not budgets and self.max_minutes is None:
+            raise ValueError("max_steps, max_epochs and max_minutes are all None: set a budget.")
+        return min(budgets) if budgets else 10**9
+
+    def _unet_side(self, n_levels):
+        fmt = self.image_format_
+        multiple = 2 ** (n_levels - 1)
+        side = max(fmt.height, fmt.width, MIN_SIDE)
+        return int(math.ceil(side / multiple) * multiple)
+
+    def _build_unet(self):
+        from diffusers import UNet2DModel
+
+        levels = len(self.block_out_channels)
+        self.unet_size_ = self._unet_side(levels)
+        self.model_strata_ = list(self.strata_)
+        self._new_strata = set()
+        self._pretrained_steps = 0
+        self._num_train_timesteps = 1000
+        # Attention only at the coarsest level: it is what CPU time can afford.
+        down = ["DownBlock2D"] * (levels - 1) + ["AttnDownBlock2D"]
+        up = ["AttnUpBlock2D"] + ["UpBlock2D"] * (levels - 1)
+        groups = min(8, min(self.block_out_channels))
+        self.unet_ = UNet2DModel(
+            sample_size=self.unet_size_,
+            in_channels=self.image_format_.channels,
+            out_channels=self.image_format_.channels,
+            block_out_channels=tuple(self.block_out_channels),
+            layers_per_block=self.layers_per_block,
+            down_block_types=tuple(down),
+            up_block_types=tuple(up),
+            norm_num_groups=groups,
+            attention_head_dim=8,
+            num_class_embeds=len(self.model_strata_) + 1,  # last index = "no condition"
+        ).to(self.device)
+
+    def _load_pretrained(self, strata_rows):
+        import torch
+        from diffusers import UNet2DModel
+
+        path = _resolve_pretrained(self.pretrained)
+        meta = json.loads((path / CONFIG_NAME).read_text())
+        fmt = self.image_format_
+        saved = (meta["channels"], meta["height"], meta["width"])
+        if saved != (fmt.channels, fmt.height, fmt.width):
+            raise ValueError(
+                f"pretrained={str(self.pretrained)!r} generates {meta['channels']}x{meta['height']}"
+                f"x{meta['width']} (channels x H x W) images but the data holds "
+                f"{fmt.channels}x{fmt.height}x{fmt.width}."
+            )
+        pre_strata = [_stratum_from_json(s) for s in meta["strata"]]
+        mapping = self.class_mapping or {}
+        unknown = [lbl for lbl in mapping if lbl not in set(self.classes_.tolist())]
+        if unknown:
+            raise ValueError(f"class_mapping names labels not in y: {unknown!r}.")
+        self._to_model = {s: (mapping.get(s[0], s[0]), s[1]) for s in self.strata_}
+        known = set(map(tuple, pre_strata))
+        new = [s for s in self.strata_ if self._to_model[s] not in known]
+        if new and not self.fine_tune:
+            raise ValueError(
+                f"pretrained={str(self.pretrained)!r} knows strata {sorted(known, key=repr)!r}; "
+                f"the data has {new!r}, which it does not. Map labels with class_mapping={{...}} "
+                "or learn the new ones with fine_tune=<steps>."
+            )
+        unet = UNet2DModel.from_pretrained(path / "unet", use_safetensors=True)
+        if new:  # grow the embedding table: new strata before the "no condition" row
+            old = unet.class_embedding.weight.data
+            table = torch.nn.Embedding(len(pre_strata) + len(new) + 1, old.shape[1])
+            with torch.no_grad():
+                table.weight[: len(pre_strata)] = old[:-1]
+                table.weight[len(pre_strata): -1] = old[:-1].mean(0)
+                table.weight[-1] = old[-1]
+            unet.class_embedding = table
+            unet.register_to_config(num_class_embeds=table.num_embeddings)
+        self.unet_ = unet.to(self.device)
+        self.unet_size_ = int(meta["image_size"])
+        self.model_strata_ = pre_strata + [self._to_model[s] for s in new]
+        self._new_strata = set(new)
+        self._pretrained_steps = int(meta.get("trained_steps", 0))
+        self._num_train_timesteps = int(meta.get("num_train_timesteps", 1000))
+
+    def _model_index(self, stratum):
+        target = getattr(self, "_to_model", {}).get(stratum, stratum)
+        return self.model_strata_.index(target)
+
+    def _train(self, x0, strata_rows, trainable, steps, lr):
+        import torch
+        from diffusers import DDPMScheduler
+        from diffusers.training_utils import EMAModel
+        from tqdm.auto import tqdm
+
+        rng = np.random.default_rng(
+            np.random.RandomState(self.random_state).randint(2**31)
+            if not isinstance(self.random_state, numbers.Integral) else self.random_state
+        )
+        gen = torch.Generator().manual_seed(int(rng.integers(2**31)))
+        torch.manual_seed(int(rng.integers(2**31)))
+        rows = np.concatenate([strata_rows[s] for s in trainable])
+        stratum_of_row = np.concatenate(
+            [np.full(len(strata_rows[s]), self._model_index(s)) for s in trainable]
+        )
+        if self.class_balanced:  # each stratum equally likely, then a row within it
+            counts = np.concatenate([np.full(len(strata_rows[s]), len(strata_rows[s]))
+                                     for s in trainable])
+            weights = torch.from_numpy(1.0 / counts)
+        else:
+            weights = torch.ones(len(rows), dtype=torch.float64)
+        labels_all = torch.from_numpy(stratum_of_row).long()
+        null = self.unet_.config.num_class_embeds - 1
+        scheduler = DDPMScheduler(num_train_timesteps=self._num_train_timesteps)
+        self.unet_.train()
+        opt = torch.optim.AdamW(self.unet_.parameters(), lr=lr, weight_decay=1e-4)
+        ema = EMAModel(self.unet_.parameters(), decay=self.ema_decay, use_ema_warmup=True)
+        deadline = None if self.max_minutes is None else time.monotonic() + 60 * self.max_minutes
+        bar = tqdm(total=steps if steps < 10**9 else None, disable=not self.verbose,
+                   desc="training generator", unit="step")
+        x0 = x0.to(self.device)
+        for _ in range(steps):
+            pick = torch.multinomial(weights, self.batch_size, replacement=True, generator=gen)
+            x = x0[torch.from_numpy(rows)[pick]]
+            labels = labels_all[pick]
+            drop = torch.rand(len(labels), generator=gen) < self.class_dropout
+            labels = torch.where(drop, torch.full_like(labels, null), labels).to(self.device)
+            noise = torch.randn(x.shape, generator=gen).to(self.device)
+            t = torch.randint(0, self._num_train_timesteps, (len(x),), generator=gen)
+            noisy = scheduler.add_noise(x, noise, t)
+            pred = self.unet_(noisy, t.to(self.device), class_labels=labels).sample
+            loss = torch.nn.functional.mse_loss(pred, noise)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(self.unet_.parameters(), 1.0)
+            opt.step()
+            ema.step(self.unet_.parameters())
+            self.n_train_steps_ += 1
+            bar.update()
+            bar.set_postfix(loss=f"{loss.item():.4f}", refresh=False)
+            if deadline is not None and time.monotonic() > deadline:
+                break
+        bar.close()
+        ema.copy_to(self.unet_.parameters())
+
+    # ------------------------------------------------------------------ sampling
+    def _to_unet(self, x):
+        """NCHW [-1, 1] at the data's size -> the UNet's square size (pad, or upsample)."""
+        import torch
+        import torch.nn.functional as F
+
+        fmt, side = self.image_format_, self.unet_size_
+        x = torch.as_tensor(x)
+        if max(fmt.height, fmt.width) < MIN_SIDE:
+            return F.interpolate(x, size=(side, side), mode="bilinear", align_corners=False).numpy()
+        pad_h, pad_w = side - fmt.height, side - fmt.width
+        pads = (pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2)
+        return F.pad(x, pads, mode="replicate").numpy() if any(pads) else x.numpy()
+
+    def _from_unet(self, x):
+        import torch.nn.functional as F
+
+        fmt, side = self.image_format_, self.unet_size_
+        if max(fmt.height, fmt.width) < MIN_SIDE:
+            return F.interpolate(x, size=(fmt.height, fmt.width), mode="bilinear",
+                                 align_corners=False, antialias=True)
+        top, left = (side - fmt.height) // 2, (side - fmt.width) // 2
+        return x[:, :, top: top + fmt.height, left: left + fmt.width]
+
+    def _generate_stratum(self, stratum, seeds):
+        import torch
+        from diffusers import DDIMScheduler
+        from tqdm.auto import tqdm
+
+        self._check_fitted()
+        scheduler = DDIMScheduler(
+            num_train_timesteps=self._num_train_timesteps,
+            clip_sample=False,  # clipping collapses samples at guidance > 2
+        )
+        scheduler.set_timesteps(self.num_inference_steps)
+        label = self._model_index(stratum)
+        null = self.unet_.config.num_class_embeds - 1
+        guided = self.guidance_scale != 1.0
+        c, side = self.image_format_.channels, self.unet_size_
+        out = []
+        batches = range(0, len(seeds), self.generation_batch_size)
+        for start in tqdm(batches, disable=self.verbose < 2, desc=f"sampling {stratum}"):
+            chunk = seeds[start: start + self.generation_batch_size]
+            # One generator per row: a row's image does not depend on its batch-mates.
+            x = torch.stack([
+                torch.randn((c, side, side), generator=torch.Generator().manual_seed(s))
+                for s in chunk
+            ]).to(self.device)
+            n = len(chunk)
+            cond = torch.full((n,), label, dtype=torch.long, device=self.device)
+            if guided:
+                cond = torch.cat([cond, torch.full_like(cond, null)])
+            with torch.inference_mode():
+                for t in scheduler.timesteps:
+                    inp = torch.cat([x, x]) if guided else x
+                    eps = self.unet_(inp, t, class_labels=cond).sample
+                    if guided:
+                        eps_c, eps_u = eps[:n], eps[n:]
+                        eps = eps_u + self.guidance_scale * (eps_c - eps_u)
+                    x = scheduler.step(eps, t, x, eta=0.0).prev_sample
+            out.append(self._from_unet(x.float().cpu()).numpy())
+        return self.image_format_.from_nchw(np.concatenate(out))
+
+    # ------------------------------------------------------------------ identity
+    def _check_fitted(self):
+        if not hasattr(self, "unet_"):
+            from sklearn.exceptions import NotFittedError
+
+            raise NotFittedError(f"{type(self).__name__} is not fitted; call fit first.")
+
+    def _state_hash(self):
+        if not hasattr(self, "unet_"):
+            return None
+        if getattr(self, "_weights_hash", None) is None:
+            h = hashlib.sha256()
+            for name, tensor in sorted(self.unet_.state_dict().items()):
+                h.update(name.encode())
+                h.update(tensor.detach().cpu().numpy().tobytes())
+            self._weights_hash = h.hexdigest()
+        return self._weights_hash
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.pop("_weights_hash", None)
+        return state
+
