@@ -1,0 +1,38 @@
+"""Datasets: long-tailed and spurious-correlation benchmarks, and loaders for image data.
+
+Functions that *make* a benchmark (``make_*``) work on any arrays; loaders
+(``load_*``) read a dataset from disk (Fashion-MNIST from Debian's
+``dataset-fashion-mnist`` package, CIFAR-100 from its python archive, UTKFace,
+or any folder of images) or, for the digits, from scikit-learn.
+"""
+
+from ._cifar import load_cifar100, load_cifar100_lt
+from ._digits import load_digits_lt
+from ._fashion_mnist import (
+    FASHION_MNIST_CLASSES,
+    load_fashion_mnist,
+    load_fashion_mnist_lt,
+    read_idx,
+)
+from ._image_folder import load_image_folder
+from ._long_tailed import long_tailed_counts, make_long_tailed, train_pool_split
+from ._spurious import make_spurious_colour
+from ._utkface import UTKFACE_GENDERS, UTKFACE_RACES, load_utkface
+
+__all__ = [
+    "FASHION_MNIST_CLASSES",
+    "UTKFACE_GENDERS",
+    "UTKFACE_RACES",
+    "load_cifar100",
+    "load_cifar100_lt",
+    "load_digits_lt",
+    "load_fashion_mnist",
+    "load_fashion_mnist_lt",
+    "load_image_folder",
+    "load_utkface",
+    "long_tailed_counts",
+    "make_long_tailed",
+    "make_spurious_colour",
+    "read_idx",
+    "train_pool_split",
+]
