@@ -157,6 +157,8 @@ def test_public_api_and_docstring_examples():
         "mean_group_accuracy",
         "per_class_accuracy",
         "shot_accuracy",
+        "SyntheticReport",
+        "synthetic_report",
         "worst_group_accuracy",
     }
     result = doctest.testmod(synaug_learn.metrics)
