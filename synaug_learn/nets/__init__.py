@@ -1,0 +1,34 @@
+"""Networks for image classification under imbalance, as skorch / scikit-learn estimators.
+
+:class:`MixupNetClassifier` trains a CNN with Mixup / CutMix (the classifier of
+SYNAuG) on whatever a sampler emits; :class:`MixupMixin` adds the mixing to any
+skorch net. The modules split into ``features`` and a linear ``head`` so that
+:class:`~synaug_learn.RetrainClassifier` can refit the head, and the losses
+(class-weighted CE, Balanced Softmax / logit adjustment, Group DRO) are the
+loss-level remedies the benchmarks compare against and combine with.
+"""
+
+from ._losses import (
+    BalancedSoftmaxLoss,
+    ClassWeightedCrossEntropy,
+    GroupDROLoss,
+    balanced_class_weights,
+)
+from ._mixup import MixedBatch, MixedTarget, MixupMixin, MixupNetClassifier, mix_batch
+from ._modules import MLP, MODULES, ResNet32, SmallCNN
+
+__all__ = [
+    "BalancedSoftmaxLoss",
+    "ClassWeightedCrossEntropy",
+    "GroupDROLoss",
+    "MLP",
+    "MODULES",
+    "MixedBatch",
+    "MixedTarget",
+    "MixupMixin",
+    "MixupNetClassifier",
+    "ResNet32",
+    "SmallCNN",
+    "balanced_class_weights",
+    "mix_batch",
+]
