@@ -5,13 +5,22 @@ All follow the contract in :mod:`synaug_learn.generators._base`.
 
 from ._base import BaseGenerator, ImageFormat, check_generator
 from ._conditional import ConditionalDiffusionGenerator, list_pretrained
+from ._image_to_image import ImageToImageGenerator
 from ._jitter import JitterGenerator
+from ._ray import generate_rows, generate_seeded_with_ray, generate_with_ray, plan_rows
+from ._text_to_image import TextToImageGenerator
 
 __all__ = [
     "BaseGenerator",
     "ConditionalDiffusionGenerator",
     "ImageFormat",
+    "ImageToImageGenerator",
     "JitterGenerator",
+    "TextToImageGenerator",
     "check_generator",
+    "generate_rows",
+    "generate_seeded_with_ray",
+    "generate_with_ray",
     "list_pretrained",
+    "plan_rows",
 ]
