@@ -7,7 +7,7 @@ PIP_INSTALL := $(PIP) install -q -c constraints.txt
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 FMNIST_DIR := /usr/share/datasets/fashion-mnist
 
-.PHONY: install demo test test-slow lint fashion-mnist docs clean
+.PHONY: install demo test test-slow test-ray lint fashion-mnist docs clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -26,10 +26,19 @@ demo: install fashion-mnist
 
 test: install
 	$(VENV)/bin/ruff check synaug_learn tests benchmarks examples
-	$(VENV)/bin/pytest -q -m "not slow"
+	$(VENV)/bin/pytest -q -m "not slow and not ray"
 
 test-slow: install
 	$(VENV)/bin/pytest -q -m slow
+
+test-ray: install
+	$(PIP_INSTALL) -e ".[test,ray]"
+	$(VENV)/bin/pytest -q -m ray
+
+# Docs: HTML with warnings as errors (numpydoc, sphinx-gallery; see docs/conf.py).
+docs: install
+	$(PIP_INSTALL) -e ".[test,docs]"
+	$(VENV)/bin/sphinx-build -W --keep-going -b html docs docs/_build/html
 
 lint: install
 	$(VENV)/bin/ruff check synaug_learn tests benchmarks examples

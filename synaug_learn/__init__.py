@@ -1,5 +1,14 @@
-"""synaug-learn: fix class and group imbalance by generating the missing samples (SYNAuG)."""
+"""synaug-learn: fix class and group imbalance by generating the missing samples (SYNAuG).
 
+The recipe, as scikit-learn estimators: :class:`SynAugSampler` fills every
+class (or class x group cell) with generated samples, :class:`MixupNetClassifier`
+trains a CNN on the filled data with Mixup, and :class:`RetrainClassifier`
+re-trains the network's head on a balanced subsample of the real rows.
+"""
+
+from ._retrain import RetrainClassifier
+from ._sampler import SynAugSampler
 from ._version import __version__
+from .nets import MixupNetClassifier
 
-__all__ = ["__version__"]
+__all__ = ["MixupNetClassifier", "RetrainClassifier", "SynAugSampler", "__version__"]

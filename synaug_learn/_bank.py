@@ -188,6 +188,17 @@ class SyntheticBank:
     verbose : int, default=0
         ``0`` is silent; ``1`` or more shows a progress bar over the rows
         being generated.
+    backend : {"local", "ray"}, default="local"
+        ``"ray"`` generates the missing shards of seeded generators as Ray
+        Data ``map_batches`` jobs (see :func:`~synaug_learn.generators.generate_seeded_with_ray`),
+        ``ray_wave`` shards at a time; each shard is written when its wave
+        returns, so an interruption loses at most one wave. Rows are the same
+        as with ``"local"``: each row's seed comes from its global index.
+    ray_wave : int, default=16
+        Shards sent to Ray at once.
+    ray_options : dict, default=None
+        Keyword arguments for ``generate_seeded_with_ray`` (``batch_size``,
+        ``num_gpus_per_worker``, ``num_cpus_per_worker``, ``concurrency``).
 
     Attributes
     ----------
@@ -235,7 +246,8 @@ class SyntheticBank:
     True
     """
 
-    def __init__(self, path=None, shard_size=256, verbose=0):
+    def __init__(self, path=None, shard_size=256, verbose=0, backend="local", ray_wave=16,
+                 ray_options=None):
         if path is not None and not isinstance(path, str | os.PathLike):
             raise TypeError(f"path must be None, a str or a path-like object; got {path!r}.")
         if isinstance(shard_size, bool) or not isinstance(shard_size, numbers.Integral):
@@ -244,6 +256,11 @@ class SyntheticBank:
             raise ValueError(f"shard_size must be an int >= 1; got {shard_size!r}.")
         if isinstance(verbose, bool) or not isinstance(verbose, numbers.Integral) or verbose < 0:
             raise ValueError(f"verbose must be an int >= 0; got {verbose!r}.")
+        if backend not in ("local", "ray"):
+            raise ValueError(f"backend must be 'local' or 'ray'; got {backend!r}.")
+        self.backend = backend
+        self.ray_wave = int(ray_wave)
+        self.ray_options = dict(ray_options or {})
         self.path = path
         self.shard_size = int(shard_size)
         self.verbose = int(verbose)
@@ -253,7 +270,7 @@ class SyntheticBank:
 
     def __repr__(self):
         return (f"SyntheticBank(path={self.path!r}, shard_size={self.shard_size}, "
-                f"verbose={self.verbose})")
+                f"verbose={self.verbose}, backend={self.backend!r})")
 
     @staticmethod
     def check_path(path, param_name="cache_dir"):
@@ -347,7 +364,7 @@ class SyntheticBank:
         self.last_stats_ = {"requested": 0, "generated": 0, "reused": 0}
 
         # Plan: read what the bank holds, list the shards to generate or extend.
-        plan = []  # per stratum: list of [stored rows or None, rows needed, key, k, n stored]
+        plan = []  # per stratum: shards as [rows or None, rows needed, key, k, rows stored before]
         todo = 0
         for stratum, n in request:
             shards = []
@@ -360,48 +377,69 @@ class SyntheticBank:
                     todo += max(need - have, 0)
                 elif have < need:
                     todo += need
-                shards.append([held, need, key, k])
+                shards.append([held, need, key, k, have])
             plan.append((stratum, n, shards))
 
         bar = tqdm(total=todo, desc="generating", unit="img", disable=self.verbose == 0,
                    leave=False)
         try:
+            # Seeded shards are produced in waves (one shard locally, several on Ray)
+            # and each is written as soon as its wave is back.
+            pending = [
+                (stratum, shard) for stratum, _, shards in plan for shard in shards
+                if seeded and (0 if shard[0] is None else len(shard[0])) < shard[1]
+            ]
+            wave = 1 if self.backend == "local" else max(1, self.ray_wave)
+            for start in range(0, len(pending), wave):
+                batch = pending[start: start + wave]
+                jobs = []
+                for stratum, (held, need, _, k, _) in batch:
+                    first = k * S + (0 if held is None else len(held))
+                    jobs.append((stratum, [derive_seed(base, stratum, i)
+                                           for i in range(first, k * S + need)]))
+                for (stratum, shard), (_, seeds), X_new in zip(
+                        batch, jobs, self._produce(generator, jobs)):
+                    held, need, key, k, _ = shard
+                    self._check_batch(X_new, len(seeds), held, stratum)
+                    rows = X_new if held is None else np.concatenate([held, X_new])
+                    all_seeds = [derive_seed(base, stratum, i) for i in range(k * S, k * S + need)]
+                    store.write(key, self._encode(rows, all_seeds, fp, base, stratum, k, seeded))
+                    shard[0] = rows
+                    self._count("generated", len(seeds))
+                    bar.update(len(seeds))
+
             X_parts = []
             for stratum, n, shards in plan:
                 self._count("requested", n)
                 for shard in shards:
-                    held, need, key, k = shard
-                    have = 0 if held is None else len(held)
-                    if have >= need:
+                    held, need, key, k, stored_before = shard
+                    if held is not None and len(held) >= need:
                         X_parts.append(held[:need])
-                        self._count("reused", need)
+                        self._count("reused", min(stored_before, need))
                         continue
-                    if seeded:
-                        first = k * S + have
-                        seeds = [derive_seed(base, stratum, i) for i in range(first, k * S + need)]
-                        X_new = np.asarray(generator.generate_seeded(stratum, seeds))
-                        self._check_batch(X_new, len(seeds), held, stratum)
-                        rows = X_new if held is None else np.concatenate([held, X_new])
-                        all_seeds = [derive_seed(base, stratum, i)
-                                     for i in range(k * S, k * S + need)]
-                        n_new, n_reused = len(seeds), have
-                    else:
-                        shard_seed = derive_seed(base, stratum, "shard", k)
-                        X_new = np.asarray(
-                            generator.generate({stratum: need}, random_state=shard_seed)[0]
-                        )
-                        self._check_batch(X_new, need, None, stratum)
-                        rows, all_seeds, n_new, n_reused = X_new, [shard_seed], need, 0
-                    store.write(key, self._encode(rows, all_seeds, fp, base, stratum, k, seeded))
-                    X_parts.append(rows)
-                    self._count("generated", n_new)
-                    self._count("reused", n_reused)
-                    bar.update(n_new)
+                    shard_seed = derive_seed(base, stratum, "shard", k)
+                    X_new = np.asarray(
+                        generator.generate({stratum: need}, random_state=shard_seed)[0]
+                    )
+                    self._check_batch(X_new, need, None, stratum)
+                    store.write(key, self._encode(X_new, [shard_seed], fp, base, stratum, k,
+                                                  seeded))
+                    X_parts.append(X_new)
+                    self._count("generated", need)
+                    bar.update(need)
         finally:
             bar.close()
         return self._assemble(generator, request, X_parts)
 
     # --------------------------------------------------------------- helpers
+    def _produce(self, generator, jobs):
+        """``generate_seeded`` for each ``(stratum, seeds)`` job, locally or on Ray."""
+        if self.backend == "ray":
+            from .generators._ray import generate_seeded_with_ray
+
+            return generate_seeded_with_ray(generator, jobs, **self.ray_options)
+        return [np.asarray(generator.generate_seeded(stratum, seeds)) for stratum, seeds in jobs]
+
     def _get_store(self):
         if self.path is None:
             return self._store

@@ -7,6 +7,7 @@ import json
 import math
 import numbers
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -285,7 +286,13 @@ class ConditionalDiffusionGenerator(BaseGenerator):
             steps, lr = self._budget_steps(len(y)), self.learning_rate
             trainable = list(self.strata_)
         self.n_train_steps_ = 0
-        if steps:
+        if steps and not trainable:
+            warnings.warn(
+                f"fine_tune={steps} skipped: no stratum has fine_tune_min_count="
+                f"{self.fine_tune_min_count} rows, so the pretrained weights are kept.",
+                UserWarning, stacklevel=3,
+            )
+        elif steps:
             x0 = torch.from_numpy(self._to_unet(self.image_format_.to_nchw(X)))
             self._train(x0, strata_rows, trainable, steps, lr)
         self.total_train_steps_ = self._pretrained_steps + self.n_train_steps_

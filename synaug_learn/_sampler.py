@@ -1,0 +1,431 @@
+"""SynAugSampler: an imbalanced-learn over-sampler that fills deficits with generated samples."""
+
+from __future__ import annotations
+
+import math
+import numbers
+import os
+from collections import Counter
+from collections.abc import Mapping
+
+import numpy as np
+from imblearn.over_sampling.base import BaseOverSampler
+from imblearn.utils import check_sampling_strategy, check_target_type
+from imblearn.utils._docstring import Substitution
+from imblearn.utils._validation import ArraysTransformer
+from scipy.sparse import issparse
+from sklearn.base import clone
+from sklearn.preprocessing import label_binarize
+from sklearn.utils import check_random_state, metadata_routing
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.validation import _check_feature_names
+
+from ._bank import SyntheticBank
+from .generators._base import check_generator
+
+__all__ = ["SynAugSampler"]
+
+
+def _water_fill(cell_counts, n_add):
+    """Spread ``n_add`` new rows over cells, always topping up the smallest cell first."""
+    counts = dict(cell_counts)
+    added = dict.fromkeys(counts, 0)
+    for _ in range(int(n_add)):
+        cell = min(counts, key=lambda c: (counts[c], repr(c)))
+        counts[cell] += 1
+        added[cell] += 1
+    return added
+
+
+@Substitution(sampling_strategy=BaseOverSampler._sampling_strategy_docstring)
+class SynAugSampler(BaseOverSampler):
+    """Over-sample by generating new samples for each class (or class x group cell).
+
+    The SYNAuG recipe's first step: every class (or, with ``groups``, every
+    ``(class, group)`` cell) is filled up towards the target count with
+    samples from a generative model. It is a drop-in for imbalanced-learn's
+    ``SMOTE`` in an imbalanced-learn ``Pipeline`` and, unlike it, accepts
+    image arrays: 2-D rows, ``(n, H, W)``, ``(n, H, W, C)`` or ``(n, C, H, W)``,
+    uint8 or float; the output keeps the layout and dtype, original rows
+    first and generated rows appended.
+
+    Where the gain comes from: a generator that has seen the concepts
+    elsewhere (a pretrained one). A generator trained on the same few tail
+    images mostly copies them; ``report_`` shows which case you are in.
+
+    Parameters
+    ----------
+    {sampling_strategy}
+
+        With ``groups``, the strings apply to ``(class, group)`` cells (so
+        ``"auto"`` fills every cell but the largest up to the largest), and
+        a dict may name classes (their new rows are spread over the class's
+        cells, smallest first) or ``(class, group)`` cells.
+
+    generator : generator object, default=None
+        An object with ``fit(X, y, groups=None)`` and
+        ``generate(n_per_stratum, random_state=None)``, see
+        :mod:`synaug_learn.generators`. It is cloned before fitting. ``None``
+        uses an in-domain :class:`~synaug_learn.generators.ConditionalDiffusionGenerator`
+        trained on the data being resampled.
+    fill_ratio : float, default=1.0
+        Fraction of each deficit that is filled, in (0, 1]. Unlike a float
+        ``sampling_strategy`` it works for any number of classes, so it can
+        be grid-searched.
+    cache_dir : str or path-like, default=None
+        Folder of the on-disk synthetic bank. Generated rows are stored there,
+        content-addressed by the generator's fingerprint, the seed and the
+        stratum, and reused: a search over ``fill_ratio`` generates the rows
+        once, and an interrupted run resumes losing at most one batch.
+        ``None`` keeps rows in memory only.
+    backend : {{"local", "ray"}}, default="local"
+        Where missing rows are generated. ``"ray"`` runs them as Ray Data
+        ``map_batches`` jobs over actors that each hold one fitted generator
+        (one pipeline per GPU with ``ray_options={{"num_gpus_per_worker": 1}}``);
+        needs the ``[ray]`` extra. The rows are the same as with ``"local"``.
+    ray_options : dict, default=None
+        Passed to :func:`~synaug_learn.generators.generate_seeded_with_ray`
+        (``concurrency``, ``num_gpus_per_worker``, ``batch_size``...).
+    filter : {{"auto"}}, classifier or None, default=None
+        Quality filter: keep a generated sample only if a classifier trained
+        on the real rows gives its intended class a probability of at least
+        ``filter_threshold``, generating more to compensate. ``"auto"`` fits a
+        logistic regression on the real rows' pixels; a fitted classifier with
+        ``predict_proba`` and ``classes_`` is used as it is.
+    filter_threshold : float, default=0.5
+        Minimum probability of the intended class for a sample to be kept.
+    max_filter_rounds : int, default=5
+        Rounds of extra generation to replace rejected samples; strata still
+        short after that are filled as far as possible, with a warning.
+    report : bool, default=True
+        Compute ``report_`` (fidelity, novelty, diversity per stratum) after
+        generating. Copying (novelty near 0) raises a warning.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the generator's training and the generated rows. With an int,
+        the same call gives the same rows.
+    verbose : int, default=0
+        Progress bars when > 0.
+
+    Attributes
+    ----------
+    sampling_strategy_ : dict
+        Rows added per class (or per ``(class, group)`` cell), after
+        ``fill_ratio`` and filtering.
+    generator_ : generator object
+        The fitted generator.
+    synthetic_mask_ : ndarray of shape (n_samples_resampled,)
+        True for generated rows.
+    n_original_ : int
+        Number of rows passed in; the first ``n_original_`` output rows are them.
+    input_shape_ : tuple
+        Shape of one sample.
+    groups_resampled_ : ndarray or None
+        Group of each output row when ``groups`` was given.
+    filter_report_ : dict or None
+        Per stratum: generated, rejected and rejection rate, when filtering.
+    report_ : SyntheticReport or None
+        The synthetic-data report, when ``report=True``.
+    bank_stats_ : dict
+        Rows requested, generated and reused from the bank in this call.
+
+    See Also
+    --------
+    imblearn.over_sampling.SMOTE : Interpolation-based over-sampling for 2-D data.
+    synaug_learn.RetrainClassifier : Re-trains a net's head on balanced real rows.
+
+    Examples
+    --------
+    >>> from collections import Counter
+    >>> import numpy as np
+    >>> from synaug_learn import SynAugSampler
+    >>> from synaug_learn.generators import JitterGenerator
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.randint(0, 256, size=(60, 8, 8)).astype(np.uint8)
+    >>> y = np.array([0] * 40 + [1] * 15 + [2] * 5)
+    >>> sampler = SynAugSampler(generator=JitterGenerator(), report=False, random_state=0)
+    >>> X_res, y_res = sampler.fit_resample(X, y)
+    >>> X_res.shape, X_res.dtype, sorted(Counter(y_res.tolist()).items())
+    ((120, 8, 8), dtype('uint8'), [(0, 40), (1, 40), (2, 40)])
+    >>> int(sampler.synthetic_mask_.sum())
+    60
+    """
+
+    _parameter_constraints: dict = {
+        **BaseOverSampler._parameter_constraints,
+        "generator": [None, HasMethods(["fit", "generate"])],
+        "fill_ratio": [Interval(numbers.Real, 0, 1, closed="right")],
+        "cache_dir": [None, str, os.PathLike],
+        "backend": [StrOptions({"local", "ray"})],
+        "ray_options": [None, dict],
+        "filter": [None, StrOptions({"auto"}), HasMethods(["predict_proba"])],
+        "filter_threshold": [Interval(numbers.Real, 0, 1, closed="both")],
+        "max_filter_rounds": [Interval(numbers.Integral, 0, None, closed="left")],
+        "report": ["boolean"],
+        "verbose": ["verbose"],
+    }
+
+    # A pipeline routes groups to fit_resample only: fit never generates.
+    __metadata_request__fit = {"groups": metadata_routing.UNUSED}
+
+    def __init__(
+        self,
+        *,
+        sampling_strategy="auto",
+        generator=None,
+        fill_ratio=1.0,
+        cache_dir=None,
+        backend="local",
+        ray_options=None,
+        filter=None,
+        filter_threshold=0.5,
+        max_filter_rounds=5,
+        report=True,
+        random_state=None,
+        verbose=0,
+    ):
+        super().__init__(sampling_strategy=sampling_strategy)
+        self.generator = generator
+        self.fill_ratio = fill_ratio
+        self.cache_dir = cache_dir
+        self.backend = backend
+        self.ray_options = ray_options
+        self.filter = filter
+        self.filter_threshold = filter_threshold
+        self.max_filter_rounds = max_filter_rounds
+        self.report = report
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ validation
+    def _check_inputs(self, X, y, groups):
+        if issparse(X):
+            raise TypeError("X is a sparse matrix; SynAugSampler needs dense arrays (X.toarray()).")
+        try:
+            X = np.asarray(X)
+        except ValueError as exc:  # numpy refuses ragged nested sequences
+            raise ValueError(f"X must be a rectangular array; it looks ragged ({exc}).") from None
+        if X.dtype == object:
+            try:  # numbers stored as objects are fine; ragged rows are not
+                X = X.astype(np.float64)
+            except ValueError:
+                raise ValueError(
+                    "X must be a rectangular numeric array; got dtype=object (ragged?)."
+                ) from None
+        if X.ndim not in (2, 3, 4):
+            raise ValueError(
+                f"X must be 2-D (n, features), 3-D (n, H, W) or 4-D (n, H, W, C) / (n, C, H, W); "
+                f"got {X.ndim}-D with shape {X.shape}."
+            )
+        if not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
+            raise TypeError(f"X must hold numbers; got dtype={X.dtype}.")
+        for n, what in ((X.shape[0], "sample"), (np.prod(X.shape[1:]), "feature")):
+            if n == 0:
+                raise ValueError(
+                    f"X has 0 {what}(s) (shape={X.shape}) while a minimum of 1 is required."
+                )
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y is None."
+            )
+        if np.issubdtype(X.dtype, np.floating) and not np.isfinite(X).all():
+            raise ValueError("X contains NaN or infinity; remove or impute those values first.")
+        y = np.asarray(y)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = y.ravel()
+        elif y.ndim == 2 and type_of_target(y) == "multilabel-indicator":
+            y, self._binarize_y = check_target_type(y, indicate_one_vs_all=True)
+        if y.ndim != 1:
+            raise ValueError(f"y must be 1-D; got shape {y.shape}.")
+        if len(y) != len(X):
+            raise ValueError(f"X and y have different lengths: {len(X)} != {len(y)}.")
+        check_classification_targets(y)
+        if type_of_target(y) not in ("binary", "multiclass"):
+            raise ValueError(f"y must hold class labels; got type {type_of_target(y)!r}.")
+        if len(np.unique(y)) < 2:
+            raise ValueError(
+                f"y has only one class ({np.unique(y).tolist()!r}); there is nothing to balance."
+            )
+        if groups is not None:
+            groups = np.asarray(groups)
+            if groups.ndim != 1 or len(groups) != len(y):
+                raise ValueError(
+                    f"groups must be 1-D with one entry per row: got shape {groups.shape} "
+                    f"for {len(y)} rows."
+                )
+        return X, y, groups
+
+    def _deficits(self, y, groups):
+        """Rows to add per stratum ``(label, group_or_None)`` before ``fill_ratio``."""
+        strategy = self.sampling_strategy
+        if groups is None:
+            if isinstance(strategy, Mapping):
+                self._check_dict_totals(strategy, Counter(y.tolist()), "class")
+            targets = check_sampling_strategy(strategy, y, self._sampling_type)
+            return {(label, None): int(n) for label, n in targets.items()}
+
+        cells = Counter(zip(y.tolist(), groups.tolist()))
+        if isinstance(strategy, Mapping) and any(k in cells for k in strategy):
+            self._check_dict_totals(strategy, cells, "(class, group) cell")
+            return {cell: int(strategy[cell]) - cells[cell] for cell in strategy}
+        if isinstance(strategy, Mapping):
+            class_counts = Counter(y.tolist())
+            self._check_dict_totals(strategy, class_counts, "class")
+            out = {}
+            for label, total in strategy.items():
+                in_class = {c: n for c, n in cells.items() if c[0] == label}
+                out.update(_water_fill(in_class, int(total) - class_counts[label]))
+            return out
+        if isinstance(strategy, numbers.Real) and not isinstance(strategy, bool):
+            raise ValueError(
+                f"sampling_strategy={strategy!r}: a float is only defined for binary classes "
+                "without groups; use fill_ratio, a string or a dict."
+            )
+        # Strings and callables apply to the cells as if each were a class.
+        cell_list = sorted(cells, key=repr)
+        cell_ids = np.array([cell_list.index(c) for c in zip(y.tolist(), groups.tolist())])
+        if callable(strategy):
+            raise ValueError(
+                "a callable sampling_strategy is not supported with groups; pass a dict of "
+                "(class, group) cell totals instead."
+            )
+        targets = check_sampling_strategy(strategy, cell_ids, self._sampling_type)
+        return {cell_list[i]: int(n) for i, n in targets.items()}
+
+    @staticmethod
+    def _check_dict_totals(strategy, counts, what):
+        unknown = [k for k in strategy if k not in counts]
+        if unknown:
+            raise ValueError(
+                f"sampling_strategy names {what}(es) not in the data: {unknown!r}; "
+                f"known: {sorted(counts, key=repr)!r}."
+            )
+        for key, total in strategy.items():
+            if not isinstance(total, numbers.Integral) or total < counts[key]:
+                raise ValueError(
+                    f"sampling_strategy[{key!r}]={total!r} must be an integer total of at least "
+                    f"the current count {counts[key]} (an over-sampler only adds rows)."
+                )
+
+    def _check_generator_param(self):
+        if self.generator is None:
+            from .generators import ConditionalDiffusionGenerator
+
+            return ConditionalDiffusionGenerator(verbose=self.verbose)
+        check_generator(self.generator)
+        return clone(self.generator)
+
+    # ------------------------------------------------------------------ resampling
+    def fit(self, X, y, *, groups=None):
+        """Check the inputs and compute the rows each stratum would get; generates nothing.
+
+        Use :meth:`fit_resample` to generate, as with every imbalanced-learn sampler.
+        """
+        self._validate_params()
+        self._binarize_y = False
+        X, y, groups = self._check_inputs(X, y, groups)
+        self.n_features_in_ = int(np.prod(X.shape[1:]))
+        self.sampling_strategy_ = {
+            (s[0] if groups is None else s): int(math.floor(d * self.fill_ratio + 1e-9))
+            for s, d in self._deficits(y, groups).items()
+            if d > 0
+        }
+        return self
+
+    def fit_resample(self, X, y, *, groups=None):
+        """Resample the dataset, appending generated rows.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), (n_samples, H, W), \
+                (n_samples, H, W, C) or (n_samples, C, H, W)
+            Rows or images, uint8 or float.
+        y : array-like of shape (n_samples,)
+            Class labels.
+        groups : array-like of shape (n_samples,), default=None
+            Group of each row (e.g. a sensitive attribute or background). In a
+            pipeline it arrives through metadata routing:
+            ``sklearn.set_config(enable_metadata_routing=True)`` and
+            ``SynAugSampler().set_fit_resample_request(groups=True)``.
+
+        Returns
+        -------
+        X_resampled : ndarray of shape (n_samples_new, ...)
+            The original rows, then the generated ones, in the input's layout and dtype.
+        y_resampled : ndarray of shape (n_samples_new,)
+            Their labels.
+        """
+        self._validate_params()
+        # Lists and DataFrames come back as they went in, as with imblearn's samplers.
+        arrays_transformer = ArraysTransformer(X, y)
+        _check_feature_names(self, X, reset=True)
+        self._binarize_y = False
+        X, y, groups = self._check_inputs(X, y, groups)
+        generator = self._check_generator_param()
+        deficits = self._deficits(y, groups)
+        # The bank folder is created only once every input is known to be valid.
+        bank = SyntheticBank(
+            SyntheticBank.check_path(self.cache_dir) if self.cache_dir is not None else None,
+            verbose=self.verbose, backend=self.backend, ray_options=self.ray_options,
+        )
+        n_per_stratum = {
+            s: int(math.floor(d * self.fill_ratio + 1e-9)) for s, d in deficits.items() if d > 0
+        }
+        self.n_features_in_ = int(np.prod(X.shape[1:]))
+        self.n_original_ = len(X)
+        self.input_shape_ = tuple(X.shape[1:])
+        base_seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        if generator.get_params().get("random_state", False) is None:
+            generator.set_params(random_state=base_seed)  # one seed drives training and rows
+
+        self.generator_ = generator.fit(X, y, groups=groups)
+        X_new, y_new, g_new = self._generate(bank, X, y, n_per_stratum, base_seed)
+        self.bank_stats_ = dict(bank.stats_)
+
+        self.sampling_strategy_ = Counter()
+        g_list = g_new.tolist() if g_new is not None else [None] * len(y_new)
+        for label, group in zip(y_new.tolist(), g_list):
+            self.sampling_strategy_[label if groups is None else (label, group)] += 1
+        self.sampling_strategy_ = dict(self.sampling_strategy_)
+        X_res = np.concatenate([X, X_new.astype(X.dtype, copy=False)])
+        y_res = np.concatenate([y, y_new.astype(y.dtype, copy=False)])
+        self.synthetic_mask_ = np.r_[np.zeros(len(X), bool), np.ones(len(X_new), bool)]
+        self.groups_resampled_ = (
+            None if groups is None else np.concatenate([groups, g_new.astype(groups.dtype)])
+        )
+        self.report_ = None
+        if self.report and len(X_new):
+            from ._report import synthetic_report
+
+            self.report_ = synthetic_report(
+                X, y, X_new, y_new, groups_train=groups, groups_syn=g_new,
+                random_state=base_seed,
+            )
+        if self._binarize_y:
+            y_res = label_binarize(y_res, classes=np.unique(y))
+        if X_res.ndim == 2:
+            return arrays_transformer.transform(X_res, y_res)
+        return X_res, y_res
+
+    def _generate(self, bank, X, y, n_per_stratum, base_seed):
+        self.filter_report_ = None
+        if self.filter is None:
+            return bank.fetch(self.generator_, n_per_stratum, base_seed)
+        from ._filter import filter_generated
+
+        X_new, y_new, g_new, self.filter_report_ = filter_generated(
+            bank, self.generator_, n_per_stratum, base_seed, X, y,
+            filter=self.filter, threshold=self.filter_threshold,
+            max_rounds=self.max_filter_rounds,
+        )
+        return X_new, y_new, g_new
+
+    def _fit_resample(self, X, y, **params):  # required by imblearn's abstract base
+        return self.fit_resample(X, y, **params)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = False
+        tags.input_tags.three_d_array = True
+        tags.input_tags.allow_nan = False
+        return tags

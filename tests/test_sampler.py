@@ -1,0 +1,318 @@
+"""SynAugSampler: imblearn semantics on images, groups through routing, the bank, errors."""
+
+import warnings
+from collections import Counter
+
+import numpy as np
+import pytest
+import sklearn
+from imblearn.pipeline import Pipeline
+from imblearn.utils.estimator_checks import parametrize_with_checks as imblearn_checks
+from sklearn.datasets import load_digits
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV, GroupKFold
+from sklearn.utils.estimator_checks import parametrize_with_checks as sklearn_checks
+
+from synaug_learn import SynAugSampler
+from synaug_learn.generators import ConditionalDiffusionGenerator, JitterGenerator
+
+
+def _sampler(**params):
+    return SynAugSampler(generator=JitterGenerator(), report=False, random_state=0, **params)
+
+
+@imblearn_checks([_sampler()])
+def test_imblearn_checks(estimator, check):
+    check(estimator)
+
+
+@sklearn_checks([_sampler()])
+def test_sklearn_checks(estimator, check):
+    check(estimator)
+
+
+@pytest.fixture
+def long_tailed():
+    rng = np.random.RandomState(0)
+    X = rng.randint(0, 256, size=(70, 8, 8)).astype(np.uint8)
+    y = np.array([0] * 40 + [1] * 20 + [2] * 10)
+    return X, y
+
+
+class CountingJitter(JitterGenerator):
+    """Counts generated rows across clones (a class attribute survives clone)."""
+
+    rows = 0
+
+    def _generate_stratum(self, stratum, seeds):
+        type(self).rows += len(seeds)
+        return super()._generate_stratum(stratum, seeds)
+
+
+class ExplodingJitter(JitterGenerator):
+    """Interrupts on its second batch, like a Ctrl-C mid-generation."""
+
+    calls = 0
+
+    def _generate_stratum(self, stratum, seeds):
+        type(self).calls += 1
+        if type(self).calls == 2:
+            raise KeyboardInterrupt
+        return super()._generate_stratum(stratum, seeds)
+
+
+class MustNotFit(JitterGenerator):
+    def fit(self, X, y, groups=None):
+        raise AssertionError("the generator was fitted before the input was validated")
+
+
+@pytest.mark.parametrize(
+    "shape, dtype",
+    [((64,), np.float64), ((8, 8), np.uint8), ((8, 8, 3), np.uint8), ((3, 8, 8), np.float32),
+     ((8, 8, 1), np.float32)],
+)
+def test_layouts_and_dtypes_round_trip(shape, dtype):
+    rng = np.random.RandomState(0)
+    X = (rng.rand(70, *shape) * 255).astype(dtype)
+    y = np.array([0] * 40 + [1] * 20 + [2] * 10)
+    sampler = _sampler()
+    X_res, y_res = sampler.fit_resample(X, y)
+    assert X_res.shape == (120, *shape) and X_res.dtype == dtype
+    np.testing.assert_array_equal(X_res[:70], X)  # original rows first, untouched
+    assert Counter(y_res.tolist()) == {0: 40, 1: 40, 2: 40}
+    assert sampler.synthetic_mask_.tolist() == [False] * 70 + [True] * 50
+    assert sampler.n_original_ == 70 and sampler.input_shape_ == shape
+    assert sampler.sampling_strategy_ == {1: 20, 2: 30}
+
+
+@pytest.mark.parametrize(
+    "strategy, fill_ratio, added",
+    [("auto", 1.0, {1: 20, 2: 30}), ("minority", 1.0, {2: 30}), ("all", 1.0, {1: 20, 2: 30}),
+     ("not majority", 0.5, {1: 10, 2: 15}), ({1: 25, 2: 11}, 1.0, {1: 5, 2: 1}),
+     ({2: 17}, 0.5, {2: 3}), (lambda y: {2: 12}, 1.0, {2: 2}), ("auto", 0.25, {1: 5, 2: 7})],
+)
+def test_sampling_strategy_and_fill_ratio(long_tailed, strategy, fill_ratio, added):
+    X, y = long_tailed
+    sampler = _sampler(sampling_strategy=strategy, fill_ratio=fill_ratio)
+    X_res, y_res = sampler.fit_resample(X, y)
+    assert sampler.sampling_strategy_ == added
+    expected = Counter(y.tolist()) + Counter(added)
+    assert Counter(y_res.tolist()) == expected
+    assert sampler.fit(X, y).sampling_strategy_ == added  # fit computes, generates nothing
+
+
+def test_groups_fill_cells(long_tailed):
+    X, y = long_tailed
+    groups = np.array((["a"] * 30 + ["b"] * 10) + (["a"] * 15 + ["b"] * 5) + ["a"] * 9 + ["b"])
+    sampler = _sampler()
+    X_res, y_res = sampler.fit_resample(X, y, groups=groups)
+    cells = Counter(zip(y_res.tolist(), sampler.groups_resampled_.tolist()))
+    assert set(cells.values()) == {30}  # every cell filled up to the largest
+    assert len(cells) == 6
+    # a dict naming cells fills exactly those cells
+    cell_sampler = _sampler(sampling_strategy={(2, "b"): 4, (1, "b"): 6})
+    cell_sampler.fit_resample(X, y, groups=groups)
+    assert cell_sampler.sampling_strategy_ == {(2, "b"): 3, (1, "b"): 1}
+    # a dict naming classes spreads the new rows over the class's cells, smallest first
+    class_sampler = _sampler(sampling_strategy={2: 14})
+    _, y_cls = class_sampler.fit_resample(X, y, groups=groups)
+    assert class_sampler.sampling_strategy_ == {(2, "b"): 4}
+    assert Counter(y_cls.tolist())[2] == 14
+
+
+def test_same_seed_same_rows_and_cache_gives_the_same_rows(long_tailed, tmp_path):
+    X, y = long_tailed
+    a, _ = _sampler().fit_resample(X, y)
+    b, _ = _sampler().fit_resample(X, y)
+    c, _ = _sampler(cache_dir=str(tmp_path)).fit_resample(X, y)
+    other, _ = SynAugSampler(generator=JitterGenerator(), report=False,
+                             random_state=1).fit_resample(X, y)
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(a, c)
+    assert not np.array_equal(a[70:], other[70:])
+
+
+def test_fill_ratio_grid_generates_each_row_once_with_a_bank(long_tailed, tmp_path):
+    X, y = long_tailed
+    Xf = X.reshape(len(X), -1).astype(float)
+    CountingJitter.rows = 0
+    pipe = Pipeline([
+        ("synaug", SynAugSampler(generator=CountingJitter(), cache_dir=str(tmp_path),
+                                 report=False, random_state=0)),
+        ("clf", LogisticRegression(max_iter=200)),
+    ])
+    search = GridSearchCV(pipe, {"synaug__fill_ratio": [0.25, 0.5, 1.0]}, cv=2, refit=False)
+    search.fit(Xf, y)
+    # Each fold's full deficit is generated once (for 0.25, then only the rest).
+    folds = [np.array([0] * 20 + [1] * 10 + [2] * 5)] * 2
+    full = sum(sum(40 // 2 - n for n in Counter(f.tolist()).values()) for f in folds)
+    assert CountingJitter.rows == full
+    CountingJitter.rows = 0
+    search.fit(Xf, y)  # a second search reuses everything
+    assert CountingJitter.rows == 0
+
+
+def test_interrupted_generation_resumes_losing_at_most_one_batch(long_tailed, tmp_path):
+    X, y = long_tailed
+    ExplodingJitter.calls = 0
+    sampler = SynAugSampler(generator=ExplodingJitter(), cache_dir=str(tmp_path),
+                            report=False, random_state=0)
+    with pytest.raises(KeyboardInterrupt):
+        sampler.fit_resample(X, y)  # stratum 1 is written, stratum 2 interrupted
+    resumed = SynAugSampler(generator=ExplodingJitter(), cache_dir=str(tmp_path),
+                            report=False, random_state=0)
+    X_res, _ = resumed.fit_resample(X, y)
+    assert resumed.bank_stats_ == {"requested": 50, "generated": 30, "reused": 20}
+    np.testing.assert_array_equal(X_res, _sampler().fit_resample(X, y)[0])
+
+
+def test_groups_are_routed_through_pipeline_and_group_kfold():
+    X, y = load_digits(return_X_y=True)
+    keep = np.r_[np.flatnonzero(y == 0)[:60], np.flatnonzero(y == 1)[:20]]
+    X, y = X[keep], y[keep]
+    groups = np.arange(len(y)) % 4
+    with sklearn.config_context(enable_metadata_routing=True):
+        sampler = _sampler().set_fit_resample_request(groups=True)
+        pipe = Pipeline([("synaug", sampler), ("clf", LogisticRegression(max_iter=500))])
+        search = GridSearchCV(pipe, {"synaug__fill_ratio": [0.5, 1.0]}, cv=GroupKFold(2))
+        search.fit(X, y, groups=groups)
+    fitted = search.best_estimator_.named_steps["synaug"]
+    assert fitted.groups_resampled_ is not None
+    cells = Counter(zip(y.tolist(), groups.tolist()))
+    assert set(fitted.sampling_strategy_) <= set(cells)  # strata are (class, group) cells
+    assert search.best_score_ > 0.9
+
+
+def test_report_flags_copying():
+    X, y = load_digits(return_X_y=True)
+    keep = np.r_[np.flatnonzero(y == 0)[:100], np.flatnonzero(y == 1)[:8]]
+    sampler = SynAugSampler(generator=JitterGenerator(noise_scale=0.0, interpolation=0.0),
+                            random_state=0)
+    with pytest.warns(UserWarning, match="near-copies"):
+        sampler.fit_resample(X[keep], y[keep])
+    row = [r for r in sampler.report_.rows if r["n_generated"]][0]
+    assert row["novelty"] < 0.05
+    assert sampler.report_.copying_
+
+
+def test_quality_filter_rejects_off_class_samples():
+    X, y = load_digits(return_X_y=True)
+    keep = np.r_[np.flatnonzero(y == 0)[:80], np.flatnonzero(y == 1)[:80],
+                 np.flatnonzero(y == 7)[:20]]
+    X, y = X[keep], y[keep]
+
+    class HalfWrong(JitterGenerator):
+        """Every second row of class 7 is a 0 in disguise."""
+
+        def _generate_stratum(self, stratum, seeds):
+            out = super()._generate_stratum(stratum, seeds)
+            zeros = self._rows[self._index[(0, None)]]
+            for i, seed in enumerate(seeds):
+                if seed % 2:
+                    out[i] = zeros[seed % len(zeros)]
+            return out
+
+    sampler = SynAugSampler(generator=HalfWrong(), filter="auto", filter_threshold=0.5,
+                            report=False, random_state=0)
+    X_res, y_res = sampler.fit_resample(X, y)
+    assert Counter(y_res.tolist())[7] == 80
+    stats = sampler.filter_report_[(7, None)]
+    assert stats["kept"] == 60 and 0.3 < stats["rejection_rate"] < 0.7
+    clf = LogisticRegression(max_iter=1000).fit(X, y)
+    assert (clf.predict(X_res[sampler.synthetic_mask_]) == 7).mean() > 0.95
+
+
+def test_pipeline_drop_in_for_smote():
+    from imblearn.over_sampling import SMOTE
+
+    X, y = load_digits(return_X_y=True)
+    keep = np.concatenate([np.flatnonzero(y == c)[: (60 if c < 5 else 8)] for c in range(10)])
+    scores = {}
+    for name, sampler in [("smote", SMOTE(k_neighbors=3, random_state=0)), ("synaug", _sampler())]:
+        pipe = Pipeline([("s", sampler), ("clf", LogisticRegression(max_iter=1000))])
+        scores[name] = pipe.fit(X[keep], y[keep]).score(X, y)
+    assert abs(scores["smote"] - scores["synaug"]) < 0.1
+
+
+@pytest.mark.parametrize(
+    "X, y, params, match",
+    [
+        (np.array([[0.0, np.nan], [1, 1], [2, 2]]), [0, 1, 1], {}, "NaN or infinity"),
+        (np.array([[0.0, np.inf], [1, 1], [2, 2]]), [0, 1, 1], {}, "NaN or infinity"),
+        (np.arange(4.0), [0, 1, 1, 1], {}, "must be 2-D"),
+        (np.zeros((4, 2, 2, 2, 2)), [0, 1, 1, 1], {}, "must be 2-D"),
+        (np.zeros((4, 3)), [0, 1, 1], {}, "different lengths: 4 != 3"),
+        (np.zeros((4, 3)), [1, 1, 1, 1], {}, "only one class"),
+        (np.zeros((4, 3)), [0, 1, 1, 1], {"sampling_strategy": {7: 5}}, r"not in the data: \[7\]"),
+        (np.zeros((4, 3)), [0, 1, 1, 1], {"sampling_strategy": {0: -1}}, r"sampling_strategy\[0\]"),
+        (np.zeros((4, 3)), [0, 0, 1, 1], {"sampling_strategy": {0: 1}}, "at least the current"),
+        (np.zeros((4, 3)), [0, 1, 1, 1], {"fill_ratio": 0.0}, "fill_ratio"),
+        (np.zeros((4, 3)), [0, 1, 1, 1], {"fill_ratio": 1.5}, "fill_ratio"),
+        (np.zeros((4, 3)), [0, 1, 1, 1], {"generator": object()}, "'generator' parameter"),
+    ],
+)
+def test_bad_input_is_a_clear_error_before_any_work(X, y, params, match):
+    sampler = SynAugSampler(**{"generator": MustNotFit(), **params})
+    with pytest.raises((ValueError, TypeError), match=match):
+        sampler.fit_resample(X, y)
+
+
+def test_ragged_x_and_groups_length(long_tailed):
+    X, y = long_tailed
+    with pytest.raises(ValueError, match="ragged"):
+        SynAugSampler(generator=MustNotFit()).fit_resample([[1, 2], [3]], [0, 1])
+    with pytest.raises(ValueError, match="groups must be 1-D with one entry per row"):
+        SynAugSampler(generator=MustNotFit()).fit_resample(X, y, groups=np.zeros(3))
+
+
+def test_unwritable_cache_dir_fails_before_training(long_tailed, tmp_path):
+    X, y = long_tailed
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    sampler = SynAugSampler(generator=MustNotFit(), cache_dir=str(blocker / "bank"))
+    with pytest.raises(ValueError, match="cache_dir="):
+        sampler.fit_resample(X, y)
+
+
+def test_bad_strategy_writes_no_bank_folder(long_tailed, tmp_path):
+    X, y = long_tailed
+    bank = tmp_path / "bank"
+    with pytest.raises(ValueError, match="not in the data"):
+        SynAugSampler(generator=MustNotFit(), cache_dir=str(bank),
+                      sampling_strategy={9: 50}).fit_resample(X, y)
+    assert not bank.exists()
+
+
+def test_pretrained_generator_mismatch_fails_before_writing(tmp_path):
+    X, y = load_digits(return_X_y=True)
+    X = X.reshape(-1, 8, 8)
+    gen = ConditionalDiffusionGenerator(block_out_channels=(16, 32), max_steps=1,
+                                        random_state=0).fit(X[:50], y[:50])
+    gen.save_pretrained(tmp_path / "gen")
+    bank = tmp_path / "bank"
+    sampler = SynAugSampler(generator=ConditionalDiffusionGenerator(pretrained=tmp_path / "gen"),
+                            cache_dir=str(bank), report=False)
+    with pytest.raises(ValueError, match="generates 1x8x8"):
+        sampler.fit_resample(np.zeros((6, 10, 10), np.uint8), [0, 0, 0, 0, 1, 1])
+    assert not any(bank.rglob("*.npz"))
+
+
+def test_default_generator_is_the_in_domain_diffusion_model():
+    sampler = SynAugSampler()
+    gen = sampler._check_generator_param()
+    assert isinstance(gen, ConditionalDiffusionGenerator) and gen.pretrained is None
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert SynAugSampler(generator=JitterGenerator())._check_generator_param() is not None
+
+
+@pytest.mark.ray
+def test_ray_backend_gives_the_local_rows(long_tailed, tmp_path):
+    pytest.importorskip("ray.data")
+    X, y = long_tailed
+    local, _ = _sampler().fit_resample(X, y)
+    sampler = _sampler(backend="ray", cache_dir=str(tmp_path),
+                       ray_options={"concurrency": 2, "num_cpus_per_worker": 1})
+    remote, _ = sampler.fit_resample(X, y)
+    np.testing.assert_array_equal(remote, local)
+    assert sampler.bank_stats_["generated"] == 50
