@@ -23,21 +23,16 @@ from pathlib import Path
 
 import numpy as np
 
-from synaug_learn.datasets import FASHION_MNIST_CLASSES, load_fashion_mnist
+from synaug_learn.datasets import (
+    FASHION_MNIST_CLASSES,
+    fashion_mnist_pool,
+)
+from synaug_learn.datasets import (
+    FASHION_MNIST_POOL_START as POOL_START,
+)
 from synaug_learn.generators import ConditionalDiffusionGenerator
 
-POOL_START = 50_000  # long-tailed splits use training rows below this index
 OUT = Path(__file__).resolve().parent.parent / "synaug_learn" / "pretrained" / "fashion-mnist-small"
-
-
-def pretraining_pool(per_class, data_home=None):
-    """The balanced pool: the first ``per_class`` rows of each class at index >= POOL_START."""
-    X, y = load_fashion_mnist(subset="train", data_home=data_home)
-    rows = np.concatenate([
-        POOL_START + np.flatnonzero(y[POOL_START:] == c)[:per_class] for c in np.unique(y)
-    ])
-    rows.sort()
-    return X[rows], y[rows], rows
 
 
 def main(argv=None):
@@ -51,8 +46,8 @@ def main(argv=None):
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
 
-    X, y, rows = pretraining_pool(args.per_class)
-    print(f"pool: {len(X)} images, rows {rows.min()}..{rows.max()}, "
+    X, y = fashion_mnist_pool(args.per_class)
+    print(f"pool: {len(X)} images from training rows >= {POOL_START}, "
           f"{np.bincount(y).tolist()} per class", flush=True)
     gen = ConditionalDiffusionGenerator(
         block_out_channels=(32, 64, 64), max_steps=args.steps, max_minutes=args.minutes,

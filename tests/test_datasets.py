@@ -615,3 +615,23 @@ def test_docstring_examples_run(module):
     result = doctest.testmod(mod, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0
     assert result.failed == 0
+
+
+@needs_fmnist
+def test_fashion_mnist_split_matches_the_shipped_generator_pool():
+    from synaug_learn.datasets import FASHION_MNIST_POOL_START, fashion_mnist_pool
+
+    X, y = load_fashion_mnist("train")
+    X_pool, y_pool = fashion_mnist_pool(900)
+    expected = np.sort(np.concatenate(
+        [FASHION_MNIST_POOL_START + np.flatnonzero(y[FASHION_MNIST_POOL_START:] == c)[:900]
+         for c in range(10)]))
+    np.testing.assert_array_equal(X_pool, X[expected])
+    data = load_fashion_mnist_lt(100, n_max=300, pool_per_class=900,
+                                 pool_start=FASHION_MNIST_POOL_START, random_state=0)
+    np.testing.assert_array_equal(data.X_pool, X_pool)
+    train_rows = {r.tobytes() for r in X[:FASHION_MNIST_POOL_START]}
+    assert all(r.tobytes() in train_rows for r in data.X_train)
+    assert np.bincount(data.y_train).tolist() == [int(300 * 100 ** (-i / 9)) for i in range(10)]
+    with pytest.raises(ValueError, match="per_class=2000"):
+        fashion_mnist_pool(2000)

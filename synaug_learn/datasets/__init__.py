@@ -10,6 +10,8 @@ from ._cifar import load_cifar100, load_cifar100_lt
 from ._digits import load_digits_lt
 from ._fashion_mnist import (
     FASHION_MNIST_CLASSES,
+    FASHION_MNIST_POOL_START,
+    fashion_mnist_pool,
     load_fashion_mnist,
     load_fashion_mnist_lt,
     read_idx,
@@ -21,8 +23,10 @@ from ._utkface import UTKFACE_GENDERS, UTKFACE_RACES, load_utkface
 
 __all__ = [
     "FASHION_MNIST_CLASSES",
+    "FASHION_MNIST_POOL_START",
     "UTKFACE_GENDERS",
     "UTKFACE_RACES",
+    "fashion_mnist_pool",
     "load_cifar100",
     "load_cifar100_lt",
     "load_digits_lt",

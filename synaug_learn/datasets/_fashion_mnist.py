@@ -19,6 +19,9 @@ __all__ = ["FASHION_MNIST_CLASSES", "load_fashion_mnist", "load_fashion_mnist_lt
 DEFAULT_FASHION_MNIST_HOME = "/usr/share/datasets/fashion-mnist"
 
 #: The 10 Fashion-MNIST class names, indexed by label.
+# Training rows >= this index are the shipped generator's pretraining pool.
+FASHION_MNIST_POOL_START = 50_000
+
 FASHION_MNIST_CLASSES = (
     "T-shirt/top",
     "Trouser",
@@ -191,11 +194,46 @@ def load_fashion_mnist(subset="train", data_home=None, return_X_y=True):
     return Bunch(data=X, target=y, target_names=np.asarray(FASHION_MNIST_CLASSES), DESCR=_DESCR)
 
 
+def fashion_mnist_pool(per_class=900, start=None, data_home=None):
+    """The first ``per_class`` training rows of each class at index ``>= start``.
+
+    With the default ``start`` (:data:`FASHION_MNIST_POOL_START`, 50000) and
+    ``per_class=900`` this is exactly the data the shipped generator
+    ``"fashion-mnist-small"`` was pretrained on (``scripts/pretrain_generator.py``).
+
+    Returns
+    -------
+    X_pool : ndarray of shape (10 * per_class, 28, 28), uint8
+    y_pool : ndarray of shape (10 * per_class,), int64
+
+    Examples
+    --------
+    >>> from synaug_learn.datasets import fashion_mnist_pool
+    >>> X_pool, y_pool = fashion_mnist_pool(900)  # doctest: +SKIP
+    >>> X_pool.shape  # doctest: +SKIP
+    (9000, 28, 28)
+    """
+    start = FASHION_MNIST_POOL_START if start is None else int(start)
+    X, y = load_fashion_mnist("train", data_home=data_home)
+    rows = []
+    for label in np.unique(y):
+        found = start + np.flatnonzero(y[start:] == label)[:per_class]
+        if len(found) < per_class:
+            raise ValueError(
+                f"per_class={per_class}: training rows >= {start} hold only {len(found)} "
+                f"images of class {label}."
+            )
+        rows.append(found)
+    rows = np.sort(np.concatenate(rows))
+    return X[rows], y[rows]
+
+
 @validate_params(
     {
         "imbalance_factor": [Interval(Real, 1, None, closed="left")],
         "n_max": [Interval(Integral, 1, None, closed="left"), None],
         "pool_per_class": [Interval(Integral, 0, None, closed="left")],
+        "pool_start": [Interval(Integral, 1, None, closed="left"), None],
         "profile": [StrOptions({"exponential", "step"})],
         "data_home": [str, os.PathLike, None],
         "random_state": ["random_state"],
@@ -206,11 +244,18 @@ def load_fashion_mnist_lt(
     imbalance_factor=100,
     n_max=None,
     pool_per_class=0,
+    pool_start=None,
     profile="exponential",
     data_home=None,
     random_state=0,
 ):
     """Fashion-MNIST with a long-tailed training set, a disjoint pool and the real test set.
+
+    With ``pool_start=FASHION_MNIST_POOL_START`` (50000) the split is the one
+    the shipped generator ``"fashion-mnist-small"`` was pretrained for: the
+    long-tailed set comes from training rows below 50000 and the pool is the
+    first ``pool_per_class`` rows of each class at or after it
+    (:func:`fashion_mnist_pool`, the generator's pretraining data with 900).
 
     The official training set is first split into a balanced pool of
     ``pool_per_class`` images per class (:func:`train_pool_split`) and the
@@ -228,6 +273,10 @@ def load_fashion_mnist_lt(
         ``6000 - pool_per_class``.
     pool_per_class : int, default=0
         Pool images per class; 0 gives no pool (``X_pool = y_pool = None``).
+    pool_start : int, default=None
+        ``None`` draws the pool at random from the whole training set. An
+        index splits the training set at that row instead: the pool comes
+        from rows ``>= pool_start``, the long-tailed set from rows below.
     profile : {"exponential", "step"}, default="exponential"
         Shape of the class-size curve, see :func:`long_tailed_counts`.
     data_home : str or path-like, default=None
@@ -257,7 +306,12 @@ def load_fashion_mnist_lt(
     X, y = load_fashion_mnist("train", data_home=data_home)
     X_test, y_test = load_fashion_mnist("test", data_home=data_home)
     X_pool = y_pool = None
-    if pool_per_class > 0:
+    if pool_start is not None:
+        if pool_per_class > 0:
+            X_pool, y_pool = fashion_mnist_pool(pool_per_class, start=pool_start,
+                                                data_home=data_home)
+        X, y = X[:pool_start], y[:pool_start]
+    elif pool_per_class > 0:
         X, y, X_pool, y_pool = train_pool_split(X, y, pool_per_class, random_state=rng)
     X_train, y_train = make_long_tailed(
         X, y, imbalance_factor, profile=profile, n_max=n_max, random_state=rng
