@@ -286,3 +286,28 @@ def test_docstring_example():
         pytest.skip("synaug_learn does not export RetrainClassifier yet")
     result = doctest.testmod(_retrain, optionflags=doctest.ELLIPSIS)
     assert result.failed == 0
+
+
+def test_grid_search_fill_ratio_through_retrain_with_synaug():
+    """The issue's composition: a search over the sampler's fill_ratio, head re-trained."""
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import GridSearchCV
+
+    from synaug_learn import SynAugSampler
+    from synaug_learn.generators import JitterGenerator
+
+    X, y = load_digits(return_X_y=True)
+    keep = np.concatenate([np.flatnonzero(y == c)[: (50 if c < 5 else 12)] for c in range(10)])
+    X, y = X[keep].reshape(-1, 8, 8), y[keep]
+    model = RetrainClassifier(Pipeline([
+        ("synaug", SynAugSampler(generator=JitterGenerator(), report=False, random_state=0)),
+        ("clf", MixupNetClassifier(max_epochs=3, random_state=0)),
+    ]), random_state=0)
+    search = GridSearchCV(model, {"estimator__synaug__fill_ratio": [0.5, 1.0]}, cv=2)
+    search.fit(X, y)
+    assert search.best_params_["estimator__synaug__fill_ratio"] in (0.5, 1.0)
+    best = search.best_estimator_
+    sampler = best.estimator_.named_steps["synaug"]
+    assert sampler.synthetic_mask_.sum() > 0
+    assert best.n_retrain_rows_ == 10 * 12  # balanced over the real rows: smallest class x 10
+    assert best.score(X, y) > 0.5
