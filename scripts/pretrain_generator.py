@@ -43,17 +43,32 @@ def main(argv=None):
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads; 1 is robust when other jobs share the CPU")
+    parser.add_argument("--resume", type=Path, default=None,
+                        help="continue training a saved generator for --steps more steps")
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
 
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     X, y = fashion_mnist_pool(args.per_class)
     print(f"pool: {len(X)} images from training rows >= {POOL_START}, "
           f"{np.bincount(y).tolist()} per class", flush=True)
-    gen = ConditionalDiffusionGenerator(
-        block_out_channels=(32, 64, 64), max_steps=args.steps, max_minutes=args.minutes,
-        learning_rate=args.lr, batch_size=64, random_state=args.seed, device=args.device,
-        verbose=1,
-    )
+    if args.resume:  # same data and loss, starting from the saved (EMA) weights
+        gen = ConditionalDiffusionGenerator(
+            pretrained=args.resume, fine_tune=args.steps, fine_tune_lr=args.lr,
+            max_minutes=args.minutes, batch_size=64, random_state=args.seed + 1,
+            device=args.device, verbose=1,
+        )
+    else:
+        gen = ConditionalDiffusionGenerator(
+            block_out_channels=(32, 64, 64), max_steps=args.steps, max_minutes=args.minutes,
+            learning_rate=args.lr, batch_size=64, random_state=args.seed, device=args.device,
+            verbose=1,
+        )
     start = time.time()
     gen.fit(X, y)
     minutes = (time.time() - start) / 60
@@ -65,10 +80,11 @@ def main(argv=None):
         "disjoint_from": f"training rows 0..{POOL_START - 1} (all long-tailed splits) "
                          "and the whole test set",
         "n_images": int(len(X)),
-        "steps": int(gen.n_train_steps_),
+        "steps": int(gen.total_train_steps_),
         "batch_size": 64,
         "learning_rate": args.lr,
         "seed": args.seed,
+        "resumed_from": str(args.resume) if args.resume else None,
         "device": args.device,
         "minutes": round(minutes, 1),
         "class_names": list(FASHION_MNIST_CLASSES),

@@ -1,0 +1,164 @@
+"""ConditionalDiffusionGenerator: shapes, seeds, save/load, pretrained checks, fine-tuning."""
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.datasets import load_digits
+from sklearn.linear_model import LogisticRegression
+
+from synaug_learn.generators import ConditionalDiffusionGenerator
+from synaug_learn.generators._base import derive_seed
+
+TINY = dict(block_out_channels=(16, 32), max_steps=3, num_inference_steps=2, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = load_digits(return_X_y=True)
+    return X.reshape(-1, 8, 8), y
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory, digits):
+    X, y = digits
+    gen = ConditionalDiffusionGenerator(**TINY).fit(X[:200], y[:200])
+    path = tmp_path_factory.mktemp("gen") / "digits"
+    gen.save_pretrained(path)
+    return gen, path
+
+
+@pytest.mark.parametrize(
+    "shape, dtype",
+    [((8, 8), np.uint8), ((64,), np.float64), ((8, 8, 3), np.uint8), ((3, 8, 8), np.float32),
+     ((20, 20), np.uint8)],
+)
+def test_output_keeps_layout_and_dtype(shape, dtype):
+    rng = np.random.RandomState(0)
+    X = (rng.rand(30, *shape) * 200).astype(dtype)
+    y = np.repeat([3, 7], 15)
+    gen = ConditionalDiffusionGenerator(**TINY).fit(X, y)
+    X_new, y_new, groups_new = gen.generate({(7, None): 4, (3, None): 2}, random_state=1)
+    assert X_new.shape == (6, *shape)
+    assert X_new.dtype == dtype
+    assert y_new.tolist() == [7] * 4 + [3] * 2
+    assert groups_new is None
+    if dtype != np.uint8:  # floats are mapped back into the data's own range
+        assert X_new.min() >= X.min() - 1e-4 and X_new.max() <= X.max() + 1e-4
+
+
+def test_unet_size_pads_or_upsamples():
+    y = np.repeat([0, 1], 5)
+    small = ConditionalDiffusionGenerator(**TINY).fit(np.zeros((10, 8, 8), np.uint8), y)
+    odd = ConditionalDiffusionGenerator(**TINY).fit(np.zeros((10, 28, 28), np.uint8), y)
+    assert small.unet_size_ == 16  # upsampled to the minimum side
+    assert odd.unet_size_ == 28  # 28 is a multiple of 2 for two levels
+    three = ConditionalDiffusionGenerator(**{**TINY, "block_out_channels": (8, 16, 16)})
+    assert three.fit(np.zeros((10, 28, 28), np.uint8), y).unet_size_ == 28
+    four = ConditionalDiffusionGenerator(**{**TINY, "block_out_channels": (8, 8, 16, 16)})
+    assert four.fit(np.zeros((10, 28, 28), np.uint8), y).unet_size_ == 32
+
+
+def test_rows_are_reproducible_and_independent_of_batch(saved):
+    gen, _ = saved
+    X1, _, _ = gen.generate({(4, None): 6}, random_state=5)
+    X2, _, _ = gen.generate({(4, None): 6}, random_state=5)
+    X3, _, _ = gen.generate({(4, None): 6}, random_state=6)
+    np.testing.assert_array_equal(X1, X2)
+    assert not np.allclose(X1, X3)
+    base = derive_seed(5)
+    seeds = [derive_seed(base, (4, None), i) for i in range(6)]
+    alone = gen.generate_seeded((4, None), seeds[3:5])
+    np.testing.assert_allclose(alone, X1[3:5], atol=1e-3)
+
+
+def test_save_load_roundtrip_and_clone_keeps_source(saved, digits):
+    gen, path = saved
+    X, y = digits
+    loaded = ConditionalDiffusionGenerator.from_pretrained(path, num_inference_steps=2)
+    cloned = clone(loaded)
+    assert cloned.get_params()["pretrained"] == path
+    cloned.fit(X[200:260], y[200:260])  # other rows of the same classes: only checked
+    assert cloned.n_train_steps_ == 0
+    assert cloned.total_train_steps_ == gen.n_train_steps_
+    a, _, _ = gen.generate({(2, None): 5}, random_state=0)
+    b, _, _ = cloned.generate({(2, None): 5}, random_state=0)
+    np.testing.assert_array_equal(a, b)
+    assert (path / "unet" / "diffusion_pytorch_model.safetensors").is_file()
+
+
+def test_pretrained_shape_mismatch_is_a_clear_error(saved):
+    _, path = saved
+    gen = ConditionalDiffusionGenerator(pretrained=path)
+    with pytest.raises(ValueError, match=r"generates 1x8x8 .* data holds 1x10x10"):
+        gen.fit(np.zeros((4, 10, 10), np.uint8), np.array([0, 0, 1, 1]))
+
+
+def test_pretrained_unknown_class_needs_mapping_or_fine_tuning(saved, digits):
+    _, path = saved
+    X, y = digits
+    Xs, ys = X[:40], np.where(y[:40] == 9, 42, y[:40])  # label 42 is unknown to the model
+    with pytest.raises(ValueError, match="does not"):
+        ConditionalDiffusionGenerator(pretrained=path).fit(Xs, ys)
+    mapped = ConditionalDiffusionGenerator(pretrained=path, class_mapping={42: 9}).fit(Xs, ys)
+    assert mapped.n_train_steps_ == 0
+    assert mapped._model_index((42, None)) == mapped.model_strata_.index((9, None))
+    grown = ConditionalDiffusionGenerator(pretrained=path, fine_tune=2, num_inference_steps=2)
+    grown.fit(Xs, ys)
+    assert grown.n_train_steps_ == 2
+    assert (42, None) in grown.model_strata_
+    assert grown.unet_.class_embedding.num_embeddings == len(grown.model_strata_) + 1
+    X_new, y_new, _ = grown.generate({(42, None): 2}, random_state=0)
+    assert X_new.shape == (2, 8, 8) and y_new.tolist() == [42, 42]
+
+
+def test_fine_tuning_is_off_by_default_and_skips_small_strata(saved, digits):
+    gen, path = saved
+    X, y = digits
+    kept = ConditionalDiffusionGenerator(pretrained=path).fit(X[:100], y[:100])
+    assert kept._state_hash() == gen._state_hash()
+    tuned = ConditionalDiffusionGenerator(pretrained=path, fine_tune=2).fit(X[:100], y[:100])
+    assert tuned._state_hash() != gen._state_hash()
+    with pytest.warns(UserWarning, match="fine_tune=2 skipped"):
+        frozen = ConditionalDiffusionGenerator(
+            pretrained=path, fine_tune=2, fine_tune_min_count=10_000
+        ).fit(X[:100], y[:100])
+    assert frozen._state_hash() == gen._state_hash()
+
+
+def test_budgets():
+    X, y = np.zeros((100, 8, 8), np.uint8), np.repeat([0, 1], 50)
+    by_epochs = ConditionalDiffusionGenerator(**{**TINY, "max_steps": None, "max_epochs": 1.0,
+                                                 "batch_size": 32})
+    assert by_epochs.fit(X, y).n_train_steps_ == 4  # ceil(100 / 32)
+    smaller = ConditionalDiffusionGenerator(**{**TINY, "max_steps": 2, "max_epochs": 5.0})
+    assert smaller.fit(X, y).n_train_steps_ == 2
+    timed = ConditionalDiffusionGenerator(**{**TINY, "max_steps": 10_000, "max_minutes": 1e-4})
+    assert 1 <= timed.fit(X, y).n_train_steps_ < 10_000
+    with pytest.raises(ValueError, match="all None"):
+        ConditionalDiffusionGenerator(**{**TINY, "max_steps": None}).fit(X, y)
+
+
+def test_bad_parameters_name_themselves(tmp_path):
+    y = np.array([0, 0, 1, 1])
+    with pytest.raises(ValueError, match="pretrained='nowhere'"):
+        ConditionalDiffusionGenerator.from_pretrained("nowhere")
+    with pytest.raises(ValueError, match="class_mapping"):
+        ConditionalDiffusionGenerator(class_mapping={0: 1}, **TINY).fit(np.zeros((4, 8, 8)), y)
+    with pytest.raises(ValueError, match="not a square image; pass image_shape"):
+        ConditionalDiffusionGenerator(**TINY).fit(np.zeros((4, 10)), y)
+    with pytest.raises(ValueError, match="guidance_scale"):
+        ConditionalDiffusionGenerator(guidance_scale=-1).fit(np.zeros((4, 8, 8)), y)
+    gen = ConditionalDiffusionGenerator(**TINY).fit(np.zeros((4, 8, 8)), y)
+    with pytest.raises(ValueError, match="label 5"):
+        gen.generate({(5, None): 1})
+
+
+@pytest.mark.slow
+def test_samples_are_recognised_as_their_class(digits):
+    """A few minutes of training gives digits a real-data classifier recognises."""
+    X, y = digits
+    gen = ConditionalDiffusionGenerator(max_steps=1500, num_inference_steps=20,
+                                        guidance_scale=2.0, random_state=0).fit(X, y)
+    X_new, y_new, _ = gen.generate({(c, None): 30 for c in range(10)}, random_state=0)
+    clf = LogisticRegression(max_iter=2000).fit(X.reshape(len(X), -1), y)
+    assert (clf.predict(X_new.reshape(len(X_new), -1)) == y_new).mean() >= 0.8
