@@ -77,7 +77,7 @@ def _synthetic_only(X, y, *, sampler, n_target):
 
 
 def make_recipe(method, *, class_counts, n_target, generators=None, pools=None,
-                net_params=None, cache_dir=None, random_state=0):
+                net_params=None, train_steps=None, cache_dir=None, random_state=0):
     """The estimator of a named recipe.
 
     Parameters
@@ -96,6 +96,11 @@ def make_recipe(method, *, class_counts, n_target, generators=None, pools=None,
         long-tailed split.
     net_params : dict, default=None
         Shared ``MixupNetClassifier`` parameters (module, max_epochs, ...).
+    train_steps : int, default=None
+        Give every recipe the same number of optimiser steps instead of the
+        same epochs: ``max_epochs`` becomes ``round(train_steps * batch_size /
+        rows the net sees)`` (long-tailed rows, or ``n_target`` per class after
+        a fill). Otherwise a fill would also mean more training.
     cache_dir : str, default=None
         Synthetic bank folder shared by all SynAug recipes.
     random_state : int, default=0
@@ -111,14 +116,23 @@ def make_recipe(method, *, class_counts, n_target, generators=None, pools=None,
     >>> est = make_recipe("balanced_softmax_mixup", class_counts={0: 50, 1: 5}, n_target=50)
     >>> est.get_params()["loss"], est.get_params()["mixup_alpha"]
     ('balanced_softmax', 1.0)
+    >>> make_recipe("ros", class_counts={0: 50, 1: 5}, n_target=50,
+    ...             train_steps=100).get_params()["clf__max_epochs"]  # 100 * 128 / 100 rows
+    128
     """
     if method not in METHODS:
         raise ValueError(f"method={method!r} is not one of {sorted(METHODS)}.")
     generators, pools = generators or {}, pools or {}
     rs = random_state
 
+    sees_filled = method not in ("ce", "class_weighted_ce", "balanced_softmax", "crt",
+                                 "balanced_softmax_mixup")
+    n_rows = n_target * len(class_counts) if sees_filled else sum(class_counts.values())
+
     def net(mixup=False, **params):
         base = {"module": "small_cnn", "max_epochs": 20, "batch_size": 128, **(net_params or {})}
+        if train_steps is not None:
+            base["max_epochs"] = max(1, round(train_steps * base["batch_size"] / n_rows))
         return MixupNetClassifier(**base, mixup_alpha=1.0 if mixup else 0.0, random_state=rs,
                                   **params)
 

@@ -59,7 +59,7 @@ def test_demo_prints_the_table_and_writes_plots(tmp_path, monkeypatch, capsys, t
                                                                num_inference_steps=2)
     monkeypatch.setattr(cli, "_demo_data", lambda dataset, n_max, seed: (
         X[keep], y[keep], X[test], y[test], pretrained, [str(c) for c in range(10)], "tiny"))
-    summary = cli.run_demo("digits", out=tmp_path, n_max=30, epochs=1, seed=0,
+    summary = cli.run_demo("digits", out=tmp_path, n_max=30, train_steps=3, seed=0,
                            methods=("ce", "synaug_pretrained_mixup"), indomain_minutes=0.01)
     printed = capsys.readouterr().out
     assert "synaug_pretrained_mixup" in printed and "novelty" in printed

@@ -33,6 +33,12 @@ def test_every_method_builds_and_unknown_names_fail():
     clf = bs.named_steps["clf"]
     assert isinstance(clf, MixupNetClassifier)
     assert (clf.loss, clf.loss_tau, clf.class_counts) == ("balanced_softmax", 0.5, counts)
+    # The same optimiser steps for every recipe: fewer rows, more epochs.
+    same_steps = {m: make_recipe(m, class_counts=counts, n_target=40, generators=gens,
+                                 train_steps=30) for m in ("ce", "ros", "crt")}
+    assert same_steps["ce"].max_epochs == round(30 * 128 / 54)
+    assert same_steps["ros"].named_steps["clf"].max_epochs == round(30 * 128 / 120)
+    assert same_steps["crt"].estimator.max_epochs == same_steps["ce"].max_epochs
     with pytest.raises(ValueError, match="method='nope'"):
         make_recipe("nope", class_counts=counts, n_target=40)
     with pytest.raises(ValueError, match=r"generators\['indomain'\]"):
