@@ -162,3 +162,19 @@ def test_samples_are_recognised_as_their_class(digits):
     X_new, y_new, _ = gen.generate({(c, None): 30 for c in range(10)}, random_state=0)
     clf = LogisticRegression(max_iter=2000).fit(X.reshape(len(X), -1), y)
     assert (clf.predict(X_new.reshape(len(X_new), -1)) == y_new).mean() >= 0.8
+
+
+def test_the_shipped_generator_loads_and_generates():
+    from synaug_learn.generators import list_pretrained
+
+    assert "fashion-mnist-small" in list_pretrained()
+    rng = np.random.RandomState(0)
+    X = rng.randint(0, 256, size=(20, 28, 28)).astype(np.uint8)  # only shape and classes matter
+    y = np.repeat([3, 9], 10)
+    gen = ConditionalDiffusionGenerator.from_pretrained("fashion-mnist-small",
+                                                        num_inference_steps=2).fit(X, y)
+    assert gen.n_train_steps_ == 0 and gen.total_train_steps_ > 1000
+    X_new, y_new, _ = gen.generate({(9, None): 2}, random_state=0)
+    assert X_new.shape == (2, 28, 28) and X_new.dtype == np.uint8 and y_new.tolist() == [9, 9]
+    with pytest.raises(ValueError, match="generates 1x28x28"):
+        gen.fit(rng.randint(0, 256, size=(4, 32, 32, 3)).astype(np.uint8), [0, 0, 1, 1])
