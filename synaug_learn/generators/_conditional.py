@@ -24,7 +24,23 @@ MIN_SIDE = 16  # below this the UNet has too little room; small images are upsam
 
 
 def list_pretrained():
-    """Names of the generators shipped with the package (usable as ``pretrained=``)."""
+    """List the generators shipped with the package (usable as ``pretrained=``).
+
+    Returns
+    -------
+    names : list of str
+        Sorted names of the saved generators in the package's ``pretrained``
+        folder; each can be passed to
+        :meth:`ConditionalDiffusionGenerator.from_pretrained`.
+
+    Examples
+    --------
+    >>> from synaug_learn.generators import list_pretrained
+    >>> isinstance(list_pretrained(), list)
+    True
+    >>> list_pretrained()  # doctest: +SKIP
+    ['fashion-mnist-small']
+    """
     if not PRETRAINED_DIR.is_dir():
         return []
     return sorted(p.name for p in PRETRAINED_DIR.iterdir() if (p / CONFIG_NAME).is_file())
@@ -80,6 +96,11 @@ class ConditionalDiffusionGenerator(BaseGenerator):
         novelty in the sampler's report.
     fine_tune_lr : float, default=1e-4
         Learning rate while fine-tuning.
+    check_novelty : bool, default=True
+        After fine-tuning, generate 16 probe samples per fine-tuned stratum
+        and warn when their novelty against that stratum's training rows
+        (see :func:`~synaug_learn.metrics.synthetic_report`) falls below 0.3,
+        i.e. when fine-tuning turned the generator into a copier.
     fine_tune_min_count : int, default=0
         While fine-tuning, strata with fewer real rows than this are left out
         of the batches (their embeddings stay as pretrained), so the model
@@ -162,6 +183,7 @@ class ConditionalDiffusionGenerator(BaseGenerator):
         "fine_tune": [Interval(numbers.Integral, 0, None, closed="left")],
         "fine_tune_lr": [Interval(numbers.Real, 0, None, closed="neither")],
         "fine_tune_min_count": [Interval(numbers.Integral, 0, None, closed="left")],
+        "check_novelty": ["boolean"],
         "class_mapping": [dict, None],
         "image_shape": [tuple, list, None],
         "block_out_channels": [tuple, list],
@@ -189,6 +211,7 @@ class ConditionalDiffusionGenerator(BaseGenerator):
         fine_tune=0,
         fine_tune_lr=1e-4,
         fine_tune_min_count=0,
+        check_novelty=True,
         class_mapping=None,
         image_shape=None,
         block_out_channels=(32, 64, 64),
@@ -212,6 +235,7 @@ class ConditionalDiffusionGenerator(BaseGenerator):
         self.fine_tune = fine_tune
         self.fine_tune_lr = fine_tune_lr
         self.fine_tune_min_count = fine_tune_min_count
+        self.check_novelty = check_novelty
         self.class_mapping = class_mapping
         self.image_shape = image_shape
         self.block_out_channels = block_out_channels
@@ -298,7 +322,32 @@ class ConditionalDiffusionGenerator(BaseGenerator):
         self.total_train_steps_ = self._pretrained_steps + self.n_train_steps_
         self.unet_.eval()
         self._weights_hash = None
+        if self.pretrained is not None and self.n_train_steps_ and self.check_novelty:
+            self._warn_if_copying(X, y, groups, trainable)
         return self
+
+    def _warn_if_copying(self, X, y, groups, strata):
+        """Probe the fine-tuned strata; the report warns when their samples are near-copies."""
+        from .._report import synthetic_report
+
+        probe = {s: 16 for s in strata}
+        X_syn, y_syn, g_syn = self.generate(probe, random_state=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # re-worded below for fine-tuning
+            report = synthetic_report(X, y, X_syn, y_syn, groups_train=groups,
+                                      groups_syn=g_syn, random_state=0)
+        self.novelty_after_fine_tuning_ = {
+            (r["label"], r.get("group")): r["novelty"] for r in report.rows if r["n_generated"]
+        }
+        if report.copying_:
+            worst = {s: round(self.novelty_after_fine_tuning_[s], 2) for s in report.copying_}
+            warnings.warn(
+                f"fine_tune={self.fine_tune} made the generator copy its training rows for "
+                f"strata {worst} (novelty below {report.copy_threshold}; about 1 is as new as "
+                "unseen real data). Use fewer steps, a lower fine_tune_lr, or raise "
+                "fine_tune_min_count to keep the tail strata as pretrained.",
+                UserWarning, stacklevel=3,
+            )
 
     def _stratum_indices(self, y, groups):
         keys = list(zip(y.tolist(), groups.tolist() if groups is not None else [None] * len(y)))

@@ -178,3 +178,27 @@ def test_the_shipped_generator_loads_and_generates():
     assert X_new.shape == (2, 28, 28) and X_new.dtype == np.uint8 and y_new.tolist() == [9, 9]
     with pytest.raises(ValueError, match="generates 1x28x28"):
         gen.fit(rng.randint(0, 256, size=(4, 32, 32, 3)).astype(np.uint8), [0, 0, 1, 1])
+
+
+def test_fine_tuning_reports_novelty_and_warns_on_copying(saved, digits, monkeypatch):
+    from synaug_learn import _report
+
+    _, path = saved
+    X, y = digits
+    tuned = ConditionalDiffusionGenerator(pretrained=path, fine_tune=1,
+                                          num_inference_steps=2).fit(X[:60], y[:60])
+    assert set(tuned.novelty_after_fine_tuning_) == {(c, None) for c in np.unique(y[:60])}
+    assert all(v >= 0 for v in tuned.novelty_after_fine_tuning_.values())
+
+    def copying(*args, **kwargs):  # a report that finds copies
+        report = _report.SyntheticReport(
+            [{"label": 3, "group": None, "n_generated": 16, "novelty": 0.05, "copying": True}],
+            copy_threshold=0.3)
+        return report
+
+    monkeypatch.setattr(_report, "synthetic_report", copying)
+    with pytest.warns(UserWarning, match=r"fine_tune=1 made the generator copy .*\(3, None\)"):
+        ConditionalDiffusionGenerator(pretrained=path, fine_tune=1,
+                                      num_inference_steps=2).fit(X[:60], y[:60])
+    off = ConditionalDiffusionGenerator(pretrained=path, fine_tune=1, check_novelty=False)
+    assert not hasattr(off.fit(X[:60], y[:60]), "novelty_after_fine_tuning_")
