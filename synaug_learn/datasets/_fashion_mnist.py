@@ -18,10 +18,10 @@ __all__ = ["FASHION_MNIST_CLASSES", "load_fashion_mnist", "load_fashion_mnist_lt
 #: Where Debian's ``dataset-fashion-mnist`` package installs the files.
 DEFAULT_FASHION_MNIST_HOME = "/usr/share/datasets/fashion-mnist"
 
-#: The 10 Fashion-MNIST class names, indexed by label.
-# Training rows >= this index are the shipped generator's pretraining pool.
+#: Training rows >= this index are the shipped generator's pretraining pool.
 FASHION_MNIST_POOL_START = 50_000
 
+#: The 10 Fashion-MNIST class names, indexed by label.
 FASHION_MNIST_CLASSES = (
     "T-shirt/top",
     "Trouser",
@@ -200,6 +200,16 @@ def fashion_mnist_pool(per_class=900, start=None, data_home=None):
     With the default ``start`` (:data:`FASHION_MNIST_POOL_START`, 50000) and
     ``per_class=900`` this is exactly the data the shipped generator
     ``"fashion-mnist-small"`` was pretrained on (``scripts/pretrain_generator.py``).
+
+    Parameters
+    ----------
+    per_class : int, default=900
+        Images per class.
+    start : int, default=None
+        First training row of the pool; ``None`` is
+        :data:`FASHION_MNIST_POOL_START`.
+    data_home : str or path-like, default=None
+        See :func:`load_fashion_mnist`.
 
     Returns
     -------

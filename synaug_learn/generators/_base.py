@@ -96,7 +96,35 @@ def hash_array(*arrays) -> str:
 
 
 def check_generator(generator, param_name="generator"):
-    """Check that ``generator`` follows the contract; raise ``TypeError`` naming the parameter."""
+    """Check that ``generator`` follows the contract; raise ``TypeError`` naming the parameter.
+
+    Parameters
+    ----------
+    generator : object
+        The object to check: it needs ``fit`` and ``generate`` methods.
+    param_name : str, default="generator"
+        Name of the parameter in the error message.
+
+    Returns
+    -------
+    generator : object
+        ``generator`` itself.
+
+    Raises
+    ------
+    TypeError
+        If ``generator`` lacks ``fit`` or ``generate``.
+
+    Examples
+    --------
+    >>> from synaug_learn.generators import JitterGenerator, check_generator
+    >>> check_generator(JitterGenerator())
+    JitterGenerator()
+    >>> check_generator("a folder name")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    TypeError: generator must implement fit(X, y, groups=None) and generate(...); ...
+    """
     missing = [m for m in ("fit", "generate") if not callable(getattr(generator, m, None))]
     if missing:
         raise TypeError(
@@ -114,7 +142,34 @@ class ImageFormat:
     Layouts: ``"flat"`` (n, d) with ``d = H*W*C``; ``"hw"`` (n, H, W);
     ``"hwc"`` (n, H, W, C); ``"chw"`` (n, C, H, W). Values are mapped from
     ``[low, high]`` (0..255 for uint8, the data's own min/max for floats) to
-    ``[-1, 1]`` and back.
+    ``[-1, 1]`` and back. Build one with :meth:`from_array`.
+
+    Parameters
+    ----------
+    sample_shape : tuple
+        Shape of one sample as stored.
+    dtype : numpy.dtype
+        The stored dtype.
+    layout : {"flat", "hw", "hwc", "chw"}
+        How the samples are stored.
+    channels, height, width : int
+        Channels and size of the images.
+    low, high : float
+        The value range that is mapped to ``[-1, 1]``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from synaug_learn.generators import ImageFormat
+    >>> X = np.zeros((5, 28, 28, 3), dtype=np.uint8)
+    >>> fmt = ImageFormat.from_array(X)
+    >>> fmt.layout, fmt.channels, fmt.height, fmt.width
+    ('hwc', 3, 28, 28)
+    >>> x = fmt.to_nchw(X)
+    >>> x.shape, float(x.min())
+    ((5, 3, 28, 28), -1.0)
+    >>> fmt.from_nchw(x).shape == X.shape
+    True
     """
 
     sample_shape: tuple
@@ -222,6 +277,22 @@ class BaseGenerator(BaseEstimator):
     Fitted attributes set here: ``classes_``, ``strata_`` (list of
     ``(label, group_or_None)``), ``has_groups_``, ``image_format_`` (or
     ``None`` for non-image input), ``n_features_in_``, ``data_hash_``.
+
+    Examples
+    --------
+    A generator whose new rows are the mean row of their stratum:
+
+    >>> import numpy as np
+    >>> from synaug_learn.generators import BaseGenerator
+    >>> class MeanGenerator(BaseGenerator):
+    ...     def _fit(self, X, y, groups):
+    ...         self.means_ = {c: X[y == c].mean(axis=0) for c in self.classes_}
+    ...     def _generate_stratum(self, stratum, seeds):
+    ...         return np.stack([self.means_[stratum[0]] for _ in seeds])
+    >>> gen = MeanGenerator().fit(np.array([[0.0], [2.0], [5.0]]), [0, 0, 1])
+    >>> X_new, y_new, groups_new = gen.generate({(0, None): 2}, random_state=0)
+    >>> X_new.ravel().tolist(), y_new.tolist(), groups_new
+    ([1.0, 1.0], [0, 0], None)
     """
 
     def fit(self, X, y, groups=None):
@@ -257,7 +328,7 @@ class BaseGenerator(BaseEstimator):
 
         Returns
         -------
-        X_new : ndarray of shape (sum(n), *sample_shape), fitted dtype
+        X_new : ndarray of shape (sum(n),) + sample_shape, fitted dtype
         y_new : ndarray of shape (sum(n),)
         groups_new : ndarray of shape (sum(n),) or None
         """
@@ -326,10 +397,28 @@ class BaseGenerator(BaseEstimator):
         params = {k: repr(v) for k, v in sorted(self.get_params(deep=False).items())}
         payload = json.dumps(
             [type(self).__module__, type(self).__qualname__, params,
-             getattr(self, "data_hash_", None), self._state_hash()],
+             self._data_identity(), self._state_hash()],
             sort_keys=True,
         )
         return hashlib.sha256(payload.encode()).hexdigest()
+
+    def _data_identity(self):
+        """What of the fitted data the output depends on: by default, all of it.
+
+        Generators whose output depends only on the data's format and labels
+        (a pretrained model that did not train on it) return a hash of those,
+        so that cross-validation folds share their bank rows.
+        """
+        return getattr(self, "data_hash_", None)
+
+    def _format_identity(self, *extra):
+        """Hash of the fitted format, strata and ``extra``: a ``_data_identity`` for them."""
+        fmt = getattr(self, "image_format_", None)
+        payload = [repr(fmt), str(getattr(self, "dtype_", None)),
+                   list(getattr(self, "sample_shape_", ())),
+                   [_jsonable(s) for s in getattr(self, "strata_", [])],
+                   [_jsonable(e) for e in extra]]
+        return hashlib.sha256(json.dumps(payload, default=repr).encode()).hexdigest()
 
     def _state_hash(self):
         """Hash of learnt weights; generators with weights override this."""

@@ -11,6 +11,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 
 from ._base import BaseGenerator, ImageFormat, _jsonable
@@ -96,16 +97,16 @@ class ConditionalDiffusionGenerator(BaseGenerator):
         novelty in the sampler's report.
     fine_tune_lr : float, default=1e-4
         Learning rate while fine-tuning.
-    check_novelty : bool, default=True
-        After fine-tuning, generate 16 probe samples per fine-tuned stratum
-        and warn when their novelty against that stratum's training rows
-        (see :func:`~synaug_learn.metrics.synthetic_report`) falls below 0.3,
-        i.e. when fine-tuning turned the generator into a copier.
     fine_tune_min_count : int, default=0
         While fine-tuning, strata with fewer real rows than this are left out
         of the batches (their embeddings stay as pretrained), so the model
         cannot memorise the few tail images. Strata new to the pretrained
         model are always trained.
+    check_novelty : bool, default=True
+        After fine-tuning, generate 16 probe samples per fine-tuned stratum
+        and warn when their novelty against that stratum's training rows
+        (see :func:`~synaug_learn.metrics.synthetic_report`) falls below 0.3,
+        i.e. when fine-tuning turned the generator into a copier.
     class_mapping : dict, default=None
         ``{user_label: pretrained_label}`` when the data's labels differ from
         the pretrained model's; by default labels must match.
@@ -298,27 +299,32 @@ class ConditionalDiffusionGenerator(BaseGenerator):
             raise ValueError("class_mapping is only used with pretrained=...; got pretrained=None.")
         self.image_format_ = ImageFormat.from_array(X, self.image_shape, param_name="X")
         strata_rows = self._stratum_indices(y, groups)
-        if self.pretrained is not None:
-            self._load_pretrained(strata_rows)
-            steps, lr = self.fine_tune, self.fine_tune_lr
-            trainable = [
-                s for s in self.strata_
-                if len(strata_rows[s]) >= self.fine_tune_min_count or s in self._new_strata
-            ]
-        else:
-            self._build_unet()
-            steps, lr = self._budget_steps(len(y)), self.learning_rate
-            trainable = list(self.strata_)
-        self.n_train_steps_ = 0
-        if steps and not trainable:
-            warnings.warn(
-                f"fine_tune={steps} skipped: no stratum has fine_tune_min_count="
-                f"{self.fine_tune_min_count} rows, so the pretrained weights are kept.",
-                UserWarning, stacklevel=3,
-            )
-        elif steps:
-            x0 = torch.from_numpy(self._to_unet(self.image_format_.to_nchw(X)))
-            self._train(x0, strata_rows, trainable, steps, lr)
+        seed = int(check_random_state(self.random_state).randint(2**31))
+        # Weights are initialised and trained from random_state alone, without touching
+        # (or depending on) torch's global generator: same random_state, same model.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            if self.pretrained is not None:
+                self._load_pretrained(strata_rows)
+                steps, lr = self.fine_tune, self.fine_tune_lr
+                trainable = [
+                    s for s in self.strata_
+                    if len(strata_rows[s]) >= self.fine_tune_min_count or s in self._new_strata
+                ]
+            else:
+                self._build_unet()
+                steps, lr = self._budget_steps(len(y)), self.learning_rate
+                trainable = list(self.strata_)
+            self.n_train_steps_ = 0
+            if steps and not trainable:
+                warnings.warn(
+                    f"fine_tune={steps} skipped: no stratum has fine_tune_min_count="
+                    f"{self.fine_tune_min_count} rows, so the pretrained weights are kept.",
+                    UserWarning, stacklevel=3,
+                )
+            elif steps:
+                x0 = torch.from_numpy(self._to_unet(self.image_format_.to_nchw(X)))
+                self._train(x0, strata_rows, trainable, steps, lr, seed)
         self.total_train_steps_ = self._pretrained_steps + self.n_train_steps_
         self.unet_.eval()
         self._weights_hash = None
@@ -445,18 +451,13 @@ class ConditionalDiffusionGenerator(BaseGenerator):
         target = getattr(self, "_to_model", {}).get(stratum, stratum)
         return self.model_strata_.index(target)
 
-    def _train(self, x0, strata_rows, trainable, steps, lr):
+    def _train(self, x0, strata_rows, trainable, steps, lr, seed):
         import torch
         from diffusers import DDPMScheduler
         from diffusers.training_utils import EMAModel
         from tqdm.auto import tqdm
 
-        rng = np.random.default_rng(
-            np.random.RandomState(self.random_state).randint(2**31)
-            if not isinstance(self.random_state, numbers.Integral) else self.random_state
-        )
-        gen = torch.Generator().manual_seed(int(rng.integers(2**31)))
-        torch.manual_seed(int(rng.integers(2**31)))
+        gen = torch.Generator().manual_seed(seed + 1)
         rows = np.concatenate([strata_rows[s] for s in trainable])
         stratum_of_row = np.concatenate(
             [np.full(len(strata_rows[s]), self._model_index(s)) for s in trainable]
@@ -581,6 +582,13 @@ class ConditionalDiffusionGenerator(BaseGenerator):
                 h.update(tensor.detach().cpu().numpy().tobytes())
             self._weights_hash = h.hexdigest()
         return self._weights_hash
+
+    def _data_identity(self):
+        if self.pretrained is not None and not getattr(self, "n_train_steps_", 0):
+            # Not trained on the data: only its format and labels shape the output.
+            mapping = sorted((repr(k), repr(v)) for k, v in getattr(self, "_to_model", {}).items())
+            return self._format_identity(mapping)
+        return super()._data_identity()
 
     def __getstate__(self):
         state = self.__dict__.copy()

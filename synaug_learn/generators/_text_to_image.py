@@ -563,6 +563,14 @@ class _DiffusersPipelineGenerator(BaseGenerator):
             return None
         return os.path.dirname(path) if isinstance(path, str) else None
 
+    def _data_identity(self):
+        # Prompts, format and labels shape the output; the training rows do not
+        # (ImageToImageGenerator, which draws from them, keeps the data hash).
+        if type(self)._fit_sources is _DiffusersPipelineGenerator._fit_sources:
+            return self._format_identity(getattr(self, "class_names_", None),
+                                         getattr(self, "group_names_", None))
+        return super()._data_identity()
+
     def _state_hash(self):
         """Hash of the model's identity: its id, config/tokenizer files and sampled weights.
 

@@ -202,3 +202,31 @@ def test_fine_tuning_reports_novelty_and_warns_on_copying(saved, digits, monkeyp
                                       num_inference_steps=2).fit(X[:60], y[:60])
     off = ConditionalDiffusionGenerator(pretrained=path, fine_tune=1, check_novelty=False)
     assert not hasattr(off.fit(X[:60], y[:60]), "novelty_after_fine_tuning_")
+
+
+def test_same_random_state_same_model_whatever_the_global_torch_state(digits):
+    import torch
+
+    X, y = digits
+    torch.manual_seed(1)
+    a = ConditionalDiffusionGenerator(**TINY).fit(X[:100], y[:100])
+    torch.manual_seed(2)
+    state = torch.random.get_rng_state()
+    b = ConditionalDiffusionGenerator(**TINY).fit(X[:100], y[:100])
+    assert torch.equal(torch.random.get_rng_state(), state)  # global state untouched
+    assert a.fingerprint() == b.fingerprint()
+    c = ConditionalDiffusionGenerator(**{**TINY, "random_state": 1}).fit(X[:100], y[:100])
+    assert c.fingerprint() != a.fingerprint()
+
+
+def test_pretrained_fingerprint_ignores_rows_it_did_not_train_on(saved, digits):
+    """Cross-validation folds share bank rows when the model does not learn from them."""
+    _, path = saved
+    X, y = digits
+    fold_a = ConditionalDiffusionGenerator(pretrained=path).fit(X[:300], y[:300])
+    fold_b = ConditionalDiffusionGenerator(pretrained=path).fit(X[300:600], y[300:600])
+    assert fold_a.fingerprint() == fold_b.fingerprint()
+    tuned = ConditionalDiffusionGenerator(pretrained=path, fine_tune=1, check_novelty=False)
+    assert tuned.fit(X[:300], y[:300]).fingerprint() != fold_a.fingerprint()
+    floats = ConditionalDiffusionGenerator(pretrained=path).fit(X[:300] / 16.0, y[:300])
+    assert floats.fingerprint() != fold_a.fingerprint()  # another value range, other rows

@@ -93,3 +93,10 @@ def test_stratum_without_real_images_and_bad_strength(tiny_sd_path):
         make(tiny_sd_path, strength=0.0).fit(X_GREY, Y)
     with pytest.raises(ValueError, match="num_inference_steps \\* strength"):
         make(tiny_sd_path, num_inference_steps=2, strength=0.3).fit(X_GREY, Y)
+
+
+def test_fingerprint_keeps_the_source_rows(tiny_sd_path):
+    """Image-to-image edits the real rows, so other rows mean other samples."""
+    other_rows = np.random.RandomState(9).randint(0, 256, X_GREY.shape, dtype=np.uint8)
+    assert (make(tiny_sd_path).fit(X_GREY, Y).fingerprint()
+            != make(tiny_sd_path).fit(other_rows, Y).fingerprint())

@@ -270,3 +270,12 @@ def test_fingerprint_tracks_model_files_and_prompts(tiny_sd_path, tmp_path):
     config = copy / "scheduler" / "scheduler_config.json"
     config.write_text(config.read_text().replace('"steps_offset": 1', '"steps_offset": 0'))
     assert make(str(copy)).fit(X_GREY, Y).fingerprint() != fp_copy
+
+
+def test_fingerprint_depends_on_format_and_labels_not_on_the_rows(tiny_sd_path):
+    """Text-to-image output does not depend on the training rows: folds share bank rows."""
+    other_rows = RNG.randint(0, 256, X_GREY.shape, dtype=np.uint8)
+    fp = make(tiny_sd_path).fit(X_GREY, Y).fingerprint()
+    assert make(tiny_sd_path).fit(other_rows, Y).fingerprint() == fp
+    assert make(tiny_sd_path).fit(X_GREY, Y + 1).fingerprint() != fp  # other labels
+    assert make(tiny_sd_path).fit(X_GREY[:, :14, :14], Y).fingerprint() != fp  # other shape
