@@ -18,6 +18,7 @@ DEMO_METHODS = (
     "ce",
     "smote",
     "balanced_softmax_mixup",
+    "synaug_pretrained",
     "synaug_pretrained_mixup",
     "synaug_pretrained_mixup_retrain",
     "synaug_pretrained_balanced_softmax_mixup",

@@ -111,7 +111,7 @@ def generate_rows(generator, rows):
 
     Returns
     -------
-    X : ndarray of shape (len(rows), *sample_shape)
+    X : ndarray of shape (len(rows),) + sample_shape
         One image per row, in the order of ``rows``, in the fitted format.
 
     Examples
@@ -258,7 +258,7 @@ def generate_with_ray(generator, n_per_stratum, random_state=None, *, batch_size
 
     Returns
     -------
-    X_new : ndarray of shape (sum(n), *sample_shape)
+    X_new : ndarray of shape (sum(n),) + sample_shape
     y_new : ndarray of shape (sum(n),)
     groups_new : ndarray of shape (sum(n),) or None
 

@@ -41,6 +41,16 @@ def _check_counts(class_counts, param_name="class_counts"):
 def balanced_class_weights(class_counts):
     """``n / (n_classes * count)`` per class, as scikit-learn's ``class_weight="balanced"``.
 
+    Parameters
+    ----------
+    class_counts : array-like of shape (n_classes,)
+        Training rows per class; all positive.
+
+    Returns
+    -------
+    weights : ndarray of shape (n_classes,)
+        One weight per class; rarer classes weigh more.
+
     Examples
     --------
     >>> from synaug_learn.nets import balanced_class_weights

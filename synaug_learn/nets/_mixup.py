@@ -54,6 +54,26 @@ class MixedTarget:
     """Targets of a mixed batch: row ``i`` is ``lam * y_a[i] + (1 - lam) * y_b[i]``.
 
     ``perm`` is the permutation that paired the rows (``y_b = y_a[perm]``).
+
+    Parameters
+    ----------
+    y_a : torch.Tensor
+        Labels of the rows.
+    y_b : torch.Tensor
+        Labels of their partners, ``y_a[perm]``.
+    lam : float
+        Weight of ``y_a`` in the loss.
+    perm : torch.Tensor
+        The permutation that paired the rows.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from synaug_learn.nets import MixedTarget, mix_batch
+    >>> out = mix_batch(torch.zeros(4, 2), torch.tensor([0, 1, 2, 3]), random_state=0)
+    >>> target = MixedTarget(out.y_a, out.y_b, out.lam, out.perm)
+    >>> bool(torch.equal(target.y_b, target.y_a[target.perm]))
+    True
     """
 
     y_a: torch.Tensor
@@ -70,6 +90,31 @@ class MixedBatch:
     pasted ``(y1, y2, x1, x2)`` rectangle for CutMix, else ``None``. When the
     batch is not mixed, ``x`` is the input, ``y_b`` is ``y_a``, ``lam`` is 1 and
     ``perm`` is ``None``.
+
+    Parameters
+    ----------
+    x : torch.Tensor
+        The mixed inputs.
+    y_a, y_b : torch.Tensor
+        Labels of the rows and of their partners.
+    lam : float
+        Weight of ``y_a`` in the loss (for CutMix, the unpasted fraction of
+        the image).
+    perm : torch.Tensor or None
+        The permutation that paired the rows.
+    box : tuple or None
+        The pasted rectangle for CutMix.
+    method : {"none", "mixup", "cutmix"}
+        What was done to the batch.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from synaug_learn.nets import mix_batch
+    >>> out = mix_batch(torch.zeros(4, 1, 8, 8), torch.arange(4), mixup_alpha=0.0,
+    ...                 cutmix_alpha=1.0, random_state=0)
+    >>> out.method, out.box is not None, 0.0 <= out.lam <= 1.0
+    ('cutmix', True, True)
     """
 
     x: torch.Tensor
@@ -213,6 +258,8 @@ class MixupMixin:
 
     Parameters
     ----------
+    *args
+        Passed to the skorch net (e.g. its ``module``).
     mixup_alpha : float, default=1.0
         Beta(alpha, alpha) of Mixup; 0 disables Mixup.
     cutmix_alpha : float, default=0.0
@@ -220,6 +267,8 @@ class MixupMixin:
         positive each batch uses one of them, chosen at random (as timm).
     mix_prob : float, default=1.0
         Probability that a training batch is mixed; 0 disables mixing.
+    **kwargs
+        Passed to the skorch net.
 
     Notes
     -----
@@ -232,6 +281,21 @@ class MixupMixin:
     :class:`~synaug_learn.nets.GroupDROLoss`) get the batch's groups from the
     ``X`` dict key ``"groups"``; on a mixed batch they are called once on
     both label sets with per-row weights ``lam`` and ``1 - lam``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn.datasets import load_digits
+    >>> from skorch import NeuralNetClassifier
+    >>> from synaug_learn.nets import MixupMixin, SmallCNN
+    >>> class MixupNet(MixupMixin, NeuralNetClassifier):
+    ...     pass
+    >>> X, y = load_digits(return_X_y=True)
+    >>> X = X.reshape(-1, 1, 8, 8).astype("float32") / 16
+    >>> net = MixupNet(SmallCNN, criterion=torch.nn.CrossEntropyLoss, mixup_alpha=0.4,
+    ...                max_epochs=1, train_split=None, verbose=0)
+    >>> net.fit(X[:200], y[:200]).predict(X[:3]).shape
+    (3,)
     """
 
     def __init__(self, *args, mixup_alpha=1.0, cutmix_alpha=0.0, mix_prob=1.0, **kwargs):
