@@ -1,0 +1,100 @@
+"""Shared helpers for the benchmark scripts: the common results-file shape (BENCHMARKS.md).
+
+Every benchmark writes ``results/NAME.json`` and ``results/NAME.md``; the json
+always holds ``benchmark``, ``command``, ``date``, ``machine``, ``versions``,
+``config``, ``seeds`` and ``rows`` (``method``, ``metrics {name: {mean, std,
+...}}``, ``wall_s``). These helpers build the parts that do not depend on the
+benchmark, and write both files.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import json
+import os
+import platform
+import sys
+from pathlib import Path
+
+import numpy as np
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+# distribution name -> module to import for its version
+_MODULES = {
+    "synaug_learn": "synaug_learn",
+    "torch": "torch",
+    "skorch": "skorch",
+    "numpy": "numpy",
+    "diffusers": "diffusers",
+    "scikit-learn": "sklearn",
+    "imbalanced-learn": "imblearn",
+    "fairlearn": "fairlearn",
+}
+
+
+def versions(extra=()):
+    """Versions of the packages a result depends on.
+
+    Always ``synaug_learn``, ``torch``, ``skorch``, ``numpy`` and ``python``;
+    ``extra`` adds others by distribution name (e.g. ``"diffusers"``,
+    ``"scikit-learn"``). A package that cannot be imported is reported as ``None``.
+    """
+    out = {}
+    for name in ("synaug_learn", "torch", "skorch", "numpy", *extra):
+        try:
+            module = importlib.import_module(_MODULES.get(name, name))
+            out[name] = getattr(module, "__version__", None)
+        except ImportError:
+            out[name] = None
+    out["python"] = platform.python_version()
+    return out
+
+
+def machine():
+    """CPU cores, torch threads, GPU name (or ``None``) and the 1-minute load average now."""
+    import torch
+
+    return {
+        "cpu_cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "load_average_1m_at_end": round(os.getloadavg()[0], 2),
+    }
+
+
+def command(argv=None):
+    """The command line that produced a result, as ``python path/to/script.py args...``."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    return "python " + " ".join([Path(sys.argv[0]).as_posix(), *map(str, args)])
+
+
+def utc_now():
+    """The current time as an ISO-8601 UTC string (``2026-11-25T10:00:00Z``)."""
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def summarize(values, **extra):
+    """``{"mean", "std", "values"}`` of per-seed values (population std, 0 for one value)."""
+    v = np.asarray(values, dtype=float)
+    return {"mean": float(np.mean(v)), "std": float(np.std(v)),
+            "values": [float(x) for x in v], **extra}
+
+
+def paired_difference(values, baseline, higher_is_better=True):
+    """Per-seed ``values - baseline``: mean, std, and on how many seeds ``values`` was better."""
+    d = np.asarray(values, dtype=float) - np.asarray(baseline, dtype=float)
+    better = d > 0 if higher_is_better else d < 0
+    return {"mean": float(d.mean()), "std": float(d.std()), "values": [float(x) for x in d],
+            "n_better": int(better.sum()), "n_seeds": int(len(d))}
+
+
+def write_results(result, markdown, out=RESULTS):
+    """Write ``out/NAME.json`` and ``out/NAME.md`` (``NAME = result["benchmark"]``)."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    name = result["benchmark"]
+    (out / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
+    (out / f"{name}.md").write_text(markdown)
+    return out / f"{name}.json", out / f"{name}.md"
