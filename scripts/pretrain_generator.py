@@ -9,7 +9,8 @@ disjoint from every long-tailed split the demo and the benchmarks draw
 Usage (CPU, in the background; a GPU shortens it a lot)::
 
     python scripts/pretrain_generator.py --minutes 45 > pretrain.log 2>&1 &
-    python scripts/pretrain_generator.py --evaluate-only   # writes the model card
+    python benchmarks/generator_quality.py --datasets fashion \
+        --model-card synaug_learn/pretrained/fashion-mnist-small   # evaluates, writes the card
 
 The weights land in ``synaug_learn/pretrained/fashion-mnist-small/``.
 """

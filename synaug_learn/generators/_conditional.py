@@ -511,7 +511,9 @@ class ConditionalDiffusionGenerator(BaseGenerator):
         fmt, side = self.image_format_, self.unet_size_
         x = torch.as_tensor(x)
         if max(fmt.height, fmt.width) < MIN_SIDE:
-            return F.interpolate(x, size=(side, side), mode="bilinear", align_corners=False).numpy()
+            # nearest up, area down: an exact round trip for integer factors, so a copied
+            # training image stays a copy and the report's novelty can see it
+            return F.interpolate(x, size=(side, side), mode="nearest").numpy()
         pad_h, pad_w = side - fmt.height, side - fmt.width
         pads = (pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2)
         return F.pad(x, pads, mode="replicate").numpy() if any(pads) else x.numpy()
@@ -521,8 +523,7 @@ class ConditionalDiffusionGenerator(BaseGenerator):
 
         fmt, side = self.image_format_, self.unet_size_
         if max(fmt.height, fmt.width) < MIN_SIDE:
-            return F.interpolate(x, size=(fmt.height, fmt.width), mode="bilinear",
-                                 align_corners=False, antialias=True)
+            return F.interpolate(x, size=(fmt.height, fmt.width), mode="area")
         top, left = (side - fmt.height) // 2, (side - fmt.width) // 2
         return x[:, :, top: top + fmt.height, left: left + fmt.width]
 

@@ -230,3 +230,14 @@ def test_pretrained_fingerprint_ignores_rows_it_did_not_train_on(saved, digits):
     assert tuned.fit(X[:300], y[:300]).fingerprint() != fold_a.fingerprint()
     floats = ConditionalDiffusionGenerator(pretrained=path).fit(X[:300] / 16.0, y[:300])
     assert floats.fingerprint() != fold_a.fingerprint()  # another value range, other rows
+
+
+def test_small_images_round_trip_exactly_through_the_unet_size(digits):
+    """Up- and down-sizing must not blur: a copied training image has to stay a copy."""
+    import torch
+
+    X, y = digits
+    gen = ConditionalDiffusionGenerator(**TINY).fit(X[:20], y[:20])
+    x = gen.image_format_.to_nchw(X[:20])
+    back = gen._from_unet(torch.from_numpy(gen._to_unet(x))).numpy()
+    np.testing.assert_allclose(gen.image_format_.from_nchw(back), X[:20], atol=1e-4)
