@@ -1013,8 +1013,8 @@ def model_card(result, folder):
 
 A stand-in for "a generator that has seen the concepts elsewhere" (FINDINGS.md §2): a
 class-conditional DDPM (diffusers `UNet2DModel`) trained on a balanced pool of Fashion-MNIST
-training images that no long-tailed split of the package's demo or benchmarks uses. Load it by
-name:
+training images (rows 50000..59999) that long-tailed splits drawn from rows 0..49999 — as
+`synaug demo` draws them — never contain. Load it by name:
 
 ```python
 from synaug_learn.generators import ConditionalDiffusionGenerator
@@ -1030,8 +1030,10 @@ gen.fit(X_lt, y_lt)   # only checks classes (0-9) and image shape (28x28 grey); 
 - Disjoint from: {tr.get('disjoint_from', '?')}. Never saw the test set.
 - SHA-256 of the training arrays (`training_data_sha256`): `{meta.get('training_data_sha256')}`
   (the evaluation below rebuilt the pool and matched it: {hash_ok}).
-- Caveat: `load_fashion_mnist_lt` draws its long-tailed split from all 60,000 training rows, so
-  it can overlap this pool; slice `X[:50000]` first (as `synaug demo` does) to stay disjoint.
+- To stay disjoint from this pool, draw long-tailed splits from rows below 50000:
+  `load_fashion_mnist_lt(..., pool_start=FASHION_MNIST_POOL_START)` does (and returns this pool
+  with `pool_per_class=900`), as `synaug demo` and `benchmarks/long_tail.py` do; the default
+  `pool_start=None` draws from all 60,000 rows and can overlap it.
 
 ## Architecture
 
@@ -1098,8 +1100,9 @@ synthetic fill does when the generator holds knowledge the user's data lacks.
 - A small model ({g['params'] / 1e6:.2f} M parameters, {meta.get('trained_steps')} steps on CPU):
   images are recognisable but coarser than real ones; look at the fidelity of the weakest
   classes above before relying on them.
-- Not disjoint from `load_fashion_mnist_lt` splits that draw from all 60,000 training rows,
-  nor from any data that includes training rows 50000..59999.
+- Not disjoint from `load_fashion_mnist_lt` splits with the default `pool_start=None` (they
+  draw from all 60,000 training rows), nor from any data that includes training rows
+  50000..59999.
 - Fine-tuning it on a few tail images turns it back into a copier (FINDINGS.md §2); check the
   novelty report (`SynAugSampler.report_`) if you use `fine_tune`.
 - Fashion-MNIST is © Zalando SE, MIT licence.
@@ -1144,7 +1147,8 @@ def parse_args(argv=None):
     p.add_argument("--model-card", type=Path, default=None,
                    help="evaluate the generator in this folder and write its README.md")
     p.add_argument("--render-only", action="store_true",
-                   help="rewrite the markdown from the existing json; run nothing")
+                   help="rewrite the markdown (and --model-card's README) from the existing "
+                        "json; run nothing")
     args = p.parse_args(argv)
     if args.quick:
         args.max_steps, args.n_per_class, args.clf_epochs_digits = 30, 8, 5
@@ -1167,6 +1171,8 @@ def main(argv=None):
     if args.render_only:
         result = json.loads((args.out / f"{NAME}.json").read_text())
         (args.out / f"{NAME}.md").write_text(markdown(result))
+        if args.model_card is not None:
+            (Path(args.model_card) / "README.md").write_text(model_card(result, args.model_card))
         return result
     threads = set_threads(args.threads)
     wanted = [d.strip() for d in args.datasets.split(",") if d.strip()]
