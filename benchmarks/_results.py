@@ -52,6 +52,21 @@ def versions(extra=()):
     return out
 
 
+def git_revision():
+    """The repository's commit (short hash), with ``+dirty`` when files differ; None outside git."""
+    import subprocess
+
+    root = Path(__file__).resolve().parent.parent
+    try:
+        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, check=True,
+                             capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=root, check=True, capture_output=True, text=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return rev + ("+dirty" if dirty else "")
+
+
 def machine():
     """CPU cores, torch threads, GPU name (or ``None``) and the 1-minute load average now."""
     import torch
