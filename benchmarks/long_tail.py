@@ -31,6 +31,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _results import (  # noqa: E402
     command,
+    git_revision,
     machine,
     paired_difference,
     summarize,
@@ -234,7 +235,7 @@ def main(argv=None):
         "command": command(argv),
         "date": utc_now(),
         "machine": machine(),
-        "versions": versions(),
+        "versions": {**versions(), "git": git_revision()},
         "config": {"dataset": "fashion_mnist_lt", "imbalance_factor": args.imbalance_factor,
                    "n_max": args.n_max, "train_steps": args.train_steps, "batch_size": 128,
                    "module": "small_cnn",
