@@ -523,7 +523,7 @@ def main(argv=None):
 
 def _run(args, argv):
     seeds = list(range(args.seeds))
-    started = time.time()
+    started, revision = time.time(), git_revision()  # the code that runs, not the code at the end
     work = Path(tempfile.mkdtemp(prefix="synaug_groups_"))
     rows, tasks_config = [], {}
     try:
@@ -597,7 +597,7 @@ def _run(args, argv):
         "date": utc_now(),
         "machine": machine(),
         "versions": {**versions(("diffusers", "scikit-learn", "imbalanced-learn", "fairlearn")),
-                     "git": git_revision()},
+                     "git": revision},
         "config": make_config(args, tasks_config),
         "seeds": seeds,
         "rows": rows,

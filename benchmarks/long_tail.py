@@ -212,7 +212,7 @@ def main(argv=None):
     import torch
 
     torch.set_num_threads(args.threads)
-    start = time.time()
+    start, revision = time.time(), git_revision()  # the code that runs, not the code at the end
 
     def log(msg):
         print(f"[{time.time() - start:6.0f} s] {msg}", flush=True)
@@ -235,7 +235,7 @@ def main(argv=None):
         "command": command(argv),
         "date": utc_now(),
         "machine": machine(),
-        "versions": {**versions(), "git": git_revision()},
+        "versions": {**versions(), "git": revision},
         "config": {"dataset": "fashion_mnist_lt", "imbalance_factor": args.imbalance_factor,
                    "n_max": args.n_max, "train_steps": args.train_steps, "batch_size": 128,
                    "module": "small_cnn",
