@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from numbers import Real
 
 import numpy as np
+from imblearn.utils import Substitution
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 from sklearn.utils.validation import check_consistent_length, column_or_1d
 
@@ -160,6 +161,30 @@ def shot_accuracy(y_true, y_pred, train_counts, many=100, few=20):
     return scores
 
 
+_TARGETS_DOC = """y_true : array-like of shape (n_samples,)
+        True labels.
+    y_pred : array-like of shape (n_samples,)
+        Predicted labels.
+"""
+
+_GROUP_PARAMETERS_DOC = _TARGETS_DOC + """\
+    groups : array-like of shape (n_samples,) or (n_samples, k)
+        Group of each row. With 2-D input, each row is one group, keyed by a
+        tuple; e.g. ``np.column_stack([y, colour])`` gives the (class,
+        background) groups of a Waterbirds-like task.
+"""
+
+_FAIRNESS_DOC = """
+    Binary labels in {{0, 1}} or {{-1, 1}} give exactly fairlearn's value
+    (positive class 1). Any other labels (more than two classes, or two
+    classes such as strings) are scored one-vs-rest: the result is
+    ``max over classes c of fairlearn.metrics.{name}(y_true == c,
+    y_pred == c)``, the classes being those of ``y_true`` and ``y_pred``. For
+    two classes both one-vs-rest problems have the same value, so this
+    extends the binary definition.
+"""
+
+
 def _check_groups(groups, n):
     groups = np.asarray(groups)
     if groups.ndim not in (1, 2) or len(groups) != n:
@@ -170,34 +195,32 @@ def _check_groups(groups, n):
     return groups
 
 
-@validate_params(
-    {"y_true": ["array-like"], "y_pred": ["array-like"], "groups": ["array-like"]},
-    prefer_skip_nested_validation=True,
-)
+def _group_metric(func):
+    """Validate ``(y_true, y_pred, groups)`` and fill in their shared docstring block."""
+    func = Substitution(group_parameters=_GROUP_PARAMETERS_DOC)(func)
+    return validate_params(
+        {"y_true": ["array-like"], "y_pred": ["array-like"], "groups": ["array-like"]},
+        prefer_skip_nested_validation=True,
+    )(func)
+
+
+@_group_metric
 def group_accuracy(y_true, y_pred, groups):
     """Accuracy within each group.
 
     Parameters
     ----------
-    y_true : array-like of shape (n_samples,)
-        True labels.
-    y_pred : array-like of shape (n_samples,)
-        Predicted labels.
-    groups : array-like of shape (n_samples,) or (n_samples, k)
-        Group of each row. With 2-D input, each row is one group, keyed by a
-        tuple; e.g. ``np.column_stack([y, colour])`` gives the (class,
-        background) groups of a Waterbirds-like task.
-
+    {group_parameters}
     Returns
     -------
     accuracy : dict
-        ``{group: accuracy on the rows of that group}``, groups sorted.
+        ``{{group: accuracy on the rows of that group}}``, groups sorted.
 
     Examples
     --------
     >>> from synaug_learn.metrics import group_accuracy
     >>> group_accuracy([1, 1, 0, 0], [1, 0, 0, 0], groups=["a", "b", "b", "b"])
-    {'a': 1.0, 'b': 0.6666666666666666}
+    {{'a': 1.0, 'b': 0.6666666666666666}}
     """
     y_true, y_pred = _check_targets(y_true, y_pred)
     groups = _check_groups(groups, len(y_true))
@@ -210,22 +233,13 @@ def group_accuracy(y_true, y_pred, groups):
     return {_key(g): float(correct[inverse == k].mean()) for k, g in enumerate(uniques)}
 
 
-@validate_params(
-    {"y_true": ["array-like"], "y_pred": ["array-like"], "groups": ["array-like"]},
-    prefer_skip_nested_validation=True,
-)
+@_group_metric
 def worst_group_accuracy(y_true, y_pred, groups):
     """Lowest accuracy over the groups (see :func:`group_accuracy`).
 
     Parameters
     ----------
-    y_true : array-like of shape (n_samples,)
-        True labels.
-    y_pred : array-like of shape (n_samples,)
-        Predicted labels.
-    groups : array-like of shape (n_samples,) or (n_samples, k)
-        Group of each row.
-
+    {group_parameters}
     Returns
     -------
     accuracy : float
@@ -239,10 +253,7 @@ def worst_group_accuracy(y_true, y_pred, groups):
     return min(group_accuracy(y_true, y_pred, groups).values())
 
 
-@validate_params(
-    {"y_true": ["array-like"], "y_pred": ["array-like"], "groups": ["array-like"]},
-    prefer_skip_nested_validation=True,
-)
+@_group_metric
 def mean_group_accuracy(y_true, y_pred, groups):
     """Unweighted mean of the group accuracies (see :func:`group_accuracy`).
 
@@ -250,13 +261,7 @@ def mean_group_accuracy(y_true, y_pred, groups):
 
     Parameters
     ----------
-    y_true : array-like of shape (n_samples,)
-        True labels.
-    y_pred : array-like of shape (n_samples,)
-        Predicted labels.
-    groups : array-like of shape (n_samples,) or (n_samples, k)
-        Group of each row.
-
+    {group_parameters}
     Returns
     -------
     accuracy : float
@@ -295,17 +300,6 @@ def _one_vs_rest(metric, y_true, y_pred, sensitive_features, **kwargs):
     )
 
 
-_FAIRNESS_DOC = """
-    Binary labels in {{0, 1}} or {{-1, 1}} give exactly fairlearn's value
-    (positive class 1). Any other labels (more than two classes, or two
-    classes such as strings) are scored one-vs-rest: the result is
-    ``max over classes c of fairlearn.metrics.{name}(y_true == c,
-    y_pred == c)``, the classes being those of ``y_true`` and ``y_pred``. For
-    two classes both one-vs-rest problems have the same value, so this
-    extends the binary definition.
-"""
-
-
 @validate_params(
     {
         "y_true": ["array-like"],
@@ -317,6 +311,7 @@ _FAIRNESS_DOC = """
     },
     prefer_skip_nested_validation=True,
 )
+@Substitution(ovr=_FAIRNESS_DOC.format(name="equalized_odds_difference"), targets=_TARGETS_DOC)
 def equalized_odds_difference(
     y_true,
     y_pred,
@@ -334,11 +329,7 @@ def equalized_odds_difference(
     {ovr}
     Parameters
     ----------
-    y_true : array-like of shape (n_samples,)
-        True labels.
-    y_pred : array-like of shape (n_samples,)
-        Predicted labels.
-    sensitive_features : array-like of shape (n_samples,)
+    {targets}    sensitive_features : array-like of shape (n_samples,)
         The sensitive feature (e.g. gender, race, background colour).
     method : {{"between_groups", "to_overall"}}, default="between_groups"
         Passed to fairlearn.
@@ -380,6 +371,8 @@ def equalized_odds_difference(
     },
     prefer_skip_nested_validation=True,
 )
+@Substitution(ovr=_FAIRNESS_DOC.format(name="demographic_parity_difference"),
+              targets=_TARGETS_DOC)
 def demographic_parity_difference(
     y_true, y_pred, sensitive_features, *, method="between_groups", sample_weight=None
 ):
@@ -392,11 +385,7 @@ def demographic_parity_difference(
     {ovr}
     Parameters
     ----------
-    y_true : array-like of shape (n_samples,)
-        True labels.
-    y_pred : array-like of shape (n_samples,)
-        Predicted labels.
-    sensitive_features : array-like of shape (n_samples,)
+    {targets}    sensitive_features : array-like of shape (n_samples,)
         The sensitive feature.
     method : {{"between_groups", "to_overall"}}, default="between_groups"
         Passed to fairlearn.
@@ -431,10 +420,3 @@ def _fairlearn(name):
 
     return getattr(fairlearn.metrics, name)
 
-
-equalized_odds_difference.__doc__ = equalized_odds_difference.__doc__.format(
-    ovr=_FAIRNESS_DOC.format(name="equalized_odds_difference")
-)
-demographic_parity_difference.__doc__ = demographic_parity_difference.__doc__.format(
-    ovr=_FAIRNESS_DOC.format(name="demographic_parity_difference")
-)
