@@ -117,9 +117,13 @@ print("rows added by its sampler:", best.named_steps["synaug"].sampling_strategy
 # %%
 # Notes
 # -----
-# * The bank only saves *generation*. An in-domain generator is still trained
-#   once per fold (a pretrained one, ``ConditionalDiffusionGenerator.from_pretrained(...)``
-#   or ``TextToImageGenerator``, is only loaded, which is cheap).
+# * The jitter generator here does not train. An in-domain diffusion
+#   generator (``SynAugSampler``'s default) does: the bank keeps it fitted
+#   (``cache_dir/fitted/``), so it is trained once per fold, and the
+#   candidates and re-runs of that fold take it from there
+#   (``generator_from_bank_``). A pretrained one
+#   (``ConditionalDiffusionGenerator.from_pretrained(...)``) or
+#   ``TextToImageGenerator`` is only loaded, which is cheap.
 # * A generator's fingerprint includes the data it was fitted on, so the
 #   folds do not share rows with each other; the candidates of a fold, the
 #   refit (same rows as the calls above) and every re-run do.

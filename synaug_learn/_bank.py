@@ -15,6 +15,8 @@ Layout (``path`` given)::
             shard_00000.npz                  rows [0, S)
             shard_00001.npz                  rows [S, 2S)
             ...
+      fitted/                                joblib.Memory of fit_generator: generators
+                                             that train, fitted, keyed by params and data
 
 Row ``i`` of stratum ``s`` is always generated with the seed
 ``derive_seed(base, s, i)``, whatever was asked for before, so a bank answer
@@ -125,6 +127,11 @@ def _atomic_write(file, data):
         pass
     finally:
         os.close(fd)
+
+
+def _fit_generator(generator, X, y, groups):
+    # Module-level, so joblib.Memory keys its cache on this function and its arguments.
+    return generator.fit(X, y, groups=groups)
 
 
 def _has_seeded(generator):
@@ -318,6 +325,41 @@ class SyntheticBank:
         except OSError as exc:
             raise ValueError(f"{param_name}={str(path)!r} is not writable: {exc}.") from exc
         return folder
+
+    # ------------------------------------------------------------------ fit
+    def fit_generator(self, generator, X, y, groups=None):
+        """Fit ``generator``, or take it already fitted from the bank.
+
+        Training a diffusion model is the other expensive step: in a search
+        over ``fill_ratio`` every candidate fits the same generator on the
+        same fold. Generators whose ``fit`` trains (``_fit_trains()`` is true,
+        e.g. an in-domain :class:`~synaug_learn.generators.ConditionalDiffusionGenerator`)
+        are therefore kept fitted in ``path/fitted/`` by :class:`joblib.Memory`,
+        keyed by the unfitted generator (class and parameters, seed included)
+        and the data, and trained once. A bank in memory, or a generator that
+        only loads weights, fits every time.
+
+        Parameters
+        ----------
+        generator : unfitted generator
+        X, y, groups : the data ``generator.fit`` takes.
+
+        Returns
+        -------
+        generator : fitted generator
+            ``generator`` itself when it was fitted here, else the bank's copy.
+        from_bank : bool
+            Whether the fitted generator came from the bank.
+        """
+        trains = getattr(generator, "_fit_trains", None)
+        if self.path is None or not (callable(trains) and trains()):
+            return generator.fit(X, y, groups=groups), False
+        from joblib import Memory
+
+        memory = Memory(Path(self.path) / "fitted", verbose=0)
+        cached_fit = memory.cache(_fit_generator)
+        from_bank = cached_fit.check_call_in_cache(generator, X, y, groups)
+        return cached_fit(generator, X, y, groups), bool(from_bank)
 
     # ------------------------------------------------------------------ fetch
     def fetch(self, generator, n_per_stratum, random_state):

@@ -77,8 +77,10 @@ class SynAugSampler(BaseOverSampler):
         Folder of the on-disk synthetic bank. Generated rows are stored there,
         content-addressed by the generator's fingerprint, the seed and the
         stratum, and reused: a search over ``fill_ratio`` generates the rows
-        once, and an interrupted run resumes losing at most one batch.
-        ``None`` keeps rows in memory only.
+        once, and an interrupted run resumes losing at most one batch. A
+        generator that trains on the data (the in-domain default) is kept
+        there fitted too, so the candidates of such a search train it once
+        per fold. ``None`` keeps rows in memory only.
     backend : {{"local", "ray"}}, default="local"
         Where missing rows are generated. ``"ray"`` runs them as Ray Data
         ``map_batches`` jobs over actors that each hold one fitted generator
@@ -114,6 +116,10 @@ class SynAugSampler(BaseOverSampler):
         ``fill_ratio`` and filtering.
     generator_ : generator object
         The fitted generator.
+    generator_from_bank_ : bool
+        Whether ``generator_`` was taken fitted from the bank at ``cache_dir``
+        (the same generator had been fitted on the same data) instead of
+        being trained in this call.
     synthetic_mask_ : ndarray of shape (n_samples_resampled,)
         True for generated rows.
     n_original_ : int
@@ -378,7 +384,7 @@ class SynAugSampler(BaseOverSampler):
         if generator.get_params().get("random_state", False) is None:
             generator.set_params(random_state=base_seed)  # one seed drives training and rows
 
-        self.generator_ = generator.fit(X, y, groups=groups)
+        self.generator_, self.generator_from_bank_ = bank.fit_generator(generator, X, y, groups)
         X_new, y_new, g_new = self._generate(bank, X, y, n_per_stratum, base_seed)
         self.bank_stats_ = dict(bank.stats_)
 

@@ -8,6 +8,7 @@ import pytest
 import sklearn
 from imblearn.pipeline import Pipeline
 from imblearn.utils.estimator_checks import parametrize_with_checks as imblearn_checks
+from sklearn.base import clone
 from sklearn.datasets import load_digits
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, GroupKFold
@@ -150,6 +151,61 @@ def test_fill_ratio_grid_generates_each_row_once_with_a_bank(long_tailed, tmp_pa
     CountingJitter.rows = 0
     search.fit(Xf, y)  # a second search reuses everything
     assert CountingJitter.rows == 0
+
+
+class CountingDiffusion(ConditionalDiffusionGenerator):
+    """Counts trainings across clones (a class attribute survives clone)."""
+
+    trainings = 0
+
+    def _train(self, *args, **kwargs):
+        type(self).trainings += 1
+        return super()._train(*args, **kwargs)
+
+
+def test_fill_ratio_grid_trains_an_in_domain_generator_once_per_fold(long_tailed, tmp_path):
+    X, y = long_tailed
+    Xf = X.reshape(len(X), -1).astype(float)
+    tiny = dict(block_out_channels=(16, 32), max_steps=2, num_inference_steps=2,
+                generation_batch_size=64)
+    CountingDiffusion.trainings = 0
+    pipe = Pipeline([
+        ("synaug", SynAugSampler(generator=CountingDiffusion(**tiny), cache_dir=str(tmp_path),
+                                 report=False, random_state=0)),
+        ("clf", LogisticRegression(max_iter=200)),
+    ])
+    search = GridSearchCV(pipe, {"synaug__fill_ratio": [0.5, 1.0]}, cv=2, refit=False)
+    search.fit(Xf, y)
+    assert CountingDiffusion.trainings == 2  # one per fold, not one per fold and candidate
+    assert (tmp_path / "fitted").is_dir()
+
+    # The bank's copy generates exactly the rows of a fresh training with the same seed.
+    first = SynAugSampler(generator=CountingDiffusion(**tiny), cache_dir=str(tmp_path / "b"),
+                          report=False, random_state=3)
+    X_first, _ = first.fit_resample(X, y)
+    again = clone(first)
+    X_again, _ = again.fit_resample(X, y)
+    fresh, _ = clone(first).set_params(cache_dir=None).fit_resample(X, y)
+    assert not first.generator_from_bank_ and again.generator_from_bank_
+    assert CountingDiffusion.trainings == 4  # `first` and `fresh` trained; `again` did not
+    np.testing.assert_array_equal(X_again, X_first)
+    np.testing.assert_array_equal(fresh, X_first)
+    # Another seed or other data is another generator.
+    other_seed = clone(first).set_params(random_state=4)
+    other_seed.fit_resample(X, y)
+    other_data = clone(first)
+    other_data.fit_resample(X[1:], y[1:])
+    assert not other_seed.generator_from_bank_ and not other_data.generator_from_bank_
+
+
+def test_generators_that_do_not_train_are_not_kept_fitted(long_tailed, tmp_path):
+    X, y = long_tailed
+    sampler = _sampler(cache_dir=str(tmp_path))
+    sampler.fit_resample(X, y)
+    assert not sampler.generator_from_bank_ and not (tmp_path / "fitted").exists()
+    assert not ConditionalDiffusionGenerator(pretrained="fashion-mnist-small")._fit_trains()
+    assert ConditionalDiffusionGenerator(pretrained="fashion-mnist-small",
+                                         fine_tune=10)._fit_trains()
 
 
 def test_interrupted_generation_resumes_losing_at_most_one_batch(long_tailed, tmp_path):

@@ -402,6 +402,10 @@ class BaseGenerator(BaseEstimator):
         )
         return hashlib.sha256(payload.encode()).hexdigest()
 
+    def _fit_trains(self):
+        """Whether ``fit`` trains a model (worth keeping fitted in a bank); False here."""
+        return False
+
     def _data_identity(self):
         """What of the fitted data the output depends on: by default, all of it.
 

@@ -584,6 +584,9 @@ class ConditionalDiffusionGenerator(BaseGenerator):
             self._weights_hash = h.hexdigest()
         return self._weights_hash
 
+    def _fit_trains(self):
+        return self.pretrained is None or self.fine_tune > 0
+
     def _data_identity(self):
         if self.pretrained is not None and not getattr(self, "n_train_steps_", 0):
             # Not trained on the data: only its format and labels shape the output.
