@@ -7,7 +7,8 @@ PIP_INSTALL := $(PIP) install -q -c constraints.txt
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 FMNIST_DIR := /usr/share/datasets/fashion-mnist
 
-.PHONY: install demo test test-slow test-ray lint fashion-mnist docs clean
+.PHONY: install demo test test-slow test-ray lint fashion-mnist docs clean \
+        bench-long-tail bench-groups check-long-tail check-groups
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -34,6 +35,26 @@ test-slow: install
 test-ray: install
 	$(PIP_INSTALL) -e ".[test,ray]"
 	$(VENV)/bin/pytest -q -m ray
+
+# One command per benchmark, from a fresh clone: the commands of the committed results
+# (about an hour each on 2 CPU cores; they overwrite benchmarks/results/NAME.{md,json}).
+bench-long-tail: install fashion-mnist
+	$(PY) benchmarks/long_tail.py --seeds 3 --threads 1
+
+bench-groups: install fashion-mnist
+	$(PY) benchmarks/groups.py --seeds 5
+
+# Re-run into benchmarks/results/rerun/, then judge it against the committed results: writes
+# benchmarks/results/reproducibility_NAME.{md,json}, fails when a metric is outside noise.
+check-long-tail: install fashion-mnist
+	$(PY) benchmarks/long_tail.py --seeds 3 --threads 1 --out benchmarks/results/rerun
+	$(PY) benchmarks/compare_runs.py benchmarks/results/long_tail.json \
+	  benchmarks/results/rerun/long_tail.json --check
+
+check-groups: install fashion-mnist
+	$(PY) benchmarks/groups.py --seeds 5 --out benchmarks/results/rerun
+	$(PY) benchmarks/compare_runs.py benchmarks/results/groups.json \
+	  benchmarks/results/rerun/groups.json --check
 
 # Docs: HTML with warnings as errors (numpydoc, sphinx-gallery; see docs/conf.py).
 docs: install
