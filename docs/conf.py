@@ -116,6 +116,8 @@ BENCHMARKS = {
     "groups": "python benchmarks/groups.py",
     "generator_quality": "python benchmarks/generator_quality.py",
     "training_overhead": "python benchmarks/training_overhead.py",
+    "reproducibility_long_tail": "make check-long-tail",
+    "reproducibility_groups": "make check-groups",
 }
 
 _CODE = re.compile(r"(`+)(.+?)\1")
