@@ -74,6 +74,22 @@ def compare_metric(a, b, floor):
             "max_abs_per_seed_delta": float(np.abs(per_seed).max())}
 
 
+def _flatten(config, prefix=""):
+    out = {}
+    for key, value in config.items():
+        if isinstance(value, dict):
+            out.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def config_differences(config_a, config_b):
+    """``{dotted.key: [a, b]}`` for every (nested) configuration entry that differs."""
+    a, b = _flatten(config_a), _flatten(config_b)
+    return {k: [a.get(k), b.get(k)] for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)}
+
+
 def compare(run_a, run_b, metrics=None, floor=0.005):
     """Pair the rows of two results dicts; returns the reproducibility result dict."""
     name = run_a["benchmark"]
@@ -116,10 +132,8 @@ def compare(run_a, run_b, metrics=None, floor=0.005):
                                                        "versions")},
                    "run_b": {k: run_b.get(k) for k in ("command", "date", "machine",
                                                        "versions")},
-                   "config_differences": {
-                       k: [run_a["config"].get(k), run_b["config"].get(k)]
-                       for k in sorted(set(run_a["config"]) | set(run_b["config"]))
-                       if run_a["config"].get(k) != run_b["config"].get(k)}},
+                   "config_differences": config_differences(run_a["config"],
+                                                            run_b["config"])},
         "seeds": run_a["seeds"],
         "rows": rows,
         "summary": summary,

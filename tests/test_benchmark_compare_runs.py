@@ -106,6 +106,13 @@ def test_groups_rows_are_paired_by_task_and_method(compare_runs):
     assert "fairness / `erm`" in compare_runs.markdown(result)
 
 
+def test_config_differences_name_nested_keys(compare_runs):
+    a = {"n_max": 300, "tasks": {"fairness": {"steps": 1583, "cells": [1, 2]}}, "quick": False}
+    b = {"n_max": 300, "tasks": {"fairness": {"steps": 2000, "cells": [1, 2]}}, "new": 1}
+    assert compare_runs.config_differences(a, b) == {
+        "new": [None, 1], "quick": [False, None], "tasks.fairness.steps": [1583, 2000]}
+
+
 def test_mismatched_runs_are_refused(compare_runs, tmp_path):
     run_a = _long_tail_run()
     with pytest.raises(ValueError, match=r"different seeds: \[0, 1, 2\] and \[0, 1\]"):
