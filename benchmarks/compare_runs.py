@@ -5,7 +5,7 @@
 
 reads two results files of the same benchmark (the shape of ``_results.py``:
 rows of ``method`` [and ``task``] with per-seed ``values``), pairs their rows
-and seeds, and writes ``results/reproducibility_NAME.{md,json}``.
+and seeds, and writes ``results/reproducibility_NAME.{md,json}`` (``--name`` to change it).
 
 For each row and headline metric, the two runs' means differ by ``Δ``. The
 noise it is judged against is the seed-to-seed spread of that row: the
@@ -90,9 +90,12 @@ def config_differences(config_a, config_b):
     return {k: [a.get(k), b.get(k)] for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)}
 
 
-def compare(run_a, run_b, metrics=None, floor=0.005):
-    """Pair the rows of two results dicts; returns the reproducibility result dict."""
-    name = run_a["benchmark"]
+def compare(run_a, run_b, metrics=None, floor=0.005, name=None):
+    """Pair the rows of two results dicts; returns the reproducibility result dict.
+
+    It is named ``reproducibility_BENCHMARK`` unless ``name`` is given.
+    """
+    name, name_out = run_a["benchmark"], name
     if run_b["benchmark"] != name:
         raise ValueError(f"run_b is benchmark {run_b['benchmark']!r}, run_a is {name!r}: "
                          "compare two runs of the same benchmark")
@@ -122,7 +125,8 @@ def compare(run_a, run_b, metrics=None, floor=0.005):
     if name == "long_tail":
         summary["peer"] = [run_a["config"].get("peer"), run_b["config"].get("peer")]
     return {
-        "benchmark": f"reproducibility_{name}",
+        "benchmark": name_out or f"reproducibility_{name}",
+        "compared": name,
         "command": command(),
         "date": utc_now(),
         "machine": run_b["machine"],
@@ -146,7 +150,7 @@ def _fmt_verdict(v):
 
 def markdown(result):
     cfg, s = result["config"], result["summary"]
-    name = result["benchmark"].removeprefix("reproducibility_")
+    name = result.get("compared") or result["benchmark"].removeprefix("reproducibility_")
     lines = [
         f"# Reproducibility: `{name}`, committed run (A) against a re-run (B)",
         "",
@@ -205,6 +209,8 @@ def main(argv=None):
     parser.add_argument("--floor", type=float, default=0.005,
                         help="differences this small always count as within noise")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--name", default=None,
+                        help="results name (default: reproducibility_BENCHMARK)")
     parser.add_argument("--check", action="store_true",
                         help="exit with status 1 when a compared metric is outside noise")
     args = parser.parse_args(argv)
@@ -214,7 +220,7 @@ def main(argv=None):
         if not path.is_file():
             parser.error(f"no results file at {path}")
     result = compare(json.loads(args.run_a.read_text()), json.loads(args.run_b.read_text()),
-                     metrics=args.metrics, floor=args.floor)
+                     metrics=args.metrics, floor=args.floor, name=args.name)
     paths = write_results(result, markdown(result), out=args.out)
     s = result["summary"]
     print(f"{s['n_within_noise']} of {s['n_compared']} metrics within noise; wrote {paths[1]}")

@@ -99,7 +99,9 @@ def test_groups_rows_are_paired_by_task_and_method(compare_runs):
                 for k, task in ((0.0, "spurious_colour"), (0.2, "fairness"))]
         return {**_long_tail_run(), "benchmark": "groups", "seeds": [0, 1], "rows": rows}
 
-    result = compare_runs.compare(run(), run())
+    result = compare_runs.compare(run(), run(), name="reproducibility_groups_again")
+    assert result["benchmark"] == "reproducibility_groups_again"
+    assert "`groups`, committed run (A)" in compare_runs.markdown(result)
     assert [(r["task"], r["method"]) for r in result["rows"]] == [
         ("spurious_colour", "erm"), ("fairness", "erm")]
     assert result["rows"][1]["metrics"]["worst_group_accuracy"]["a"] == pytest.approx(0.55)
