@@ -196,6 +196,8 @@ def markdown(result):
     for side in ("only_in_a", "only_in_b"):
         if s[side]:
             lines += ["", f"Rows {side.replace('_', ' ')}: " + ", ".join(s[side])]
+    if result.get("notes"):
+        lines += ["", result["notes"].rstrip()]
     lines.append("")
     return "\n".join(lines)
 
@@ -211,6 +213,8 @@ def main(argv=None):
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--name", default=None,
                         help="results name (default: reproducibility_BENCHMARK)")
+    parser.add_argument("--notes", default=None,
+                        help="a hand-written reading of the comparison, appended to the table")
     parser.add_argument("--check", action="store_true",
                         help="exit with status 1 when a compared metric is outside noise")
     args = parser.parse_args(argv)
@@ -221,6 +225,8 @@ def main(argv=None):
             parser.error(f"no results file at {path}")
     result = compare(json.loads(args.run_a.read_text()), json.loads(args.run_b.read_text()),
                      metrics=args.metrics, floor=args.floor, name=args.name)
+    if args.notes:
+        result["notes"] = args.notes
     paths = write_results(result, markdown(result), out=args.out)
     s = result["summary"]
     print(f"{s['n_within_noise']} of {s['n_compared']} metrics within noise; wrote {paths[1]}")

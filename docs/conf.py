@@ -118,6 +118,7 @@ BENCHMARKS = {
     "training_overhead": "python benchmarks/training_overhead.py",
     "reproducibility_long_tail": "make check-long-tail",
     "reproducibility_groups": "make check-groups",
+    "reproducibility_groups_generator": "make check-groups",
 }
 
 _CODE = re.compile(r"(`+)(.+?)\1")
