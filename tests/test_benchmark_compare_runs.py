@@ -1,22 +1,14 @@
 """benchmarks/compare_runs.py: pairs two runs' rows and seeds and judges differences by noise."""
 
 import copy
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
-
 
 @pytest.fixture
-def compare_runs(monkeypatch):
-    monkeypatch.syspath_prepend(str(BENCHMARKS))  # the scripts import their _results helper
-    spec = importlib.util.spec_from_file_location("bench_compare", BENCHMARKS / "compare_runs.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def compare_runs(load_benchmark):
+    return load_benchmark("compare_runs")
 
 
 def _metric(values):
@@ -81,7 +73,8 @@ def test_shifted_rerun_is_flagged_and_check_fails(compare_runs, tmp_path):
         paths.append(tmp_path / f"{name}.json")
         paths[-1].write_text(json.dumps(run))
     out = tmp_path / "out"
-    assert compare_runs.main([*map(str, paths), "--out", str(out)]) == 0
+    assert compare_runs.main([*map(str, paths), "--out", str(out), "--notes", "Why: a seed."]) == 0
+    assert (out / "reproducibility_long_tail.md").read_text().endswith("\nWhy: a seed.\n")
     assert compare_runs.main([*map(str, paths), "--out", str(out), "--check"]) == 1
     result = json.loads((out / "reproducibility_long_tail.json").read_text())
     assert result["summary"]["n_within_noise"] == 3 and result["summary"]["n_compared"] == 4

@@ -1,23 +1,17 @@
 """Smoke tests of benchmarks/groups.py: a tiny configuration writes results of the right shape."""
 
-import importlib.util
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 FASHION_HOME = Path("/usr/share/datasets/fashion-mnist")
 
 
 @pytest.fixture
-def groups_module(monkeypatch):
-    monkeypatch.syspath_prepend(str(BENCHMARKS))  # the scripts import their _results helper
-    spec = importlib.util.spec_from_file_location("bench_groups", BENCHMARKS / "groups.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def groups_module(load_benchmark):
+    return load_benchmark("groups")
 
 
 def _dataset_args():
