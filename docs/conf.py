@@ -277,14 +277,7 @@ def write_benchmark_includes(app=None):
 # Every name in a public module's __all__ must appear in api.rst; a new export without an
 # entry fails the (warnings-as-errors) build instead of silently missing from the docs.
 
-PUBLIC_MODULES = (
-    "synaug_learn",
-    "synaug_learn.generators",
-    "synaug_learn.nets",
-    "synaug_learn.datasets",
-    "synaug_learn.metrics",
-    "synaug_learn.plotting",
-)
+PUBLIC_MODULES = synaug_learn._PUBLIC_MODULES
 
 
 def check_api_coverage(app):

@@ -12,3 +12,14 @@ from ._version import __version__
 from .nets import MixupNetClassifier
 
 __all__ = ["MixupNetClassifier", "RetrainClassifier", "SynAugSampler", "__version__"]
+
+# The modules whose __all__ is the public API: the docs' API page and the docstring tests
+# both check every name in them.
+_PUBLIC_MODULES = (
+    "synaug_learn",
+    "synaug_learn.generators",
+    "synaug_learn.nets",
+    "synaug_learn.datasets",
+    "synaug_learn.metrics",
+    "synaug_learn.plotting",
+)

@@ -20,14 +20,9 @@ from pathlib import Path
 
 import pytest
 
-PUBLIC_MODULES = (
-    "synaug_learn",
-    "synaug_learn.generators",
-    "synaug_learn.nets",
-    "synaug_learn.datasets",
-    "synaug_learn.metrics",
-    "synaug_learn.plotting",
-)
+import synaug_learn
+
+PUBLIC_MODULES = synaug_learn._PUBLIC_MODULES
 
 # numpydoc validation codes that fail the test. The others (no "See Also", no extended
 # summary, parameter descriptions without a full stop...) are style, not breakage.
