@@ -79,6 +79,16 @@ def machine():
     }
 
 
+def machine_lines(result, caveat):
+    """The markdown lines naming a result's machine and versions; ``caveat`` on its timings."""
+    m = result["machine"]
+    return [
+        f"Machine: {m['cpu_cores']} CPU cores, torch threads {m['torch_threads']}, GPU "
+        f"{m['gpu']}, 1-min load average at the end {m['load_average_1m_at_end']} ({caveat}).",
+        f"Versions: {', '.join(f'{k} {v}' for k, v in result['versions'].items())}.",
+    ]
+
+
 def command(argv=None):
     """The command line that produced a result, as ``python path/to/script.py args...``."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -106,10 +116,14 @@ def paired_difference(values, baseline, higher_is_better=True):
 
 
 def write_results(result, markdown, out=RESULTS):
-    """Write ``out/NAME.json`` and ``out/NAME.md`` (``NAME = result["benchmark"]``)."""
+    """Write ``out/NAME.json``, then ``out/NAME.md`` (``NAME = result["benchmark"]``).
+
+    ``markdown`` is the text, or a function of ``result`` that makes it: it is
+    then called after the json is written, so an error in it loses no results.
+    """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     name = result["benchmark"]
     (out / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
-    (out / f"{name}.md").write_text(markdown)
+    (out / f"{name}.md").write_text(markdown(result) if callable(markdown) else markdown)
     return out / f"{name}.json", out / f"{name}.md"

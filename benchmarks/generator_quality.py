@@ -56,11 +56,9 @@ are kept from the existing json (each dataset's config records its own command a
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import math
 import os
-import platform
 import shutil
 import sys
 import tempfile
@@ -70,7 +68,9 @@ from pathlib import Path
 
 import numpy as np
 
-RESULTS = Path(__file__).resolve().parent / "results"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _results import RESULTS, machine, machine_lines, utc_now, versions, write_results  # noqa: E402
+
 NAME = "generator_quality"
 REPO = Path(__file__).resolve().parent.parent
 SHIPPED = REPO / "synaug_learn" / "pretrained" / "fashion-mnist-small"
@@ -577,29 +577,9 @@ def run_fashion(args, folder, log=print):
 
 
 # --------------------------------------------------------------------------- writing
-def versions():
-    import diffusers
-    import sklearn
-    import torch
-
-    import synaug_learn
-
-    return {"synaug_learn": synaug_learn.__version__, "torch": torch.__version__,
-            "diffusers": diffusers.__version__, "scikit-learn": sklearn.__version__,
-            "numpy": np.__version__, "python": platform.python_version()}
-
-
-def machine(threads):
-    import torch
-
-    return {"cpu_cores": os.cpu_count(), "torch_threads": threads,
-            "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-            "load_average_1m_at_end": round(os.getloadavg()[0], 2)}
-
-
-def build_result(parts, *, command, seed, threads, previous=None, date=None):
+def build_result(parts, *, command, seed, previous=None, date=None):
     """The BENCHMARKS.md-shaped dict; rows of datasets not in ``parts`` kept from ``previous``."""
-    date = date or dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    date = date or utc_now()
     datasets, rows = {}, []
     if previous:
         for name, cfg in previous.get("config", {}).get("datasets", {}).items():
@@ -613,8 +593,8 @@ def build_result(parts, *, command, seed, threads, previous=None, date=None):
         "benchmark": NAME,
         "command": command,
         "date": date,
-        "machine": machine(threads),
-        "versions": versions(),
+        "machine": machine(),
+        "versions": versions(("diffusers", "scikit-learn")),
         "config": {"datasets": datasets},
         "seeds": [seed],
         "rows": rows,
@@ -948,16 +928,13 @@ def batch_sentence(speed):
 
 
 def markdown(result):
-    m = result["machine"]
     lines = [
         "# Generator quality: copying, fidelity and sampling speed",
         "",
         f"`{result['command']}` — {result['date']} (each section names its own run)",
         "",
-        f"Machine: {m['cpu_cores']} CPU cores, torch threads {m['torch_threads']}, GPU "
-        f"{m['gpu']}, 1-min load average at the end {m['load_average_1m_at_end']} (shared "
-        "machine: wall-clock speeds are noisy; CPU-time ratios less so).",
-        f"Versions: {', '.join(f'{k} {v}' for k, v in result['versions'].items())}.",
+        *machine_lines(result, "shared machine: wall-clock speeds are noisy; CPU-time ratios "
+                               "less so"),
         "",
     ]
     datasets = result["config"]["datasets"]
@@ -966,14 +943,6 @@ def markdown(result):
     if "fashion_mnist" in datasets:
         lines += fashion_markdown(result)
     return "\n".join(lines) + "\n"
-
-
-def write_results(result, out):
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / f"{NAME}.json").write_text(json.dumps(result, indent=2) + "\n")
-    (out / f"{NAME}.md").write_text(markdown(result))
-    return out / f"{NAME}.json", out / f"{NAME}.md"
 
 
 # --------------------------------------------------------------------------- model card
@@ -1179,7 +1148,7 @@ def main(argv=None):
         if args.model_card is not None:
             (Path(args.model_card) / "README.md").write_text(model_card(result, args.model_card))
         return result
-    threads = set_threads(args.threads)
+    set_threads(args.threads)
     wanted = [d.strip() for d in args.datasets.split(",") if d.strip()]
     unknown = set(wanted) - {"digits", "fashion"}
     if unknown:
@@ -1206,10 +1175,9 @@ def main(argv=None):
         raise SystemExit("nothing was run")
     json_path = args.out / f"{NAME}.json"
     previous = json.loads(json_path.read_text()) if json_path.is_file() and not args.quick else None
-    result = build_result(parts, command=command, seed=args.seed, threads=threads,
-                          previous=previous)
+    result = build_result(parts, command=command, seed=args.seed, previous=previous)
     result["total_wall_s"] = round(time.time() - started, 1)
-    paths = write_results(result, args.out)
+    paths = write_results(result, markdown, args.out)
     log(f"wrote {paths[0]} and {paths[1]}")
     if args.model_card is not None and "fashion_mnist" in parts:
         card = Path(args.model_card) / "README.md"

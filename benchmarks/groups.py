@@ -101,6 +101,7 @@ from _results import (
     command,
     git_revision,
     machine,
+    machine_lines,
     paired_difference,
     summarize,
     utc_now,
@@ -603,10 +604,8 @@ def _run(args, argv):
         "rows": rows,
         "total_wall_s": round(time.time() - started, 1),
     }
-    write_results(result, "", args.out)  # the json first: a markdown error loses nothing
-    md = markdown(result)
-    write_results(result, md, args.out)
-    print(md)
+    _, md_path = write_results(result, markdown, args.out)
+    print(md_path.read_text())
     return result
 
 
@@ -748,16 +747,13 @@ def what_it_shows(result):
 
 
 def markdown(result):
-    m, c = result["machine"], result["config"]
+    c = result["config"]
     lines = [
         "# Group imbalance: ERM, Group DRO, DFR and SynAug cell filling",
         "",
         f"`{result['command']}` — {result['date']}, total {result['total_wall_s'] / 60:.1f} min",
         "",
-        f"Machine: {m['cpu_cores']} CPU cores, torch threads {m['torch_threads']}, GPU "
-        f"{m['gpu']}, 1-min load average at the end {m['load_average_1m_at_end']} (shared "
-        "machine: times are indicative).",
-        f"Versions: {', '.join(f'{k} {v}' for k, v in result['versions'].items())}.",
+        *machine_lines(result, "shared machine: times are indicative"),
         "",
         f"Classifier (every row): {c['classifier']}. Generator: {c['generator']}. "
         f"Fill: {c['fill']}. DFR: {c['dfr']}. Seeds {result['seeds']} (data fixed, "

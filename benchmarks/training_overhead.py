@@ -34,7 +34,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from _results import RESULTS, command, machine, utc_now, versions, write_results
+from _results import (
+    RESULTS,
+    command,
+    machine,
+    machine_lines,
+    utc_now,
+    versions,
+    write_results,
+)
 
 NAME = "training_overhead"
 
@@ -222,16 +230,13 @@ def main(argv=None):
 
 
 def markdown(result):
-    m, c = result["machine"], result["config"]
+    c = result["config"]
     lines = [
         "# Training overhead: MixupNetClassifier vs a hand-written torch loop",
         "",
         f"`{result['command']}` — {result['date']}",
         "",
-        f"Machine: {m['cpu_cores']} CPU cores, torch threads {m['torch_threads']}, "
-        f"GPU {m['gpu']}, 1-min load average at the end {m['load_average_1m_at_end']} "
-        "(the machine is shared: absolute times are noisy, ratios less so).",
-        f"Versions: {', '.join(f'{k} {v}' for k, v in result['versions'].items())}.",
+        *machine_lines(result, "the machine is shared: absolute times are noisy, ratios less so"),
         "",
         f"Config: {c['n_images']} {c['dataset']} images 28x28 (uint8), `{c['module']}`, "
         f"batch {c['batch_size']}, {c['optimizer']}; {c['repeats']} fits of "

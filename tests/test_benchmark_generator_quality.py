@@ -74,8 +74,8 @@ def test_digits_end_to_end_writes_benchmarks_shape(gq, tmp_path):
     assert len(pre["fidelity"]["per_class"]) == 10
     assert "unit" in pre["images_per_s_guided"] and pre["images_per_s_guided"]["mean"] > 0
 
-    result = gq.build_result({"digits_lt50": part}, command="python x.py", seed=0, threads=1)
-    json_path, md_path = gq.write_results(result, tmp_path)
+    result = gq.build_result({"digits_lt50": part}, command="python x.py", seed=0)
+    json_path, md_path = gq.write_results(result, gq.markdown, tmp_path)
     data = json.loads(json_path.read_text())
     assert {"benchmark", "command", "date", "machine", "versions", "config", "seeds",
             "rows"} <= set(data)
@@ -93,7 +93,7 @@ def test_digits_end_to_end_writes_benchmarks_shape(gq, tmp_path):
     # A later run of another dataset keeps these rows.
     other = {"rows": [{"method": "m", "dataset": "other", "metrics": {"x": {"mean": 1.0}}}],
              "config": {}}
-    merged = gq.build_result({"other": other}, command="c", seed=0, threads=1, previous=data)
+    merged = gq.build_result({"other": other}, command="c", seed=0, previous=data)
     assert [r["dataset"] for r in merged["rows"]].count("digits_lt50") == 4
     assert set(merged["config"]["datasets"]) == {"digits_lt50", "other"}
 
@@ -118,7 +118,7 @@ def test_model_card_from_a_tiny_generator(gq, tmp_path):
     gq.set_threads(1)
     part = gq.run_fashion(args, folder, log=lambda msg: None)
     assert part["config"]["pool"]["matches_training_data_sha256"] is False
-    result = gq.build_result({"fashion_mnist": part}, command="c", seed=0, threads=1)
+    result = gq.build_result({"fashion_mnist": part}, command="c", seed=0)
     card = gq.model_card(result, folder)
     assert "## Intended use" in card and "## Limitations" in card and "| 9 | Ankle boot |" in card
     assert "fashion_mnist" in gq.markdown(result) or "Fashion-MNIST" in gq.markdown(result)
