@@ -8,7 +8,7 @@ import numpy as np
 from sklearn.utils._param_validation import Interval
 
 from ._base import derive_seed
-from ._text_to_image import _DiffusersPipelineGenerator, _resize_cover
+from ._diffusers import _DiffusersPipelineGenerator, _resize_cover
 
 __all__ = ["ImageToImageGenerator"]
 

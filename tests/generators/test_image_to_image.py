@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from synaug_learn.generators._diffusers import _DiffusersPipelineGenerator
 from synaug_learn.generators._image_to_image import ImageToImageGenerator
-from synaug_learn.generators._text_to_image import _DiffusersPipelineGenerator
 
 pytest.importorskip("torch")
 
