@@ -8,13 +8,14 @@ skorch net. The modules split into ``features`` and a linear ``head`` so that
 loss-level remedies the benchmarks compare against and combine with.
 """
 
+from ._classifier import MixupNetClassifier
 from ._losses import (
     BalancedSoftmaxLoss,
     ClassWeightedCrossEntropy,
     GroupDROLoss,
     balanced_class_weights,
 )
-from ._mixup import MixedBatch, MixedTarget, MixupMixin, MixupNetClassifier, mix_batch
+from ._mixing import MixedBatch, MixedTarget, MixupMixin, mix_batch
 from ._modules import MLP, MODULES, ResNet32, SmallCNN
 
 __all__ = [

@@ -13,7 +13,7 @@ from synaug_learn.nets import (
     SmallCNN,
     mix_batch,
 )
-from synaug_learn.nets._mixup import flip_crop
+from synaug_learn.nets._augment import flip_crop
 
 
 @pytest.fixture
@@ -106,10 +106,10 @@ def _plain_skorch(X, y, seed):
         batch_size=64, train_split=None, verbose=0, iterator_train__shuffle=True,
         callbacks=[("lr", LRScheduler(torch.optim.lr_scheduler.CosineAnnealingLR, T_max=2))],
     )
-    from synaug_learn.nets._mixup import _seed_from
+    from synaug_learn.nets._mixing import seed_from
 
     with torch.random.fork_rng():
-        torch.manual_seed(_seed_from(seed, 0))
+        torch.manual_seed(seed_from(seed, 0))
         net.fit(torch.from_numpy(x), torch.from_numpy(y.astype(np.int64)))
     return net.module_.state_dict()
 

@@ -139,8 +139,8 @@ def test_cuda(digits):
 
 
 def test_docstring_examples():
-    from synaug_learn.nets import _losses, _mixup, _modules
+    from synaug_learn.nets import _augment, _classifier, _losses, _mixing, _modules
 
-    for mod in (_mixup, _modules, _losses):
+    for mod in (_augment, _classifier, _mixing, _modules, _losses):
         result = doctest.testmod(mod, optionflags=doctest.ELLIPSIS)
         assert result.failed == 0, mod.__name__
