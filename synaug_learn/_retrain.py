@@ -16,6 +16,7 @@ import inspect
 import itertools
 import numbers
 import warnings
+from collections.abc import Mapping
 
 import numpy as np
 import torch
@@ -32,10 +33,14 @@ from sklearn.utils.metadata_routing import (
 )
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
+from skorch.callbacks import Callback
+
+from .nets import get_head
 
 __all__ = ["RetrainClassifier"]
 
-_HEAD_NAMES = ("head", "fc", "classifier", "linear")
+#: Name of the skorch callback that records the rows the net is trained on (rows="resampled").
+_RECORDER = "synaug_retrain_rows"
 
 
 def _is_pipeline(estimator):
@@ -54,25 +59,12 @@ def _estimator_has(attr):
     return check
 
 
-def find_head(module, param_name="estimator"):
-    """Return ``(name, head)``: the module's final ``torch.nn.Linear``.
+class _TrainingRows(Callback):
+    """Keeps the ``(X, y)`` the net's training starts on: the rows after the pipeline's samplers."""
 
-    Looks for a ``nn.Linear`` attribute named ``head``, ``fc``, ``classifier``
-    or ``linear`` (the modules in :mod:`synaug_learn.nets` use ``head``;
-    torchvision ResNets ``fc``). Raises ``TypeError`` naming ``param_name``
-    when there is none.
-    """
-    module = getattr(module, "_orig_mod", module)
-    for name in _HEAD_NAMES:
-        head = getattr(module, name, None)
-        if isinstance(head, torch.nn.Linear):
-            return name, head
-    raise TypeError(
-        f"{param_name}'s network has no linear head to re-train: its module "
-        f"{type(module).__name__} needs a torch.nn.Linear attribute named one of "
-        f"{', '.join(_HEAD_NAMES)} that produces the logits (the modules of "
-        "synaug_learn.nets have `features(x)` and `head`)."
-    )
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        self.X_ = X["X"] if isinstance(X, Mapping) and "X" in X else X
+        self.y_ = y
 
 
 class RetrainClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
@@ -98,18 +90,20 @@ class RetrainClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     Parameters
     ----------
     estimator : estimator
-        A skorch net whose module has a linear head (e.g.
-        :class:`~synaug_learn.MixupNetClassifier`), or an imbalanced-learn /
-        scikit-learn ``Pipeline`` whose last step is one (samplers and
-        transformers before it are fine).
+        A skorch net whose module names its final ``torch.nn.Linear`` in the
+        attribute ``head_name`` (e.g. :class:`~synaug_learn.MixupNetClassifier`
+        with any module of :mod:`synaug_learn.nets`; a custom module adds
+        ``head_name = "..."``, see :func:`~synaug_learn.nets.get_head`), or an
+        imbalanced-learn / scikit-learn ``Pipeline`` whose last step is one
+        (samplers and transformers before it are fine).
     balance : {"class", "group"}, default="class"
         Strata of the subsample: classes, or (class, group) cells (needs
         ``fit(X, y, groups=...)``).
     rows : {"original", "resampled"}, default="original"
         Draw the subsample from the rows passed to ``fit``, or from the rows
         the network was trained on (after the pipeline's samplers). The
-        resampled rows are captured as the pipeline hands them to its last
-        step during ``fit`` -- the exact rows the net saw, at no extra cost.
+        resampled rows are recorded by a skorch callback when the net's
+        training begins -- the exact rows the net saw, at no extra cost.
         With ``balance="group"`` the last sampler must expose the groups of
         its output as ``groups_resampled_``. Without a sampler both choices
         draw from the same rows.
@@ -134,6 +128,8 @@ class RetrainClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     estimator_ : estimator
         The fitted estimator, with the re-trained head.
     classes_ : ndarray of shape (n_classes,)
+    head_name_ : str
+        The ``head_name`` of the network's module: the layer that was refitted.
     n_retrain_rows_ : int
         Rows the head was refitted on.
     retrain_indices_ : ndarray of int
@@ -277,6 +273,34 @@ class RetrainClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         self
         """
         self._validate_params()
+        y, groups = self._check_fit_input(X, y, groups)
+        est_params = self._estimator_fit_params(groups, fit_params)
+        self.estimator_ = clone(self.estimator)
+        trained_on = self._fit_estimator(X, y, est_params)
+        net = _final_step(self.estimator_)
+        head_name, head = get_head(net.module_, param_name="estimator")
+
+        # rows to draw from, in the network's input space
+        if trained_on is not None:
+            X_pool, y_pool = trained_on
+            g_pool = self._resampled_groups(len(y_pool)) if self.balance == "group" else None
+        else:
+            X_pool, y_pool, g_pool = X, y, groups
+        idx, self.stratum_counts_ = self._balanced_indices(y_pool, g_pool)
+        X_sub = _take(X_pool, idx)
+        if trained_on is None:
+            X_sub = self._transform(X_sub)
+        classes = np.asarray(net.classes_)
+        self._refit_head(head, _extract_features(net, head, X_sub),
+                         _encode_labels(y_pool[idx], classes), len(classes))
+        self.head_name_ = head_name
+        self.classes_ = classes
+        self.retrain_indices_ = idx
+        self.n_retrain_rows_ = int(len(idx))
+        return self
+
+    def _check_fit_input(self, X, y, groups):
+        """Validate ``y``, ``groups`` and the estimator before any training."""
         y = np.asarray(y)
         if y.ndim != 1:
             raise ValueError(f"y must be 1-D; got shape {y.shape}.")
@@ -302,61 +326,54 @@ class RetrainClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
                 f"{type(net).__name__}."
             )
         if isinstance(getattr(net, "module", None), torch.nn.Module):
-            find_head(net.module)
-        est_params = self._estimator_fit_params(groups, fit_params)
+            get_head(net.module, param_name="estimator")
+        if self.rows == "resampled" and _is_pipeline(self.estimator) and net.callbacks == "disable":
+            raise ValueError(
+                "rows='resampled' records the rows the net is trained on with a skorch "
+                "callback, but the net has callbacks='disable'; use rows='original' or enable "
+                "callbacks."
+            )
+        return y, groups
 
-        self.estimator_ = clone(self.estimator)
-        net = _final_step(self.estimator_)
-        captured = {}
-        if self.rows == "resampled" and _is_pipeline(self.estimator_):
-            original_fit = net.fit
+    def _fit_estimator(self, X, y, est_params):
+        """Fit ``estimator_``; return the ``(X, y)`` its net trained on for rows='resampled'.
 
-            def recording_fit(X_fit, y_fit=None, **kw):
-                captured["X"], captured["y"] = X_fit, y_fit
-                return original_fit(X_fit, y_fit, **kw)
-
-            net.fit = recording_fit
-            try:
-                self.estimator_.fit(X, y, **est_params)
-            finally:
-                del net.fit
-        else:
+        Returns ``None`` when the subsample is drawn from the rows passed to ``fit``.
+        """
+        if self.rows != "resampled" or not _is_pipeline(self.estimator_):
             self.estimator_.fit(X, y, **est_params)
-        head_name, head = find_head(net.module_)
+            return None
+        net = _final_step(self.estimator_)
+        own_callbacks = net.callbacks
+        recorder = _TrainingRows()
+        net.set_params(callbacks=[*(own_callbacks or []), (_RECORDER, recorder)])
+        try:
+            self.estimator_.fit(X, y, **est_params)
+        finally:
+            net.set_params(callbacks=own_callbacks)
+            net.initialize_callbacks()
+        return recorder.X_, np.asarray(recorder.y_)
 
-        # rows to draw from, in the network's input space
-        if self.rows == "resampled" and captured:
-            X_pool, y_pool = captured["X"], np.asarray(captured["y"])
-            g_pool = None
-            if self.balance == "group":
-                g_pool = self._resampled_groups(len(y_pool))
-            transformed = True
-        else:
-            X_pool, y_pool, g_pool, transformed = X, y, groups, False
-        idx, self.stratum_counts_ = self._balanced_indices(y_pool, g_pool)
+    def _transform(self, X):
+        """``X`` through the fitted pipeline's transformers (samplers skipped)."""
+        if not _is_pipeline(self.estimator_):
+            return X
+        for _, step in self.estimator_.steps[:-1]:
+            if step is None or step == "passthrough" or hasattr(step, "fit_resample"):
+                continue
+            X = step.transform(X)
+        return X
 
-        X_sub = _take(X_pool, idx)
-        if not transformed and _is_pipeline(self.estimator_):
-            for _, step in self.estimator_.steps[:-1]:
-                if step is None or step == "passthrough" or hasattr(step, "fit_resample"):
-                    continue
-                X_sub = step.transform(X_sub)
-        feats = _extract_features(net, head, X_sub)
-        classes = np.asarray(net.classes_)
-        codes = _encode_labels(y_pool[idx], classes)
+    def _refit_head(self, head, feats, codes, n_classes):
+        """Fit the head on ``(feats, codes)`` and write its weights into the network."""
         if self.head == "logistic":
-            W, b = self._fit_logistic(feats, codes, len(classes), head.bias is not None)
+            W, b = self._fit_logistic(feats, codes, n_classes, head.bias is not None)
         else:
             W, b = self._fit_torch(feats, codes, head)
         with torch.no_grad():
             head.weight.copy_(torch.as_tensor(W, dtype=head.weight.dtype))
             if head.bias is not None:
                 head.bias.copy_(torch.as_tensor(b, dtype=head.bias.dtype))
-        self.head_name_ = head_name
-        self.classes_ = classes
-        self.retrain_indices_ = idx
-        self.n_retrain_rows_ = int(len(idx))
-        return self
 
     def _resampled_groups(self, n_rows):
         samplers = [s for _, s in self.estimator_.steps[:-1] if hasattr(s, "fit_resample")]

@@ -129,6 +129,70 @@ def test_rows_resampled_draws_from_what_the_net_saw(lt):
     assert sorted(model.retrain_indices_.tolist()) == list(range(1000))
 
 
+def test_rows_resampled_leaves_the_net_as_configured(lt):
+    Xtr, ytr, _, _ = lt
+    pipe = Pipeline([("ros", RandomOverSampler(random_state=0)), ("clf", _net(max_epochs=1))])
+    model = RetrainClassifier(pipe, rows="resampled", random_state=0).fit(Xtr, ytr)
+    net = model.estimator_.named_steps["clf"]
+    assert "fit" not in vars(net)  # no method swapped on the instance
+    assert net.callbacks is None  # the recording callback is gone again
+    assert _retrain._RECORDER not in dict(net.callbacks_)
+    with pytest.raises(ValueError, match="callbacks='disable'"):
+        RetrainClassifier(Pipeline([("ros", RandomOverSampler()),
+                                    ("clf", _net(callbacks="disable"))]),
+                          rows="resampled").fit(Xtr, ytr)
+
+
+class _FcNet(torch.nn.Module):
+    """A custom module whose head is called ``fc``, declared through ``head_name``."""
+
+    head_name = "fc"
+
+    def __init__(self, in_channels=1, num_classes=10):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(in_channels, 8, 3, padding=1)
+        self.fc = torch.nn.Linear(8, num_classes)
+
+    def forward(self, x):
+        return self.fc(torch.relu(self.conv(x)).mean(dim=(2, 3)))
+
+
+def test_custom_module_declares_its_head(lt):
+    Xtr, ytr, _, _ = lt
+    base = _net(module=_FcNet, max_epochs=3).fit(Xtr, ytr)
+    assert base.head_ is base.module_.fc
+    before = {k: v.clone() for k, v in base.module_.state_dict().items()}
+    model = RetrainClassifier(_net(module=_FcNet, max_epochs=3), random_state=0).fit(Xtr, ytr)
+    assert model.head_name_ == "fc"
+    after = model.estimator_.module_.state_dict()
+    for k, v in before.items():
+        if k.startswith("fc."):
+            assert not torch.allclose(v, after[k])
+        else:
+            torch.testing.assert_close(v, after[k], rtol=0, atol=0, msg=k)
+
+
+def test_module_without_head_name_is_a_clear_error_before_training(lt):
+    Xtr, ytr, _, _ = lt
+
+    class Unnamed(_FcNet):
+        head_name = None
+
+    model = RetrainClassifier(_net(module=Unnamed(), max_epochs=1))
+    with pytest.raises(TypeError, match="add the class attribute `head_name = "):
+        model.fit(Xtr, ytr)
+    assert not hasattr(model, "estimator_")  # nothing was trained
+    # a module given as a class is checked once it is built
+    with pytest.raises(TypeError, match="head_name"):
+        RetrainClassifier(_net(module=Unnamed, max_epochs=1)).fit(Xtr, ytr)
+
+    class WrongName(_FcNet):
+        head_name = "conv"
+
+    with pytest.raises(TypeError, match="head_name='conv'.*not a torch.nn.Linear"):
+        RetrainClassifier(_net(module=WrongName(), max_epochs=1)).fit(Xtr, ytr)
+
+
 def test_transformers_before_the_net_are_applied_to_original_rows(lt):
     Xtr, ytr, Xte, yte = lt
     pipe = Pipeline([("scale", FunctionTransformer(lambda X: X / 16.0)),
@@ -189,6 +253,8 @@ def test_bad_input_names_the_parameter(lt):
         RetrainClassifier(_net(module=NoHead(), max_epochs=1)).fit(Xtr, ytr)
 
     class HeadNotLast(torch.nn.Module):
+        head_name = "head"
+
         def __init__(self):
             super().__init__()
             self.head = torch.nn.Linear(64, 10)

@@ -2,7 +2,8 @@
 
 :class:`MixupNetClassifier` trains a CNN with Mixup / CutMix (the classifier of
 SYNAuG) on whatever a sampler emits; :class:`MixupMixin` adds the mixing to any
-skorch net. The modules split into ``features`` and a linear ``head`` so that
+skorch net. The modules split into ``features`` and a linear head, named by
+their ``head_name`` attribute (:func:`get_head`), so that
 :class:`~synaug_learn.RetrainClassifier` can refit the head, and the losses
 (class-weighted CE, Balanced Softmax / logit adjustment, Group DRO) are the
 loss-level remedies the benchmarks compare against and combine with.
@@ -16,7 +17,7 @@ from ._losses import (
     balanced_class_weights,
 )
 from ._mixing import MixedBatch, MixedTarget, MixupMixin, mix_batch
-from ._modules import MLP, MODULES, ResNet32, SmallCNN
+from ._modules import MLP, MODULES, ResNet32, SmallCNN, get_head
 
 __all__ = [
     "BalancedSoftmaxLoss",
@@ -31,5 +32,6 @@ __all__ = [
     "ResNet32",
     "SmallCNN",
     "balanced_class_weights",
+    "get_head",
     "mix_batch",
 ]

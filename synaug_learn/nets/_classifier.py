@@ -27,7 +27,7 @@ from sklearn.utils._param_validation import (
 from sklearn.utils.metadata_routing import _routing_enabled
 from skorch import NeuralNetClassifier
 from skorch.callbacks import EpochScoring
-from skorch.utils import is_dataset, to_numpy
+from skorch.utils import check_is_fitted, is_dataset, to_numpy
 from torch import nn
 
 from ._augment import flip_crop
@@ -35,7 +35,7 @@ from ._callbacks import CosineAnnealing, accuracy_on_encoded
 from ._input import InputAdapter, as_array, check_y
 from ._losses import BalancedSoftmaxLoss, ClassWeightedCrossEntropy, GroupDROLoss
 from ._mixing import GROUPS_KEY, MixupMixin, seed_from
-from ._modules import accepted_kwargs, is_flat_module, resolve_module
+from ._modules import accepted_kwargs, get_head, is_flat_module, resolve_module
 
 __all__ = ["MixupNetClassifier"]
 
@@ -62,8 +62,10 @@ class MixupNetClassifier(MixupMixin, NeuralNetClassifier):
         MLP) and ``num_classes`` are set from the data when the module's
         constructor accepts them and you did not set them (``module__...``).
         Custom image modules receive float NCHW in [-1, 1]. For classifier
-        re-training the module should expose ``features(x)`` and a linear
-        ``head`` (as the named ones do).
+        re-training (:class:`~synaug_learn.RetrainClassifier`) a custom module
+        names its final ``torch.nn.Linear`` in the class attribute
+        ``head_name`` (the named modules have ``head_name = "head"``; see
+        :func:`~synaug_learn.nets.get_head`).
     mixup_alpha : float, default=1.0
         Mixup's Beta(alpha, alpha); 0 disables it. On by default, as in SYNAuG
         (Mixup is what makes a resampled or filled set generalise).
@@ -129,6 +131,9 @@ default="cross_entropy"
         The distinct groups seen in fit (only when the criterion needs groups).
     input_shape_ : tuple
         Per-sample shape of the fitted input.
+    head_ : torch.nn.Linear
+        The fitted module's final linear layer, the one its ``head_name``
+        names (what :class:`~synaug_learn.RetrainClassifier` refits).
     module_, criterion_, optimizer_, history_
         As in skorch.
 
@@ -477,6 +482,12 @@ default="cross_entropy"
         if self.augment == "flip_crop":
             return flip_crop(x, random_state=self.augment_rng_)
         return x
+
+    @property
+    def head_(self):
+        """The fitted module's final ``torch.nn.Linear``, named by its ``head_name``."""
+        check_is_fitted(self, ["module_"])
+        return get_head(self.module_, param_name="module")[1]
 
     # -- labels ---------------------------------------------------------------------------
 

@@ -6,9 +6,12 @@ Every module here splits into a feature extractor and a linear head::
 
 ``features(x)`` returns the penultimate representation (what classifier
 re-training, cRT / DFR, refits a head on) and ``head`` is the final
-``torch.nn.Linear``. Image modules take float NCHW input; :class:`MLP` takes
-flat rows. ``in_channels`` / ``in_features`` and ``num_classes`` are filled in
-from the training data when the net is fitted.
+``torch.nn.Linear``. Each module names that layer in its class attribute
+``head_name`` (the one documented way to find it, read by :func:`get_head`);
+a custom module for :class:`~synaug_learn.RetrainClassifier` declares it too,
+e.g. ``head_name = "fc"`` for a torchvision ResNet. Image modules take float
+NCHW input; :class:`MLP` takes flat rows. ``in_channels`` / ``in_features``
+and ``num_classes`` are filled in from the training data when the net is fitted.
 """
 
 from __future__ import annotations
@@ -19,7 +22,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-__all__ = ["MLP", "MODULES", "ResNet32", "SmallCNN", "resolve_module"]
+__all__ = ["HEAD_ATTRIBUTE", "MLP", "MODULES", "ResNet32", "SmallCNN", "get_head", "resolve_module"]
+
+#: The attribute of a module that names its final ``torch.nn.Linear`` (the head).
+HEAD_ATTRIBUTE = "head_name"
 
 
 class SmallCNN(nn.Module):
@@ -44,6 +50,12 @@ class SmallCNN(nn.Module):
     dropout : float, default=0.0
         Dropout before the head.
 
+    Attributes
+    ----------
+    head_name : str
+        ``"head"``, the attribute holding the final ``torch.nn.Linear``
+        (see :func:`get_head`).
+
     Examples
     --------
     >>> import torch
@@ -53,6 +65,8 @@ class SmallCNN(nn.Module):
     >>> net.features(x).shape, net(x).shape
     (torch.Size([2, 128]), torch.Size([2, 5]))
     """
+
+    head_name = "head"
 
     def __init__(self, in_channels=1, num_classes=10, width=32, n_blocks=3, dropout=0.0):
         super().__init__()
@@ -119,6 +133,12 @@ class ResNet32(nn.Module):
     width : int, default=16
         Channels of the first stage.
 
+    Attributes
+    ----------
+    head_name : str
+        ``"head"``, the attribute holding the final ``torch.nn.Linear``
+        (see :func:`get_head`).
+
     Examples
     --------
     >>> import torch
@@ -129,6 +149,8 @@ class ResNet32(nn.Module):
     >>> net.features(torch.zeros(2, 3, 32, 32)).shape
     torch.Size([2, 64])
     """
+
+    head_name = "head"
 
     def __init__(self, in_channels=3, num_classes=10, n_blocks=5, width=16):
         super().__init__()
@@ -172,6 +194,12 @@ class MLP(nn.Module):
     dropout : float, default=0.0
         Dropout after each hidden layer.
 
+    Attributes
+    ----------
+    head_name : str
+        ``"head"``, the attribute holding the final ``torch.nn.Linear``
+        (see :func:`get_head`).
+
     Examples
     --------
     >>> import torch
@@ -179,6 +207,8 @@ class MLP(nn.Module):
     >>> MLP(in_features=4, num_classes=3)(torch.zeros(5, 4)).shape
     torch.Size([5, 3])
     """
+
+    head_name = "head"
 
     def __init__(self, in_features=64, num_classes=10, hidden=(256, 128), dropout=0.0):
         super().__init__()
@@ -224,6 +254,71 @@ def resolve_module(module, param_name="module"):
         f"{param_name} must be a module name, a torch.nn.Module subclass or instance; "
         f"got {module!r}."
     )
+
+
+def get_head(module, param_name="module"):
+    """Return ``(name, layer)``: the final linear layer that ``module.head_name`` names.
+
+    The modules of :mod:`synaug_learn.nets` declare ``head_name = "head"``.
+    A custom module declares the attribute that holds its final
+    ``torch.nn.Linear`` -- the layer that produces the logits from the
+    penultimate features -- as a class attribute (or sets it on an instance,
+    e.g. ``resnet.head_name = "fc"`` for a torchvision ResNet).
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        The network (a ``torch.compile`` wrapper is looked through).
+    param_name : str, default="module"
+        Named in the error message.
+
+    Returns
+    -------
+    name : str
+        The value of ``module.head_name``.
+    layer : torch.nn.Linear
+        The head.
+
+    Raises
+    ------
+    TypeError
+        When ``module`` has no ``head_name``, or it does not name a
+        ``torch.nn.Linear``; the message says what to add.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from synaug_learn.nets import SmallCNN, get_head
+    >>> name, layer = get_head(SmallCNN(num_classes=3))
+    >>> name, layer.out_features
+    ('head', 3)
+    >>> class Custom(torch.nn.Module):
+    ...     head_name = "fc"
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.fc = torch.nn.Linear(4, 2)
+    ...     def forward(self, x):
+    ...         return self.fc(x)
+    >>> get_head(Custom())[0]
+    'fc'
+    """
+    module = getattr(module, "_orig_mod", module)
+    kind = type(module).__name__
+    name = getattr(module, HEAD_ATTRIBUTE, None)
+    if name is None:
+        raise TypeError(
+            f"{param_name}'s network {kind} does not name its head: add the class attribute "
+            f"`{HEAD_ATTRIBUTE} = \"<attribute>\"` naming its final torch.nn.Linear (the layer "
+            "that produces the logits from the penultimate features), e.g. "
+            f"`{HEAD_ATTRIBUTE} = \"fc\"` for a torchvision ResNet."
+        )
+    layer = getattr(module, str(name), None)
+    if not isinstance(layer, nn.Linear):
+        raise TypeError(
+            f"{param_name}'s network {kind} has {HEAD_ATTRIBUTE}={name!r}, but its attribute "
+            f"{name!r} is {type(layer).__name__}, not a torch.nn.Linear."
+        )
+    return str(name), layer
 
 
 def is_flat_module(module) -> bool:

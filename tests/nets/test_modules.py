@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from synaug_learn.nets import MLP, MixupNetClassifier, ResNet32, SmallCNN
+from synaug_learn.nets import MLP, MixupNetClassifier, ResNet32, SmallCNN, get_head
 
 
 @pytest.mark.parametrize(
@@ -80,3 +80,18 @@ def test_tabular_rows_need_mlp_or_image_shape():
     assert mlp.score(X, y) > 0.9
     with pytest.raises(ValueError, match="cutmix_alpha"):
         MixupNetClassifier("mlp", cutmix_alpha=1.0).fit(X, y)
+
+
+@pytest.mark.parametrize("module", [SmallCNN(), ResNet32(), MLP()])
+def test_each_module_names_its_head(module):
+    name, layer = get_head(module)
+    assert name == type(module).head_name == "head"
+    assert layer is module.head
+
+
+def test_get_head_names_what_to_add():
+    with pytest.raises(TypeError, match=r"Bare.*add the class attribute `head_name = "):
+        get_head(type("Bare", (nn.Module,), {})())
+    plain = nn.Sequential(nn.Linear(2, 2))
+    plain.head_name = "0"  # set on an instance, e.g. a torchvision model
+    assert get_head(plain)[1] is plain[0]
