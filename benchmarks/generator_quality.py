@@ -2,7 +2,7 @@
 
 Two questions, measured with the package's own pieces
 (:class:`~synaug_learn.generators.ConditionalDiffusionGenerator` and
-:func:`~synaug_learn._report.synthetic_report`):
+:func:`~synaug_learn.metrics.synthetic_report`):
 
 1. **Does the generator copy the user's data?** (FINDINGS.md sections 1-2.) On the digits
    split of the findings (``load_digits_lt(imbalance_factor=50, pool=True, random_state=0)``),
@@ -172,7 +172,7 @@ def evaluate_samples(X_syn, y_syn, *, classifier, references, X_heldout, y_heldo
         ``nn_dist_generated_vs_{name}`` and ``nn_dist_heldout_vs_{name}``; ``copying``:
         ``{name: [classes whose novelty is below the report's copy threshold]}``.
     """
-    from synaug_learn._report import synthetic_report
+    from synaug_learn.metrics import synthetic_report
 
     per_class, copying = {}, {}
     for name, (X_ref, y_ref) in references.items():
@@ -189,20 +189,6 @@ def evaluate_samples(X_syn, y_syn, *, classifier, references, X_heldout, y_heldo
             per_class[f"{key}_vs_{name}"] = {int(r["label"]): r[col] for r in rows}
         copying[name] = [int(r["label"]) for r in rows if r["copying"]]
     return {"per_class": per_class, "copying": copying}
-
-
-def resize_round_trip(gen, X):
-    """``X`` through the generator's own resize to the UNet size and back (no diffusion).
-
-    For images smaller than 16 pixels the generator upsamples for the UNet and downsamples
-    what it samples; this is what a *perfect copy* of a training image looks like after it.
-    Uses the generator's private ``_to_unet`` / ``_from_unet``.
-    """
-    import torch
-
-    fmt = gen.image_format_
-    x = torch.from_numpy(gen._to_unet(fmt.to_nchw(X)))
-    return fmt.from_nchw(gen._from_unet(x).numpy()).astype(np.asarray(X).dtype, copy=False)
 
 
 def cycled_copies(X, y, classes, n_per_class):
@@ -238,10 +224,10 @@ def measure_speed(gen, *, stratum, batch=256, steps=20, guidance=1.5, repeats=3,
              ("guidance_scale", "num_inference_steps", "generation_batch_size")}
     unet = gen.unet_
     c, side = gen.image_format_.channels, gen.unet_size_
-    scheduler = DDIMScheduler(num_train_timesteps=gen._num_train_timesteps)
+    scheduler = DDIMScheduler(num_train_timesteps=gen.num_train_timesteps_)
     scheduler.set_timesteps(steps)
     t = scheduler.timesteps[len(scheduler.timesteps) // 2]
-    label = gen._model_index(stratum)
+    label = gen.class_index(stratum)
     null = unet.config.num_class_embeds - 1
     rng = torch.Generator().manual_seed(seed)
 
@@ -420,7 +406,7 @@ def run_digits(args, log=print):
     # Control: exact copies of the long-tailed rows through the generators' resize round trip
     # (8x8 -> 16x16 -> 8x8): the novelty that pure copying scores in this pipeline.
     X_cp, y_cp = cycled_copies(data.X_train, data.y_train, classes, args.n_per_class)
-    X_cp = resize_round_trip(gens["synaug_indomain"], X_cp)
+    X_cp = gens["synaug_indomain"].resize_round_trip(X_cp)
     ev = evaluate_samples(X_cp, y_cp, classifier=clf,
                           references={"trained_rows": references_lt, "long_tailed": references_lt},
                           X_heldout=data.X_test, y_heldout=data.y_test, seed=args.seed)
@@ -428,7 +414,7 @@ def run_digits(args, log=print):
     metrics["n_copying_classes_vs_long_tailed"] = {
         "mean": len(ev["copying"]["long_tailed"]), "classes": ev["copying"]["long_tailed"],
         "unit": "classes with novelty < 0.3"}
-    roundtrip_err = float(np.mean(np.abs(resize_round_trip(gens["synaug_indomain"], data.X_test)
+    roundtrip_err = float(np.mean(np.abs(gens["synaug_indomain"].resize_round_trip(data.X_test)
                                          - data.X_test)))
     rows.append({"method": "control_copies_resized", "dataset": "digits_lt50",
                  "metrics": metrics, "resize_round_trip_mean_abs_error": roundtrip_err,
@@ -1036,7 +1022,7 @@ DDIM-{g['num_inference_steps']}, guidance {g['guidance_scale']:g},
   class. Judge: {clf['model']}, {clf['epochs']} epochs on {clf['trained_on']}; test accuracy
   {clf['test_accuracy']:.3f} (its per-class recall on real test images is the first column:
   the ceiling fidelity can reach with this judge).
-- **Novelty** (`synaug_learn._report.synthetic_report`, pixels in [0, 1]): median distance from
+- **Novelty** (`synaug_learn.metrics.synthetic_report`, pixels in [0, 1]): median distance from
   a generated image to its nearest real image of the class in the reference set, divided by the
   same for the real *test* images (held out). ≈ 0: copies; ≈ 1: as new as unseen real images.
   Reference sets: the pool it was trained on, and the demo's long-tailed split

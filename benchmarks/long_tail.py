@@ -10,7 +10,7 @@ stand-in for a generator that has seen the concepts elsewhere. The
 seed, on the long-tailed rows only, for a fixed number of optimiser steps
 (``--indomain-steps``; a wall-clock budget would make the result depend on
 how busy the machine is). Every method trains the same network for
-the same number of optimiser steps (``synaug_learn._recipes``); the test set is the real one.
+the same number of optimiser steps (``synaug_learn.recipes``); the test set is the real one.
 
     python benchmarks/long_tail.py                 # ~1 h on 2 CPU cores
     python benchmarks/long_tail.py --quick         # a few minutes, smoke run
@@ -40,13 +40,13 @@ from _results import (  # noqa: E402
     write_results,
 )
 
-from synaug_learn._recipes import METHODS, evaluate, make_recipe  # noqa: E402
 from synaug_learn.datasets import (  # noqa: E402
     FASHION_MNIST_POOL_START,
     load_fashion_mnist,
     load_fashion_mnist_lt,
 )
 from synaug_learn.generators import ConditionalDiffusionGenerator  # noqa: E402
+from synaug_learn.recipes import METHODS, evaluate, make_recipe  # noqa: E402
 
 # Candidates for "the strongest peer": recipes that use no generator and no extra real data.
 GENERATOR_FREE = ["ce", "ros", "smote", "class_weighted_ce", "balanced_softmax", "crt",

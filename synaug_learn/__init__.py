@@ -22,4 +22,5 @@ _PUBLIC_MODULES = (
     "synaug_learn.datasets",
     "synaug_learn.metrics",
     "synaug_learn.plotting",
+    "synaug_learn.recipes",
 )

@@ -7,8 +7,8 @@ import pytest
 from sklearn.datasets import load_digits
 
 from synaug_learn import MixupNetClassifier, RetrainClassifier
-from synaug_learn._recipes import METHODS, evaluate, make_recipe
 from synaug_learn.generators import JitterGenerator
+from synaug_learn.recipes import METHODS, evaluate, make_recipe
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ All follow the contract in :mod:`synaug_learn.generators._base`.
 """
 
 from ._base import BaseGenerator, ImageFormat, check_generator
-from ._conditional import ConditionalDiffusionGenerator, list_pretrained
+from ._conditional import ConditionalDiffusionGenerator, class_mapping_by_name, list_pretrained
 from ._image_to_image import ImageToImageGenerator
 from ._jitter import JitterGenerator
 from ._ray import generate_rows, generate_seeded_with_ray, generate_with_ray, plan_rows
@@ -18,6 +18,7 @@ __all__ = [
     "JitterGenerator",
     "TextToImageGenerator",
     "check_generator",
+    "class_mapping_by_name",
     "generate_rows",
     "generate_seeded_with_ray",
     "generate_with_ray",

@@ -16,7 +16,7 @@ from sklearn.utils._param_validation import Interval
 
 from ._base import BaseGenerator, ImageFormat, _jsonable
 
-__all__ = ["ConditionalDiffusionGenerator", "list_pretrained"]
+__all__ = ["ConditionalDiffusionGenerator", "class_mapping_by_name", "list_pretrained"]
 
 CONFIG_NAME = "synaug_generator.json"
 FORMAT_VERSION = 1
@@ -57,6 +57,54 @@ def _resolve_pretrained(pretrained):
         f"pretrained={pretrained!r} is neither a folder holding {CONFIG_NAME} (written by "
         f"save_pretrained) nor a shipped generator ({', '.join(list_pretrained()) or 'none'})."
     )
+
+
+def class_mapping_by_name(pretrained, class_names):
+    """Match your class names to those a pretrained generator was trained on.
+
+    Reads the class names recorded with the pretrained model (its
+    ``training.json``) and maps, case-insensitively, each of your labels --
+    label ``i`` is ``class_names[i]`` -- to the model's label of that name:
+    the ``class_mapping`` parameter of :class:`ConditionalDiffusionGenerator`.
+
+    Parameters
+    ----------
+    pretrained : str or path-like
+        A shipped generator's name (:func:`list_pretrained`) or a folder
+        written by ``save_pretrained``.
+    class_names : sequence of str
+        Your class names, indexed by your labels (e.g. ``target_names`` of
+        :func:`~synaug_learn.datasets.load_image_folder`).
+
+    Returns
+    -------
+    mapping : dict or None
+        ``{your label: the model's label}``; ``None`` when the model recorded
+        no class names (then your label ``i`` is taken to be its label ``i``).
+
+    Raises
+    ------
+    ValueError
+        When ``pretrained`` is not found, or a name is not among the model's.
+
+    Examples
+    --------
+    >>> from synaug_learn.generators import class_mapping_by_name
+    >>> class_mapping_by_name("fashion-mnist-small", ["bag", "Sneaker"])
+    {0: 8, 1: 7}
+    """
+    info = _resolve_pretrained(pretrained) / "training.json"
+    if not info.is_file():
+        return None
+    known = json.loads(info.read_text()).get("class_names") or []
+    lookup = {n.lower(): i for i, n in enumerate(known)}
+    unknown = [n for n in class_names if n.lower() not in lookup]
+    if unknown:
+        raise ValueError(
+            f"class_names {unknown!r} are not known to pretrained={str(pretrained)!r}; its "
+            f"classes are {known!r}."
+        )
+    return {i: lookup[n.lower()] for i, n in enumerate(class_names)}
 
 
 def _stratum_from_json(value):
@@ -447,6 +495,28 @@ class ConditionalDiffusionGenerator(BaseGenerator):
         self._pretrained_steps = int(meta.get("trained_steps", 0))
         self._num_train_timesteps = int(meta.get("num_train_timesteps", 1000))
 
+    @property
+    def num_train_timesteps_(self):
+        """Timesteps of the noise schedule the UNet was trained with (for a custom sampler)."""
+        self._check_fitted()
+        return self._num_train_timesteps
+
+    def class_index(self, stratum):
+        """The UNet's class-embedding index that samples ``stratum`` (after ``class_mapping``).
+
+        Parameters
+        ----------
+        stratum : tuple
+            ``(label, group)`` as in :meth:`generate`.
+
+        Returns
+        -------
+        int
+            What to pass as ``class_labels`` to ``unet_`` for this stratum.
+        """
+        self._check_fitted()
+        return self._model_index(stratum)
+
     def _model_index(self, stratum):
         target = getattr(self, "_to_model", {}).get(stratum, stratum)
         return self.model_strata_.index(target)
@@ -526,6 +596,42 @@ class ConditionalDiffusionGenerator(BaseGenerator):
             return F.interpolate(x, size=(fmt.height, fmt.width), mode="area")
         top, left = (side - fmt.height) // 2, (side - fmt.width) // 2
         return x[:, :, top: top + fmt.height, left: left + fmt.width]
+
+    def resize_round_trip(self, X):
+        """``X`` resized to the model's working size and back, without diffusion.
+
+        Images smaller than 16 pixels are upsampled for the UNet and what it
+        samples is downsampled again; larger ones are padded and cropped. This
+        is what a *perfect copy* of a training image looks like after that
+        resize: the reference for judging whether generated images copy the
+        training rows (the novelty of :func:`~synaug_learn.metrics.synthetic_report`).
+
+        Parameters
+        ----------
+        X : array-like
+            Images in the fitted layout.
+
+        Returns
+        -------
+        X_round_trip : ndarray
+            Same shape and dtype as ``X``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from synaug_learn.generators import ConditionalDiffusionGenerator
+        >>> X = np.random.RandomState(0).randint(0, 255, size=(8, 8, 8)).astype(np.uint8)
+        >>> gen = ConditionalDiffusionGenerator(block_out_channels=(16, 32), max_steps=1,
+        ...                                     random_state=0).fit(X, np.repeat([0, 1], 4))
+        >>> bool(np.array_equal(gen.resize_round_trip(X), X))  # 8 -> 16 -> 8 is exact
+        True
+        """
+        import torch
+
+        self._check_fitted()
+        fmt = self.image_format_
+        x = torch.from_numpy(self._to_unet(fmt.to_nchw(X)))
+        return fmt.from_nchw(self._from_unet(x).numpy()).astype(np.asarray(X).dtype, copy=False)
 
     def _generate_stratum(self, stratum, seeds):
         import torch

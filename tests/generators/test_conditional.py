@@ -164,6 +164,18 @@ def test_samples_are_recognised_as_their_class(digits):
     assert (clf.predict(X_new.reshape(len(X_new), -1)) == y_new).mean() >= 0.8
 
 
+def test_class_mapping_by_name_reads_the_pretrained_class_names(saved):
+    from synaug_learn.generators import class_mapping_by_name
+
+    assert class_mapping_by_name("fashion-mnist-small", ["ankle BOOT", "T-shirt/top"]) == {
+        0: 9, 1: 0}
+    with pytest.raises(ValueError, match=r"class_names \['zebra'\] are not known"):
+        class_mapping_by_name("fashion-mnist-small", ["bag", "zebra"])
+    assert class_mapping_by_name(saved[1], ["0", "1"]) is None  # no class names recorded
+    with pytest.raises(ValueError, match="pretrained='nope'"):
+        class_mapping_by_name("nope", ["a"])
+
+
 def test_the_shipped_generator_loads_and_generates():
     from synaug_learn.generators import list_pretrained
 

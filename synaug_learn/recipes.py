@@ -1,14 +1,17 @@
-"""Named long-tail recipes shared by ``synaug demo`` and ``benchmarks/long_tail.py``.
+"""Named long-tail recipes: SynAug, its ablations and the baselines it is compared with.
 
 Every recipe trains the same network (``MixupNetClassifier`` with the same
 module, epochs and optimiser); recipes differ only in what they change:
-the data (a sampler), the loss, Mixup, or a re-trained head. Method names
-follow ``shared/BENCHMARKS.md``.
+the data (a sampler), the loss, Mixup, or a re-trained head. ``synaug demo``
+and the long-tail benchmark (``benchmarks/long_tail.py``) build their methods
+with :func:`make_recipe` and score them with :func:`evaluate`; the names are
+the keys of :data:`METHODS`.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 
 import numpy as np
 from imblearn import FunctionSampler
@@ -112,7 +115,7 @@ def make_recipe(method, *, class_counts, n_target, generators=None, pools=None,
 
     Examples
     --------
-    >>> from synaug_learn._recipes import make_recipe
+    >>> from synaug_learn.recipes import make_recipe
     >>> est = make_recipe("balanced_softmax_mixup", class_counts={0: 50, 1: 5}, n_target=50)
     >>> est.get_params()["loss"], est.get_params()["mixup_alpha"]
     ('balanced_softmax', 1.0)
@@ -122,76 +125,135 @@ def make_recipe(method, *, class_counts, n_target, generators=None, pools=None,
     """
     if method not in METHODS:
         raise ValueError(f"method={method!r} is not one of {sorted(METHODS)}.")
-    generators, pools = generators or {}, pools or {}
-    rs = random_state
-
-    sees_filled = method not in ("ce", "class_weighted_ce", "balanced_softmax", "crt",
-                                 "balanced_softmax_mixup")
-    n_rows = n_target * len(class_counts) if sees_filled else sum(class_counts.values())
-
-    def net(mixup=False, **params):
-        base = {"module": "small_cnn", "max_epochs": 20, "batch_size": 128, **(net_params or {})}
-        if train_steps is not None:
-            base["max_epochs"] = max(1, round(train_steps * base["batch_size"] / n_rows))
-        return MixupNetClassifier(**base, mixup_alpha=1.0 if mixup else 0.0, random_state=rs,
-                                  **params)
-
-    def synaug(kind):
-        if kind not in generators:
-            raise ValueError(f"method={method!r} needs generators[{kind!r}].")
-        return SynAugSampler(generator=generators[kind], cache_dir=cache_dir, report=False,
-                             random_state=rs)
-
-    def pool_sampler(name):
-        if name not in pools:
-            raise ValueError(f"method={method!r} needs pools[{name!r}].")
-        pool_X, pool_y = pools[name]
-        return FunctionSampler(func=_fill_from_pool, validate=False, kw_args={
-            "pool_X": pool_X, "pool_y": pool_y, "n_target": n_target, "random_state": rs})
-
-    def pipe(sampler, clf):
-        return Pipeline([("sampler", sampler), ("clf", clf)])
-
-    smallest = min(class_counts.values())
-    if method == "ce":
-        return net()
-    if method == "ros":
-        return pipe(RandomOverSampler(random_state=rs), net())
-    if method == "smote":
-        return pipe(SMOTE(k_neighbors=max(1, min(5, smallest - 1)), random_state=rs), net())
-    if method == "class_weighted_ce":
-        return net(loss="class_weighted")
-    if method == "balanced_softmax":
-        return net(loss="balanced_softmax")
+    parts = _Parts(method, dict(class_counts), n_target, generators or {}, pools or {},
+                   net_params or {}, train_steps, cache_dir, random_state)
+    if method in _SIMPLE:
+        sampler, net_kwargs = _SIMPLE[method]
+        clf = parts.net(**net_kwargs)
+        return clf if sampler is None else _pipe(parts.sampler(sampler), clf)
     if method == "crt":
-        return RetrainClassifier(net(), rows="original", random_state=rs)
-    if method == "ros_mixup":
-        return pipe(RandomOverSampler(random_state=rs), net(mixup=True))
-    if method == "balanced_softmax_mixup":
-        return net(mixup=True, loss="balanced_softmax")
+        return RetrainClassifier(parts.net(), rows="original", random_state=random_state)
     if method.startswith("synaug_"):
-        kind = method.split("_")[1]
-        tail = method[len(f"synaug_{kind}"):]
+        return parts.synaug_recipe()
+    if method == "synthetic_only":
+        return _pipe(FunctionSampler(func=_synthetic_only, validate=False, kw_args={
+            "sampler": parts.synaug("pretrained"), "n_target": n_target}), parts.net(mixup=True))
+    return _pipe(parts.pool_sampler(method), parts.net())  # real_fill, oracle
+
+
+#: ``method: (sampler or None, MixupNetClassifier changes)`` of the recipes without a generator.
+_SIMPLE = {
+    "ce": (None, {}),
+    "ros": ("ros", {}),
+    "smote": ("smote", {}),
+    "class_weighted_ce": (None, {"loss": "class_weighted"}),
+    "balanced_softmax": (None, {"loss": "balanced_softmax"}),
+    "ros_mixup": ("ros", {"mixup": True}),
+    "balanced_softmax_mixup": (None, {"mixup": True, "loss": "balanced_softmax"}),
+}
+
+#: Recipes whose network sees the long-tailed rows (all others see a filled set).
+_UNFILLED = ("ce", "class_weighted_ce", "balanced_softmax", "crt", "balanced_softmax_mixup")
+
+
+def _pipe(sampler, clf):
+    return Pipeline([("sampler", sampler), ("clf", clf)])
+
+
+@dataclass
+class _Parts:
+    """The building blocks of one recipe, from :func:`make_recipe`'s arguments."""
+
+    method: str
+    class_counts: dict
+    n_target: int
+    generators: dict
+    pools: dict
+    net_params: dict
+    train_steps: int | None
+    cache_dir: str | None
+    random_state: int
+
+    def net(self, mixup=False, **params):
+        base = {"module": "small_cnn", "max_epochs": 20, "batch_size": 128, **self.net_params}
+        if self.train_steps is not None:
+            n_rows = (sum(self.class_counts.values()) if self.method in _UNFILLED
+                      else self.n_target * len(self.class_counts))
+            base["max_epochs"] = max(1, round(self.train_steps * base["batch_size"] / n_rows))
+        return MixupNetClassifier(**base, mixup_alpha=1.0 if mixup else 0.0,
+                                  random_state=self.random_state, **params)
+
+    def sampler(self, kind):
+        if kind == "ros":
+            return RandomOverSampler(random_state=self.random_state)
+        smallest = min(self.class_counts.values())
+        return SMOTE(k_neighbors=max(1, min(5, smallest - 1)), random_state=self.random_state)
+
+    def synaug(self, kind):
+        if kind not in self.generators:
+            raise ValueError(f"method={self.method!r} needs generators[{kind!r}].")
+        return SynAugSampler(generator=self.generators[kind], cache_dir=self.cache_dir,
+                             report=False, random_state=self.random_state)
+
+    def synaug_recipe(self):
+        """``synaug_{kind}{tail}``: a fill, a net, and optionally a re-trained head."""
+        kind = self.method.split("_")[1]
+        tail = self.method[len(f"synaug_{kind}"):]
         if tail == "_balanced_softmax_mixup":
             # After a fill the net sees uniform counts; the long-tailed prior with
-            # tau=0.5 is what composed with the fill in FINDINGS.md §2 (tau=1 over-corrects).
-            clf = net(mixup=True, loss="balanced_softmax", loss_tau=0.5,
-                      class_counts=dict(class_counts))
+            # tau=0.5 is what composed with the fill (tau=1 over-corrects).
+            clf = self.net(mixup=True, loss="balanced_softmax", loss_tau=0.5,
+                           class_counts=dict(self.class_counts))
         else:
-            clf = net(mixup="_mixup" in tail)
-        est = pipe(synaug(kind), clf)
+            clf = self.net(mixup="_mixup" in tail)
+        est = _pipe(self.synaug(kind), clf)
         if tail.startswith("_mixup_retrain"):
             rows = "resampled" if tail.endswith("_resampled") else "original"
-            est = RetrainClassifier(est, rows=rows, random_state=rs)
+            est = RetrainClassifier(est, rows=rows, random_state=self.random_state)
         return est
-    if method == "synthetic_only":
-        return pipe(FunctionSampler(func=_synthetic_only, validate=False, kw_args={
-            "sampler": synaug("pretrained"), "n_target": n_target}), net(mixup=True))
-    return pipe(pool_sampler(method), net())  # real_fill, oracle
+
+    def pool_sampler(self, name):
+        if name not in self.pools:
+            raise ValueError(f"method={self.method!r} needs pools[{name!r}].")
+        pool_X, pool_y = self.pools[name]
+        return FunctionSampler(func=_fill_from_pool, validate=False, kw_args={
+            "pool_X": pool_X, "pool_y": pool_y, "n_target": self.n_target,
+            "random_state": self.random_state})
 
 
 def evaluate(estimator, X_test, y_test, train_counts, many=100, few=20):
-    """Balanced accuracy, many/medium/few shot accuracy and per-class accuracy on a test set."""
+    """Balanced accuracy, many/medium/few shot accuracy and per-class accuracy on a test set.
+
+    Parameters
+    ----------
+    estimator : fitted classifier
+        Anything with ``predict``.
+    X_test, y_test : array-like
+        The test rows and labels.
+    train_counts : dict
+        Training rows per class, which decide the shot groups.
+    many, few : int, default=100, 20
+        A class is "many" with more than ``many`` training rows and "few" with
+        fewer than ``few``; the rest are "medium".
+
+    Returns
+    -------
+    dict
+        ``balanced_accuracy`` (the mean per-class recall), ``many``,
+        ``medium``, ``few`` (NaN for an empty group) and ``per_class``
+        (``{label: accuracy}``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.dummy import DummyClassifier
+    >>> from synaug_learn.recipes import evaluate
+    >>> X, y = np.zeros((6, 2)), np.array([0, 0, 0, 0, 1, 1])
+    >>> clf = DummyClassifier(strategy="most_frequent").fit(X, y)
+    >>> scores = evaluate(clf, X, y, train_counts={0: 200, 1: 5})
+    >>> scores["balanced_accuracy"], scores["many"], scores["few"]
+    (0.5, 1.0, 0.0)
+    """
     y_pred = estimator.predict(X_test)
     shots = shot_accuracy(y_test, y_pred, train_counts, many=many, few=few)
     return {
