@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 from sklearn.datasets import load_digits
 
-from synaug_learn import cli
+from synaug_learn import _demo, cli
 from synaug_learn.generators import ConditionalDiffusionGenerator
 
 TINY = dict(block_out_channels=(16, 32), max_steps=2, num_inference_steps=2, random_state=0)
@@ -57,7 +57,7 @@ def test_demo_prints_the_table_and_writes_plots(tmp_path, monkeypatch, capsys, t
     test = np.setdiff1d(np.arange(len(y)), keep)[:300]
     pretrained = ConditionalDiffusionGenerator.from_pretrained(tiny_pretrained,
                                                                num_inference_steps=2)
-    monkeypatch.setattr(cli, "_demo_data", lambda dataset, n_max, seed: (
+    monkeypatch.setattr(_demo, "_demo_data", lambda dataset, n_max, seed: (
         X[keep], y[keep], X[test], y[test], pretrained, [str(c) for c in range(10)], "tiny"))
     summary = cli.run_demo("digits", out=tmp_path, n_max=30, train_steps=3, seed=0,
                            methods=("ce", "synaug_pretrained_mixup"), indomain_minutes=0.01)

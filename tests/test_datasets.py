@@ -4,6 +4,7 @@ import doctest
 import gzip
 import importlib
 import io
+import json
 import math
 import pickle
 import struct
@@ -29,6 +30,7 @@ from synaug_learn.datasets import (
     make_spurious_colour,
     read_idx,
     train_pool_split,
+    write_image_folder,
 )
 
 FMNIST_HOME = Path("/usr/share/datasets/fashion-mnist")
@@ -439,6 +441,45 @@ def test_load_image_folder(tmp_path):
     # PIL's L = (299 R + 587 G + 114 B) / 1000
     assert bunch.data[2, 0, 0] == round((299 * 10 + 587 * 20 + 114 * 30) / 1000)
     assert load_image_folder(tmp_path, image_size=3)[0].shape == (3, 3, 3, 3)
+
+
+def test_write_image_folder_round_trips_and_lists_the_synthetic_rows(tmp_path):
+    rng = np.random.RandomState(0)
+    X = rng.randint(0, 256, size=(5, 4, 6, 3)).astype(np.uint8)
+    y = np.array([1, 0, 1, 1, 0])
+    mask = np.array([False, False, True, True, False])
+    manifest = write_image_folder(
+        tmp_path / "out", X, y, class_names=["ant", "zebra"],
+        filenames=["zebra/a.png", "ant/x.png", "", "", "ant/y.png"], synthetic_mask=mask,
+        metadata={"seed": 3})
+    assert manifest == {"seed": 3, "files": [
+        {"file": "zebra/synthetic_00000.png", "class": "zebra", "row": 0},
+        {"file": "zebra/synthetic_00001.png", "class": "zebra", "row": 1}]}
+    assert json.loads((tmp_path / "out" / "manifest.json").read_text()) == manifest
+    bunch = load_image_folder(tmp_path / "out", return_X_y=False)
+    assert bunch.filenames.tolist() == ["ant/x.png", "ant/y.png", "zebra/a.png",
+                                        "zebra/synthetic_00000.png", "zebra/synthetic_00001.png"]
+    np.testing.assert_array_equal(bunch.data, X[[1, 4, 0, 2, 3]])  # PNG is lossless
+    # grey images, with or without a channel axis; labels as folder names
+    grey = X[:2, :, :, :1]
+    write_image_folder(tmp_path / "grey", grey, [7, 7])
+    back, labels = load_image_folder(tmp_path / "grey", color_mode="grayscale")
+    assert sorted(p.name for p in (tmp_path / "grey" / "7").iterdir()) == ["0.png", "1.png"]
+    np.testing.assert_array_equal(back, grey[..., 0])
+
+
+def test_write_image_folder_errors(tmp_path):
+    X = np.zeros((2, 4, 4), dtype=np.uint8)
+    write_image_folder(tmp_path / "full", X, [0, 1])
+    with pytest.raises(ValueError, match="path=.*full' exists and is not empty"):
+        write_image_folder(tmp_path / "full", X, [0, 1])
+    with pytest.raises(ValueError, match="X must be uint8 images"):
+        write_image_folder(tmp_path / "a", X.astype(float), [0, 1])
+    with pytest.raises(ValueError, match=r"synthetic_mask must have one entry per image \(2\)"):
+        write_image_folder(tmp_path / "b", X, [0, 1], synthetic_mask=[True])
+    with pytest.raises(ValueError, match=r"y must have one entry per image"):
+        write_image_folder(tmp_path / "c", X, [0, 1, 1])
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
 
 
 def test_load_image_folder_errors(tmp_path):

@@ -3,7 +3,8 @@
 Functions that *make* a benchmark (``make_*``) work on any arrays; loaders
 (``load_*``) read a dataset from disk (Fashion-MNIST from Debian's
 ``dataset-fashion-mnist`` package, CIFAR-100 from its python archive, UTKFace,
-or any folder of images) or, for the digits, from scikit-learn.
+or any folder of images) or, for the digits, from scikit-learn;
+:func:`write_image_folder` writes a folder of images (e.g. a balanced one).
 """
 
 from ._cifar import load_cifar100, load_cifar100_lt
@@ -16,7 +17,7 @@ from ._fashion_mnist import (
     load_fashion_mnist_lt,
     read_idx,
 )
-from ._image_folder import load_image_folder
+from ._image_folder import load_image_folder, write_image_folder
 from ._long_tailed import long_tailed_counts, make_long_tailed, train_pool_split
 from ._spurious import make_spurious_colour
 from ._utkface import UTKFACE_GENDERS, UTKFACE_RACES, load_utkface
@@ -39,4 +40,5 @@ __all__ = [
     "make_spurious_colour",
     "read_idx",
     "train_pool_split",
+    "write_image_folder",
 ]

@@ -1,4 +1,8 @@
-"""Images on disk, one sub-folder per class (the torchvision/Keras ``ImageFolder`` layout)."""
+"""Images on disk, one sub-folder per class (the torchvision/Keras ``ImageFolder`` layout).
+
+:func:`load_image_folder` reads such a folder; :func:`write_image_folder` writes one
+(e.g. a balanced copy with generated images, and a manifest of them).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ import numpy as np
 from sklearn.utils import Bunch
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
-__all__ = ["load_image_folder"]
+__all__ = ["load_image_folder", "write_image_folder"]
 
 IMAGE_EXTENSIONS = (".bmp", ".gif", ".jpeg", ".jpg", ".png", ".tif", ".tiff", ".webp")
 
@@ -189,3 +193,109 @@ def load_image_folder(path, image_size=None, color_mode="rgb", return_X_y=True):
         target_names=np.asarray([d.name for d in class_dirs]),
         filenames=np.asarray([str(f.relative_to(root)) for f in files]),
     )
+
+
+def write_image_folder(path, X, y, *, class_names=None, filenames=None, synthetic_mask=None,
+                       metadata=None):
+    """Write images as one sub-folder per class, and a ``manifest.json`` of the synthetic ones.
+
+    The layout :func:`load_image_folder` reads (and torchvision's / Keras'
+    ``ImageFolder``): ``path/<class name>/<file>.png``. A real row keeps the
+    base name of its entry in ``filenames`` (``"<k>.png"`` without them); a
+    synthetic row (``synthetic_mask``) is ``synthetic_<k>.png``, ``k``
+    counting per class from 0, in row order. ``manifest.json`` holds
+    ``metadata`` and, under ``"files"``, every synthetic file with its class
+    and ``k``, so that generated images can always be told from real ones.
+
+    Parameters
+    ----------
+    path : path-like
+        Output folder; created, and it must not hold anything yet.
+    X : ndarray of shape (n, H, W) or (n, H, W, C), dtype uint8
+        The images (grey, grey with one channel, RGB or RGBA).
+    y : array-like of shape (n,)
+        Labels of the rows.
+    class_names : sequence of str, default=None
+        Folder name of each label, indexed by label (as ``target_names`` of
+        :func:`load_image_folder`); ``None``: ``str(label)``.
+    filenames : sequence of str, default=None
+        File of each real row (e.g. ``filenames`` of :func:`load_image_folder`);
+        only the base name is used.
+    synthetic_mask : array-like of bool of shape (n,), default=None
+        Which rows are generated (e.g. a fitted sampler's ``synthetic_mask_``);
+        ``None``: none.
+    metadata : dict, default=None
+        JSON-serialisable entries written into the manifest before ``"files"``.
+
+    Returns
+    -------
+    manifest : dict
+        What ``manifest.json`` holds: ``metadata`` and ``"files"``, a list of
+        ``{"file": "<class>/synthetic_<k>.png", "class": <class>, "row": k}``.
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, os
+    >>> from synaug_learn.datasets import load_image_folder, write_image_folder
+    >>> X = np.zeros((3, 4, 4), dtype=np.uint8)
+    >>> out = os.path.join(tempfile.mkdtemp(), "balanced")
+    >>> manifest = write_image_folder(out, X, [0, 1, 1], class_names=["cat", "dog"],
+    ...                               synthetic_mask=[False, False, True])
+    >>> manifest["files"]
+    [{'file': 'dog/synthetic_00000.png', 'class': 'dog', 'row': 0}]
+    >>> sorted(os.listdir(os.path.join(out, "dog")))
+    ['0.png', 'synthetic_00000.png']
+    >>> load_image_folder(out, color_mode="grayscale")[0].shape
+    (3, 4, 4)
+    """
+    import json
+
+    from PIL import Image
+
+    X, y, mask = _check_folder_rows(X, y, filenames, synthetic_mask)
+    path = check_empty_folder(path)
+    path.mkdir(parents=True, exist_ok=True)
+    counts, files = {}, []
+    for i, (img, label) in enumerate(zip(X, y.tolist())):
+        name = str(label) if class_names is None else str(class_names[label])
+        k = counts.get((name, bool(mask[i])), 0)
+        counts[(name, bool(mask[i]))] = k + 1
+        if mask[i]:
+            fname = f"synthetic_{k:05d}.png"
+            files.append({"file": f"{name}/{fname}", "class": name, "row": k})
+        else:
+            fname = f"{k}.png" if filenames is None else Path(str(filenames[i])).name
+        (path / name).mkdir(exist_ok=True)
+        Image.fromarray(img.squeeze(-1) if img.ndim == 3 and img.shape[-1] == 1 else img).save(
+            path / name / fname)
+    manifest = {**(metadata or {}), "files": files}
+    (path / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    return manifest
+
+
+def check_empty_folder(path, param_name="path"):
+    """``Path(path)``, or a ValueError naming ``param_name`` when it exists and is not empty."""
+    path = Path(path)
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        raise ValueError(f"{param_name}={str(path)!r} exists and is not empty.")
+    return path
+
+
+def _check_folder_rows(X, y, filenames, synthetic_mask):
+    """Validate :func:`write_image_folder`'s arrays; return ``(X, y, mask)``."""
+    X, y = np.asarray(X), np.asarray(y)
+    channels_ok = X.ndim == 3 or (X.ndim == 4 and X.shape[-1] in (1, 3, 4))
+    if X.dtype != np.uint8 or not channels_ok:
+        raise ValueError(
+            "X must be uint8 images of shape (n, H, W) or (n, H, W, C) with C in (1, 3, 4); "
+            f"got shape {X.shape} and dtype {X.dtype}."
+        )
+    n = len(X)
+    mask = np.zeros(n, bool) if synthetic_mask is None else np.asarray(synthetic_mask, bool)
+    for name, value in (("y", y), ("synthetic_mask", mask),
+                        ("filenames", None if filenames is None else np.asarray(filenames))):
+        if value is not None and value.shape != (n,):
+            raise ValueError(
+                f"{name} must have one entry per image ({n}); got shape {value.shape}."
+            )
+    return X, y, mask

@@ -1,0 +1,216 @@
+"""``synaug demo``: SynAug against SMOTE and long-tail baselines on a long-tailed split, in minutes.
+
+Fits the recipes of :mod:`synaug_learn.recipes` on a long-tailed Fashion-MNIST
+(or digits) split, prints the table and the synthetic-data report of an
+in-domain and a pretrained generator, and writes plots and ``results.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["DEMO_METHODS", "run_demo"]
+
+DEMO_METHODS = (
+    "ce",
+    "smote",
+    "balanced_softmax_mixup",
+    "synaug_pretrained",
+    "synaug_pretrained_mixup",
+    "synaug_pretrained_mixup_retrain",
+    "synaug_pretrained_balanced_softmax_mixup",
+)
+
+
+def _demo_data(dataset, n_max, seed):
+    """Long-tailed train rows, a test set, a generator that has seen the concepts elsewhere."""
+    from .datasets import (
+        FASHION_MNIST_CLASSES,
+        load_digits_lt,
+        load_fashion_mnist,
+        make_long_tailed,
+    )
+    from .generators import ConditionalDiffusionGenerator
+
+    if dataset == "fashion-mnist":
+        X, y = load_fashion_mnist(subset="train")
+        X_test, y_test = load_fashion_mnist(subset="test")
+        # Rows >= 50000 are the shipped generator's pretraining pool: keep the split disjoint.
+        X_lt, y_lt = make_long_tailed(X[:50_000], y[:50_000], imbalance_factor=100, n_max=n_max,
+                                      random_state=seed)
+        generator = ConditionalDiffusionGenerator.from_pretrained(
+            "fashion-mnist-small", num_inference_steps=10, guidance_scale=1.5)
+        names = list(FASHION_MNIST_CLASSES)
+        origin = "shipped, pretrained on a disjoint pool"
+        return X_lt, y_lt, X_test, y_test, generator, names, origin
+    data = load_digits_lt(imbalance_factor=50, pool=True, random_state=seed)
+    # Nothing is shipped for digits: pretrain on the disjoint pool now (about a minute).
+    generator = ConditionalDiffusionGenerator(max_steps=800, max_minutes=1.5,
+                                              num_inference_steps=20, guidance_scale=1.5,
+                                              random_state=seed, verbose=1)
+    generator.fit(data.X_pool, data.y_pool)
+    folder = Path(os.environ.get("TMPDIR", "/tmp")) / f"synaug-digits-pool-{seed}"
+    generator.save_pretrained(folder)
+    generator = ConditionalDiffusionGenerator.from_pretrained(folder)
+    names = [str(n) for n in data.target_names]
+    return (data.X_train, data.y_train, data.X_test, data.y_test, generator, names,
+            "trained here on the disjoint pool")
+
+
+def _fit_methods(methods, X_lt, y_lt, X_test, y_test, counts, pretrained, *, train_steps,
+                 bank, seed, many, few):
+    """Fit and score every recipe; ``(results, fitted)`` keyed by method."""
+    from tqdm.auto import tqdm
+
+    from .recipes import evaluate, make_recipe
+
+    n_target = max(counts.values())
+    results, fitted = {}, {}
+    for method in tqdm(methods, desc="methods", unit="method"):
+        t0 = time.time()
+        est = make_recipe(method, class_counts=counts, n_target=n_target,
+                          generators={"pretrained": pretrained},
+                          train_steps=train_steps, cache_dir=bank, random_state=seed)
+        est.fit(X_lt, y_lt)
+        results[method] = {**evaluate(est, X_test, y_test, counts, many=many, few=few),
+                           "wall_s": round(time.time() - t0, 1)}
+        fitted[method] = est
+    return results, fitted
+
+
+def _print_table(results, *, many, few, train_steps):
+    print(f"\n{'method':44s} {'bal.acc':>8s} {'many':>6s} {'medium':>6s} {'few':>6s} {'s':>6s}")
+    for method, r in results.items():
+        print(f"{method:44s} {r['balanced_accuracy']:8.3f} {r['many']:6.3f} {r['medium']:6.3f} "
+              f"{r['few']:6.3f} {r['wall_s']:6.1f}")
+    print(f"(many > {many}, few < {few} training images; the same network and {train_steps} "
+          "optimiser steps for every method)")
+
+
+def _reports(X_lt, y_lt, X_test, y_test, counts, pretrained, origin, *, few, seed,
+             indomain_minutes):
+    """Synthetic-data reports of an in-domain and the pretrained generator on the rarest classes."""
+    from .generators import ConditionalDiffusionGenerator
+    from .metrics import synthetic_report
+
+    tail = [c for c, n in counts.items() if n < few] or [min(counts, key=counts.get)]
+    print(f"\nSynthetic-data report on the rarest classes {tail} (novelty ~0 = copies of the "
+          "training rows, ~1 = as new as unseen real images):")
+    reports = {}
+    indomain = ConditionalDiffusionGenerator(
+        max_minutes=indomain_minutes, max_steps=5000, num_inference_steps=10,
+        guidance_scale=1.5, random_state=seed, verbose=1).fit(X_lt, y_lt)
+    fitted_pretrained = pretrained.fit(X_lt, y_lt)
+    for label, gen in (("in-domain (trained on the long-tailed rows)", indomain),
+                       ("pretrained (" + origin + ")", fitted_pretrained)):
+        X_syn, y_syn, _ = gen.generate({(c, None): 32 for c in tail}, random_state=seed)
+        held = np.isin(y_test, tail)
+        rep = synthetic_report(X_lt, y_lt, X_syn, y_syn, X_heldout=X_test[held],
+                               y_heldout=y_test[held], random_state=seed)
+        reports[label] = rep
+        print(f"\n{label}:\n{rep.to_markdown()}")
+    for label, rep in reports.items():
+        rows = [r for r in rep.rows if r["n_generated"]]
+        print(f"{label.split(' (')[0]:>10s}: mean fidelity "
+              f"{np.nanmean([r['fidelity'] for r in rows]):.2f}, mean novelty "
+              f"{np.nanmean([r['novelty'] for r in rows]):.2f}")
+    print(f"(fidelity is judged by a classifier fitted on these long-tailed rows, so it is weak "
+          f"on the rarest classes. In {indomain_minutes:g} minute(s) the in-domain model has "
+          "not learnt them yet; trained for long on so few images it copies them instead -- "
+          "see benchmarks/results/generator_quality.md. Either way it brings nothing new.)")
+    return reports
+
+
+def _plot(out, X_lt, y_lt, counts, names, pretrained, results, fitted, reports, seed):
+    """The demo's four figures, as PNG files in ``out``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from . import plotting
+
+    sampler = next(est.named_steps["sampler"] for est in fitted.values()
+                   if hasattr(est, "named_steps")
+                   and hasattr(est.named_steps["sampler"], "synthetic_mask_"))
+    y_after = np.concatenate([y_lt, np.repeat(list(sampler.sampling_strategy_),
+                                              list(sampler.sampling_strategy_.values()))])
+    fig, ax = plt.subplots(figsize=(9, 4))
+    plotting.plot_class_distribution(y_lt, y_after, ax=ax, class_names=names)
+    fig.tight_layout()
+    fig.savefig(out / "class_distribution.png", dpi=120)
+    X_syn, y_syn, _ = pretrained.generate({(c, None): 8 for c in counts}, random_state=seed)
+    X_both = np.concatenate([X_lt, X_syn])
+    y_both = np.concatenate([y_lt, y_syn])
+    mask = np.r_[np.zeros(len(X_lt), bool), np.ones(len(X_syn), bool)]
+    fig, ax = plt.subplots(figsize=(10, 10))
+    plotting.plot_samples(X_both, y_both, n_per_class=8, class_names=names, synthetic_mask=mask,
+                          ax=ax, random_state=seed)
+    fig.savefig(out / "synthetic_samples.png", dpi=120)
+    fig, ax = plt.subplots(figsize=(12, 4))
+    plotting.plot_per_class_accuracy({m: r["per_class"] for m, r in results.items()},
+                                     class_names=names, ax=ax)
+    fig.tight_layout()
+    fig.savefig(out / "per_class_accuracy.png", dpi=120)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4))
+    for ax, (label, rep) in zip(axes, reports.items()):
+        rep.plot(ax=ax)
+        ax.set_title(label.split(" (")[0])
+    fig.tight_layout()
+    fig.savefig(out / "synthetic_report.png", dpi=120)
+    plt.close("all")
+
+
+def run_demo(dataset="fashion-mnist", out="synaug_output", n_max=200, train_steps=250, seed=0,
+             methods=DEMO_METHODS, indomain_minutes=1.0):
+    """Fit the demo's recipes on a long-tailed split, print the table and the report, plot.
+
+    Returns the results as a dict (also written to ``out/results.json``).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+
+    from .recipes import METHODS
+
+    start = time.time()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    X_lt, y_lt, X_test, y_test, pretrained, names, origin = _demo_data(dataset, n_max, seed)
+    # Flat rows for every method: SMOTE takes 2-D input only; the net and the generators
+    # read square rows as grey images.
+    X_lt, X_test = X_lt.reshape(len(X_lt), -1), X_test.reshape(len(X_test), -1)
+    counts = dict(sorted(Counter(y_lt.tolist()).items()))
+    print(f"\n{dataset} long-tailed training set: {len(y_lt)} images, IF="
+          f"{max(counts.values()) / min(counts.values()):.0f}")
+    print("  per class: " + ", ".join(f"{names[c]}={n}" for c, n in counts.items()))
+    print(f"  test set: {len(y_test)} images; generator: {origin}\n")
+    few = 20 if n_max >= 100 else 5
+    many = 100 if n_max >= 200 else max(10, n_max // 2)
+
+    results, fitted = _fit_methods(methods, X_lt, y_lt, X_test, y_test, counts, pretrained,
+                                   train_steps=train_steps, bank=str(out / "bank"), seed=seed,
+                                   many=many, few=few)
+    _print_table(results, many=many, few=few, train_steps=train_steps)
+    # Why the pretrained fill helps: compare it with a generator trained on the same few rows.
+    reports = _reports(X_lt, y_lt, X_test, y_test, counts, pretrained, origin, few=few,
+                       seed=seed, indomain_minutes=indomain_minutes)
+    _plot(out, X_lt, y_lt, counts, names, pretrained, results, fitted, reports, seed)
+
+    summary = {
+        "dataset": dataset, "n_max": n_max, "train_steps": train_steps, "seed": seed,
+        "class_counts": counts,
+        "methods": {m: {k: v for k, v in r.items() if k != "per_class"} | {
+            "description": METHODS[m]} for m, r in results.items()},
+        "reports": {label: rep.rows for label, rep in reports.items()},
+        "wall_s": round(time.time() - start, 1),
+    }
+    (out / "results.json").write_text(json.dumps(summary, indent=2, default=str))
+    print(f"\nPlots and results.json written to {out}/ in {summary['wall_s']:.0f} s.")
+    return summary
