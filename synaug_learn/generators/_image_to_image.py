@@ -136,21 +136,23 @@ class ImageToImageGenerator(_DiffusersPipelineGenerator):
         image_shape=None,
         strength=0.5,
     ):
-        self.model = model
-        self.class_names = class_names
-        self.group_names = group_names
-        self.prompt_templates = prompt_templates
-        self.negative_prompt = negative_prompt
-        self.num_inference_steps = num_inference_steps
-        self.guidance_scale = guidance_scale
-        self.batch_size = batch_size
-        self.dtype = dtype
-        self.device = device
-        self.image_size = image_size
-        self.local_files_only = local_files_only
-        self.max_retries = max_retries
-        self.verbose = verbose
-        self.image_shape = image_shape
+        super().__init__(
+            model,
+            class_names=class_names,
+            group_names=group_names,
+            prompt_templates=prompt_templates,
+            negative_prompt=negative_prompt,
+            num_inference_steps=num_inference_steps,
+            guidance_scale=guidance_scale,
+            batch_size=batch_size,
+            dtype=dtype,
+            device=device,
+            image_size=image_size,
+            local_files_only=local_files_only,
+            max_retries=max_retries,
+            verbose=verbose,
+            image_shape=image_shape,
+        )
         self.strength = strength
 
     def _fit_sources(self, X, y, groups):

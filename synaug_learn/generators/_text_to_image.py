@@ -122,37 +122,3 @@ class TextToImageGenerator(_DiffusersPipelineGenerator):
     """
 
     _auto_pipeline = "AutoPipelineForText2Image"
-
-    def __init__(
-        self,
-        model,
-        class_names=None,
-        group_names=None,
-        prompt_templates=("a photo of a {name}",),
-        negative_prompt=None,
-        num_inference_steps=25,
-        guidance_scale=7.5,
-        batch_size=8,
-        dtype="auto",
-        device="auto",
-        image_size=None,
-        local_files_only=False,
-        max_retries=3,
-        verbose=0,
-        image_shape=None,
-    ):
-        self.model = model
-        self.class_names = class_names
-        self.group_names = group_names
-        self.prompt_templates = prompt_templates
-        self.negative_prompt = negative_prompt
-        self.num_inference_steps = num_inference_steps
-        self.guidance_scale = guidance_scale
-        self.batch_size = batch_size
-        self.dtype = dtype
-        self.device = device
-        self.image_size = image_size
-        self.local_files_only = local_files_only
-        self.max_retries = max_retries
-        self.verbose = verbose
-        self.image_shape = image_shape

@@ -19,6 +19,7 @@ from __future__ import annotations
 import inspect
 
 import torch
+from imblearn.utils import Substitution
 from torch import nn
 from torch.nn import functional as F
 
@@ -27,7 +28,12 @@ __all__ = ["HEAD_ATTRIBUTE", "MLP", "MODULES", "ResNet32", "SmallCNN", "get_head
 #: The attribute of a module that names its final ``torch.nn.Linear`` (the head).
 HEAD_ATTRIBUTE = "head_name"
 
+_HEAD_NAME_DOC = """head_name : str
+        ``"head"``, the attribute holding the final ``torch.nn.Linear``
+        (see :func:`get_head`)."""
 
+
+@Substitution(head_name=_HEAD_NAME_DOC)
 class SmallCNN(nn.Module):
     """A small, fast convolutional network for 8x8 to 32x32 images.
 
@@ -52,9 +58,7 @@ class SmallCNN(nn.Module):
 
     Attributes
     ----------
-    head_name : str
-        ``"head"``, the attribute holding the final ``torch.nn.Linear``
-        (see :func:`get_head`).
+    {head_name}
 
     Examples
     --------
@@ -116,6 +120,7 @@ class _BasicBlock(nn.Module):
         return F.relu(out + self._shortcut(x))
 
 
+@Substitution(head_name=_HEAD_NAME_DOC)
 class ResNet32(nn.Module):
     """CIFAR-style ResNet-32, the standard network of the CIFAR-LT literature.
 
@@ -135,9 +140,7 @@ class ResNet32(nn.Module):
 
     Attributes
     ----------
-    head_name : str
-        ``"head"``, the attribute holding the final ``torch.nn.Linear``
-        (see :func:`get_head`).
+    {head_name}
 
     Examples
     --------
@@ -181,6 +184,7 @@ class ResNet32(nn.Module):
         return self.head(self.features(x))
 
 
+@Substitution(head_name=_HEAD_NAME_DOC)
 class MLP(nn.Module):
     """A multi-layer perceptron for flat rows (tabular data, or flattened images).
 
@@ -196,9 +200,7 @@ class MLP(nn.Module):
 
     Attributes
     ----------
-    head_name : str
-        ``"head"``, the attribute holding the final ``torch.nn.Linear``
-        (see :func:`get_head`).
+    {head_name}
 
     Examples
     --------
