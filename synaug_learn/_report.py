@@ -17,7 +17,7 @@ from scipy.spatial.distance import pdist
 from sklearn.metrics import pairwise_distances
 from sklearn.utils import check_random_state
 
-from .generators._base import ImageFormat
+from .utils import check_column, feature_map
 
 __all__ = ["SyntheticReport", "synthetic_report"]
 
@@ -172,34 +172,10 @@ def _as_array(X, name, ndim_min=1):
     return X
 
 
-def _check_1d(v, n, name, other):
-    v = np.asarray(v)
-    if v.ndim != 1 or len(v) != n:
-        raise ValueError(
-            f"{name} must be 1-D with one entry per row of {other} ({n}); got shape {v.shape}."
-        )
-    return v
-
-
 def _feature_function(X_train, features):
     """Map arrays to 2-D float features (see :func:`synthetic_report`)."""
     if features is None:
-        try:
-            fmt = ImageFormat.from_array(X_train, param_name="X_train")
-        except ValueError:
-            if X_train.ndim != 2:
-                raise
-            fmt = None  # 2-D rows that are not square images: min-max scaled as they are
-        if fmt is not None:
-            def transform(X):
-                return ((fmt.to_nchw(X) + 1.0) / 2.0).reshape(len(X), -1)
-        else:
-            low, high = float(np.min(X_train)), float(np.max(X_train))
-            scale = high - low if high > low else 1.0
-
-            def transform(X):
-                return (np.asarray(X, dtype=np.float32) - low) / scale
-        return transform
+        return feature_map(X_train, param_name="X_train")
     if hasattr(features, "transform") and callable(features.transform):
         func = features.transform
     elif callable(features):
@@ -339,7 +315,7 @@ def synthetic_report(
     X_train = _as_array(X_train, "X_train", 2)
     if len(X_train) == 0:
         raise ValueError("X_train must hold at least one row; got 0.")
-    y_train = _check_1d(y_train, len(X_train), "y_train", "X_train")
+    y_train = check_column(y_train, len(X_train), "y_train", "X_train")
     X_syn = _as_array(X_syn, "X_syn", 1)
     if X_syn.shape[1:] != X_train.shape[1:] and not (len(X_syn) == 0 and X_syn.ndim == 1):
         raise ValueError(
@@ -348,7 +324,7 @@ def synthetic_report(
         )
     if len(X_syn) == 0:
         X_syn = X_syn.reshape(0, *X_train.shape[1:])
-    y_syn = _check_1d(y_syn, len(X_syn), "y_syn", "X_syn")
+    y_syn = check_column(y_syn, len(X_syn), "y_syn", "X_syn")
     classes = np.unique(y_train)
     known = set(classes.tolist())
     unknown = sorted({v for v in y_syn.tolist() if v not in known}, key=repr)
@@ -362,8 +338,8 @@ def synthetic_report(
         raise ValueError(f"groups_train and groups_syn go together; {missing} is None.")
     has_groups = groups_train is not None
     if has_groups:
-        groups_train = _check_1d(groups_train, len(X_train), "groups_train", "X_train")
-        groups_syn = _check_1d(groups_syn, len(X_syn), "groups_syn", "X_syn")
+        groups_train = check_column(groups_train, len(X_train), "groups_train", "X_train")
+        groups_syn = check_column(groups_syn, len(X_syn), "groups_syn", "X_syn")
     if (X_heldout is None) != (y_heldout is None):
         missing = "y_heldout" if y_heldout is None else "X_heldout"
         raise ValueError(f"X_heldout and y_heldout go together; {missing} is None.")
@@ -374,11 +350,11 @@ def synthetic_report(
                 f"X_heldout must have the sample shape of X_train {X_train.shape[1:]}; "
                 f"got {X_heldout.shape[1:]}."
             )
-        y_heldout = _check_1d(y_heldout, len(X_heldout), "y_heldout", "X_heldout")
+        y_heldout = check_column(y_heldout, len(X_heldout), "y_heldout", "X_heldout")
         if groups_heldout is not None:
             if not has_groups:
                 raise ValueError("groups_heldout needs groups_train and groups_syn.")
-            groups_heldout = _check_1d(groups_heldout, len(X_heldout), "groups_heldout",
+            groups_heldout = check_column(groups_heldout, len(X_heldout), "groups_heldout",
                                        "X_heldout")
     elif groups_heldout is not None:
         raise ValueError("groups_heldout needs X_heldout and y_heldout.")

@@ -7,7 +7,7 @@ import numbers
 import numpy as np
 from sklearn.utils._param_validation import Interval
 
-from ._base import derive_seed
+from ..utils import derive_seed
 from ._text_to_image import _DiffusersPipelineGenerator, _resize_cover
 
 __all__ = ["ImageToImageGenerator"]

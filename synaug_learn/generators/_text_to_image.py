@@ -21,7 +21,8 @@ from contextlib import contextmanager, nullcontext
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._base import BaseGenerator, ImageFormat, derive_seed
+from ..utils import ImageFormat, derive_seed
+from ._base import BaseGenerator
 
 __all__ = ["TextToImageGenerator"]
 

@@ -36,7 +36,7 @@ from skorch.utils import is_dataset, to_numpy, to_tensor
 from torch import nn
 from torch.nn import functional as F
 
-from ..generators._base import ImageFormat
+from ..utils import ImageFormat
 from ._losses import BalancedSoftmaxLoss, ClassWeightedCrossEntropy, GroupDROLoss
 from ._modules import accepted_kwargs, is_flat_module, resolve_module
 
