@@ -26,9 +26,20 @@ import numbers
 import numpy as np
 from tqdm.auto import tqdm
 
+from ._bank import SyntheticBank
 from .utils import check_strata, derive_seed, stratum_labels
 
-__all__ = ["fill", "fit_generator"]
+__all__ = ["check_cache_dir", "fill", "fit_generator", "make_bank"]
+
+
+def check_cache_dir(cache_dir, param_name="cache_dir"):
+    """``None``, or the folder ``cache_dir`` created and checked writable (absolute path)."""
+    return None if cache_dir is None else SyntheticBank.check_path(cache_dir, param_name)
+
+
+def make_bank(cache_dir=None, verbose=0):
+    """The bank a fill reads from and writes to: on disk at ``cache_dir``, else in memory."""
+    return SyntheticBank(cache_dir, verbose=verbose)
 
 
 def fit_generator(bank, generator, X, y, groups=None):

@@ -21,8 +21,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import _check_feature_names
 
-from ._bank import SyntheticBank
-from ._fill import fill, fit_generator
+from ._fill import check_cache_dir, fill, fit_generator, make_bank
 from .generators import check_generator
 from .utils import check_groups, check_images
 
@@ -344,7 +343,7 @@ class SynAugSampler(BaseOverSampler):
         generator = self._check_generator_param()
         n_per_stratum = self._n_per_stratum(y, groups)
         # The bank folder is created only once every input is known to be valid.
-        cache_dir = None if self.cache_dir is None else SyntheticBank.check_path(self.cache_dir)
+        cache_dir = check_cache_dir(self.cache_dir)
         X_res, y_res = self._fit_resample(X, y, groups=groups, generator=generator,
                                           n_per_stratum=n_per_stratum, cache_dir=cache_dir)
         if self._binarize_y:
@@ -355,7 +354,7 @@ class SynAugSampler(BaseOverSampler):
 
     def _fit_resample(self, X, y, *, groups, generator, n_per_stratum, cache_dir):
         """Fit the generator, fill every stratum, append the rows; inputs already checked."""
-        bank = SyntheticBank(cache_dir, verbose=self.verbose)
+        bank = make_bank(cache_dir, verbose=self.verbose)
         self.n_features_in_ = int(np.prod(X.shape[1:]))
         self.n_original_ = len(X)
         self.input_shape_ = tuple(X.shape[1:])
