@@ -411,3 +411,27 @@ def test_fill_doctests():
 
     result = doctest.testmod(fill_module, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_ray_backend_sends_waves_of_shards_and_gives_the_local_rows(gen, monkeypatch):
+    """The Ray path of the fill loop, with Ray's generate_seeded_with_ray replaced by its
+    local equivalent (Ray itself is exercised by the tests marked `ray`)."""
+    import synaug_learn.generators as generators
+
+    waves = []
+
+    def local_ray(generator, jobs, **options):
+        waves.append((len(jobs), options))
+        return [generator.generate_seeded(stratum, seeds) for stratum, seeds in jobs]
+
+    monkeypatch.setattr(generators, "generate_seeded_with_ray", local_ray)
+    request = {(1, None): 10, (0, None): 4}
+    bank = SyntheticBank(shard_size=3)
+    X_r, y_r, g_r = fill(bank, gen, request, 0, backend="ray", ray_wave=2,
+                         ray_options={"concurrency": 2})
+    X_l, y_l, _ = gen.generate(request, random_state=0)
+    np.testing.assert_array_equal(X_r, X_l)
+    np.testing.assert_array_equal(y_r, y_l)
+    assert g_r is None
+    assert waves == [(2, {"concurrency": 2})] * 3  # 4 + 2 shards, two at a time
+    assert bank.last_stats_ == {"requested": 14, "generated": 14, "reused": 0}
