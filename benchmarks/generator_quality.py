@@ -458,7 +458,7 @@ def find_fashion_generator(path=None):
 
 def fashion_pool(meta, training, X, y):
     """Rebuild the pretraining pool (scripts/pretrain_generator.py) and check it by its hash."""
-    from synaug_learn.generators._base import hash_array
+    from synaug_learn.utils import hash_array
 
     per_class = int(training.get("n_images", 9000)) // 10
     rows = np.concatenate([POOL_START + np.flatnonzero(y[POOL_START:] == c)[:per_class]

@@ -6,10 +6,16 @@ trains a CNN on the filled data with Mixup, and :class:`RetrainClassifier`
 re-trains the network's head on a balanced subsample of the real rows.
 """
 
+from . import _report
 from ._retrain import RetrainClassifier
 from ._sampler import SynAugSampler
 from ._version import __version__
+from .generators._base import set_novelty_report
 from .nets import MixupNetClassifier
+
+# Generators never import the report; the one that checks its own output after fine-tuning
+# receives it here (looked up at call time, so the report stays replaceable).
+set_novelty_report(lambda *args, **kwargs: _report.synthetic_report(*args, **kwargs))
 
 __all__ = ["MixupNetClassifier", "RetrainClassifier", "SynAugSampler", "__version__"]
 
@@ -23,4 +29,5 @@ _PUBLIC_MODULES = (
     "synaug_learn.metrics",
     "synaug_learn.plotting",
     "synaug_learn.recipes",
+    "synaug_learn.utils",
 )

@@ -8,30 +8,23 @@ import warnings
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
-from .generators._base import ImageFormat
+from .utils import feature_map
 
 __all__ = ["filter_generated"]
 
 
-def _pixels(X):
-    """The documented cheap feature space: pixels in [-1, 1], flattened."""
-    X = np.asarray(X)
-    if X.ndim == 2:
-        return X.astype(np.float32)
-    return ImageFormat.from_array(X).to_nchw(X).reshape(len(X), -1)
-
-
 def _auto_classifier(X, y):
-    """Logistic regression on the real rows' pixels (scaled with the real rows' range)."""
-    fmt = ImageFormat.from_array(X) if np.asarray(X).ndim > 2 else None
-    features = (lambda A: fmt.to_nchw(A).reshape(len(A), -1)) if fmt else _pixels
+    """Logistic regression on the real rows' pixels, scaled to [-1, 1] with their range."""
+    features = feature_map(X, value_range=(-1.0, 1.0))
     clf = LogisticRegression(max_iter=300).fit(features(X), y)
     return clf, features
 
 
-def filter_generated(bank, generator, n_per_stratum, base_seed, X, y, *, filter, threshold,
-                     max_rounds):
-    """Fetch rows from the bank and keep those whose intended class gets ``p >= threshold``.
+def filter_generated(fetch, n_per_stratum, base_seed, X, y, *, filter, threshold, max_rounds):
+    """Fetch generated rows and keep those whose intended class gets ``p >= threshold``.
+
+    ``fetch(n_per_stratum, random_state)`` returns the generated rows
+    ``(X_new, y_new, groups_new)`` (the fill loop, reading from the bank).
 
     Rows are taken in each stratum's seed order, so the kept rows are the
     first accepted ones of the stratum's sequence and the result is
@@ -53,11 +46,11 @@ def filter_generated(bank, generator, n_per_stratum, base_seed, X, y, *, filter,
         )
     asked = {s: n for s, n in n_per_stratum.items() if n > 0}
     if not asked:
-        return (*bank.fetch(generator, {}, base_seed), {})
+        return (*fetch({}, random_state=base_seed), {})
     fetch_n = dict(asked)
     keep = {}
     for _ in range(max_rounds + 1):
-        X_all, y_all, g_all = bank.fetch(generator, fetch_n, base_seed)
+        X_all, y_all, g_all = fetch(fetch_n, random_state=base_seed)
         offsets = np.cumsum([0] + list(fetch_n.values()))
         proba = clf.predict_proba(features(X_all)) if len(X_all) else np.empty((0, len(classes)))
         short = {}

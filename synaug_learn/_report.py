@@ -17,7 +17,7 @@ from scipy.spatial.distance import pdist
 from sklearn.metrics import pairwise_distances
 from sklearn.utils import check_random_state
 
-from .generators._base import ImageFormat
+from .utils import check_column, feature_map
 
 __all__ = ["SyntheticReport", "synthetic_report"]
 
@@ -172,34 +172,10 @@ def _as_array(X, name, ndim_min=1):
     return X
 
 
-def _check_1d(v, n, name, other):
-    v = np.asarray(v)
-    if v.ndim != 1 or len(v) != n:
-        raise ValueError(
-            f"{name} must be 1-D with one entry per row of {other} ({n}); got shape {v.shape}."
-        )
-    return v
-
-
 def _feature_function(X_train, features):
     """Map arrays to 2-D float features (see :func:`synthetic_report`)."""
     if features is None:
-        try:
-            fmt = ImageFormat.from_array(X_train, param_name="X_train")
-        except ValueError:
-            if X_train.ndim != 2:
-                raise
-            fmt = None  # 2-D rows that are not square images: min-max scaled as they are
-        if fmt is not None:
-            def transform(X):
-                return ((fmt.to_nchw(X) + 1.0) / 2.0).reshape(len(X), -1)
-        else:
-            low, high = float(np.min(X_train)), float(np.max(X_train))
-            scale = high - low if high > low else 1.0
-
-            def transform(X):
-                return (np.asarray(X, dtype=np.float32) - low) / scale
-        return transform
+        return feature_map(X_train, param_name="X_train")
     if hasattr(features, "transform") and callable(features.transform):
         func = features.transform
     elif callable(features):
@@ -336,10 +312,35 @@ def synthetic_report(
     >>> print(caught[0].message)  # doctest: +ELLIPSIS
     generated samples for class 3 are near-copies of the training rows (novelty 0.00 ...
     """
+    data = _check_report_data(X_train, y_train, X_syn, y_syn, groups_train, groups_syn,
+                              X_heldout, y_heldout, groups_heldout)
+    _check_report_options(copy_threshold, max_samples, classifier)
+    rng = check_random_state(random_state)
+    transform = _feature_function(data.X_train, features)
+    index = _StratumIndex(data, max_samples, rng)
+    space = _FeatureSpace(data, index, classifier, transform, max_samples, rng)
+    rows = [_stratum_row(stratum, data, index, space, max_samples, copy_threshold, rng)
+            for stratum in index.strata]
+    _warn_copying(rows, data.has_groups, copy_threshold)
+    return SyntheticReport(rows, copy_threshold=copy_threshold, has_groups=data.has_groups)
+
+
+class _ReportData:
+    """The checked arrays of one report."""
+
+    def __init__(self, **arrays):
+        self.__dict__.update(arrays)
+        self.has_groups = self.groups_train is not None
+        self.classes = np.unique(self.y_train)
+
+
+def _check_report_data(X_train, y_train, X_syn, y_syn, groups_train, groups_syn,
+                       X_heldout, y_heldout, groups_heldout):
+    """Check the real, generated and held-out rows against each other."""
     X_train = _as_array(X_train, "X_train", 2)
     if len(X_train) == 0:
         raise ValueError("X_train must hold at least one row; got 0.")
-    y_train = _check_1d(y_train, len(X_train), "y_train", "X_train")
+    y_train = check_column(y_train, len(X_train), "y_train", "X_train")
     X_syn = _as_array(X_syn, "X_syn", 1)
     if X_syn.shape[1:] != X_train.shape[1:] and not (len(X_syn) == 0 and X_syn.ndim == 1):
         raise ValueError(
@@ -348,7 +349,7 @@ def synthetic_report(
         )
     if len(X_syn) == 0:
         X_syn = X_syn.reshape(0, *X_train.shape[1:])
-    y_syn = _check_1d(y_syn, len(X_syn), "y_syn", "X_syn")
+    y_syn = check_column(y_syn, len(X_syn), "y_syn", "X_syn")
     classes = np.unique(y_train)
     known = set(classes.tolist())
     unknown = sorted({v for v in y_syn.tolist() if v not in known}, key=repr)
@@ -360,28 +361,40 @@ def synthetic_report(
     if (groups_train is None) != (groups_syn is None):
         missing = "groups_syn" if groups_syn is None else "groups_train"
         raise ValueError(f"groups_train and groups_syn go together; {missing} is None.")
-    has_groups = groups_train is not None
-    if has_groups:
-        groups_train = _check_1d(groups_train, len(X_train), "groups_train", "X_train")
-        groups_syn = _check_1d(groups_syn, len(X_syn), "groups_syn", "X_syn")
+    if groups_train is not None:
+        groups_train = check_column(groups_train, len(X_train), "groups_train", "X_train")
+        groups_syn = check_column(groups_syn, len(X_syn), "groups_syn", "X_syn")
+    X_heldout, y_heldout, groups_heldout = _check_heldout(
+        X_train, X_heldout, y_heldout, groups_heldout, groups_train is not None)
+    return _ReportData(X_train=X_train, y_train=y_train, X_syn=X_syn, y_syn=y_syn,
+                       groups_train=groups_train, groups_syn=groups_syn, X_heldout=X_heldout,
+                       y_heldout=y_heldout, groups_heldout=groups_heldout)
+
+
+def _check_heldout(X_train, X_heldout, y_heldout, groups_heldout, has_groups):
     if (X_heldout is None) != (y_heldout is None):
         missing = "y_heldout" if y_heldout is None else "X_heldout"
         raise ValueError(f"X_heldout and y_heldout go together; {missing} is None.")
-    if X_heldout is not None:
-        X_heldout = _as_array(X_heldout, "X_heldout", 2)
-        if X_heldout.shape[1:] != X_train.shape[1:]:
-            raise ValueError(
-                f"X_heldout must have the sample shape of X_train {X_train.shape[1:]}; "
-                f"got {X_heldout.shape[1:]}."
-            )
-        y_heldout = _check_1d(y_heldout, len(X_heldout), "y_heldout", "X_heldout")
+    if X_heldout is None:
         if groups_heldout is not None:
-            if not has_groups:
-                raise ValueError("groups_heldout needs groups_train and groups_syn.")
-            groups_heldout = _check_1d(groups_heldout, len(X_heldout), "groups_heldout",
-                                       "X_heldout")
-    elif groups_heldout is not None:
-        raise ValueError("groups_heldout needs X_heldout and y_heldout.")
+            raise ValueError("groups_heldout needs X_heldout and y_heldout.")
+        return None, None, None
+    X_heldout = _as_array(X_heldout, "X_heldout", 2)
+    if X_heldout.shape[1:] != X_train.shape[1:]:
+        raise ValueError(
+            f"X_heldout must have the sample shape of X_train {X_train.shape[1:]}; "
+            f"got {X_heldout.shape[1:]}."
+        )
+    y_heldout = check_column(y_heldout, len(X_heldout), "y_heldout", "X_heldout")
+    if groups_heldout is not None:
+        if not has_groups:
+            raise ValueError("groups_heldout needs groups_train and groups_syn.")
+        groups_heldout = check_column(groups_heldout, len(X_heldout), "groups_heldout",
+                                      "X_heldout")
+    return X_heldout, y_heldout, groups_heldout
+
+
+def _check_report_options(copy_threshold, max_samples, classifier):
     if (isinstance(copy_threshold, bool) or not isinstance(copy_threshold, numbers.Real)
             or not copy_threshold >= 0):
         raise ValueError(f"copy_threshold must be a number >= 0; got {copy_threshold!r}.")
@@ -390,123 +403,151 @@ def synthetic_report(
         raise ValueError(f"max_samples must be an int >= 2; got {max_samples!r}.")
     if classifier is not None and not callable(getattr(classifier, "predict", None)):
         raise TypeError(f"classifier must be a fitted classifier with predict; got {classifier!r}.")
-    rng = check_random_state(random_state)
-    transform = _feature_function(X_train, features)
 
-    def strata_of(y, groups):
-        return list(zip(y.tolist(), groups.tolist() if groups is not None else [None] * len(y)))
 
-    train_keys = strata_of(y_train, groups_train)
-    syn_keys = strata_of(y_syn, groups_syn)
-    class_pos = {c: i for i, c in enumerate(classes.tolist())}
-    strata = sorted(set(train_keys) | set(syn_keys), key=lambda s: (class_pos[s[0]], repr(s[1])))
+def _strata_of(y, groups):
+    return list(zip(y.tolist(), groups.tolist() if groups is not None else [None] * len(y)))
 
-    def index(keys):
-        out = {}
-        for i, k in enumerate(keys):
-            out.setdefault(k, []).append(i)
-        return {k: np.asarray(v) for k, v in out.items()}
 
-    train_idx, syn_idx = index(train_keys), index(syn_keys)
-    heldout_idx = {}
-    if X_heldout is not None:
-        by_group = groups_heldout is not None or not has_groups
-        heldout_idx = index(strata_of(y_heldout, groups_heldout if has_groups else None))
-        if has_groups and not by_group:  # class-level reference for every group of the class
-            heldout_idx = {(c, g): heldout_idx.get((c, None), np.empty(0, int)) for c, g in strata}
+def _index(keys):
+    out = {}
+    for i, k in enumerate(keys):
+        out.setdefault(k, []).append(i)
+    return {k: np.asarray(v) for k, v in out.items()}
 
-    empty = np.empty(0, dtype=int)
-    syn_sub = {s: _subsample(syn_idx.get(s, empty), max_samples, rng) for s in strata}
-    ref_sub = {s: _subsample(train_idx.get(s, empty), 10 * max_samples, rng) for s in strata}
 
-    fit_idx = empty
-    if classifier is None and len(classes) > 1 and len(syn_idx):
-        fit_idx = np.concatenate([
-            _subsample(np.flatnonzero(y_train == c), max_samples, rng) for c in classes])
-    # Only the training rows that are used are mapped to features (a network may be slow).
-    used = np.union1d(np.concatenate([ref_sub[s] for s in strata]).astype(int), fit_idx)
-    F_used = transform(X_train[used]) if len(used) else np.empty((0, 0), dtype=np.float32)
+class _StratumIndex:
+    """Rows of each stratum (training, generated, held-out) and the evaluated subsamples."""
 
-    def F_train(idx):
-        return F_used[np.searchsorted(used, idx)]
+    def __init__(self, data, max_samples, rng):
+        train_keys = _strata_of(data.y_train, data.groups_train)
+        syn_keys = _strata_of(data.y_syn, data.groups_syn)
+        class_pos = {c: i for i, c in enumerate(data.classes.tolist())}
+        self.strata = sorted(set(train_keys) | set(syn_keys),
+                             key=lambda s: (class_pos[s[0]], repr(s[1])))
+        self.train, self.syn = _index(train_keys), _index(syn_keys)
+        self.heldout = {}
+        if data.X_heldout is not None:
+            by_group = data.groups_heldout is not None or not data.has_groups
+            self.heldout = _index(_strata_of(
+                data.y_heldout, data.groups_heldout if data.has_groups else None))
+            if data.has_groups and not by_group:  # the class's rows for every group of it
+                self.heldout = {(c, g): self.heldout.get((c, None), _EMPTY)
+                                for c, g in self.strata}
+        self.syn_sub = {s: _subsample(self.syn.get(s, _EMPTY), max_samples, rng)
+                        for s in self.strata}
+        self.ref_sub = {s: _subsample(self.train.get(s, _EMPTY), 10 * max_samples, rng)
+                        for s in self.strata}
 
-    all_syn = np.concatenate([syn_sub[s] for s in strata]).astype(int)
-    F_syn_rows = transform(X_syn[all_syn]) if len(all_syn) else None
-    syn_pos = {int(i): p for p, i in enumerate(all_syn)}
 
-    # Fidelity: one prediction pass over all evaluated generated rows.
-    predictions = None
-    if len(all_syn):
+_EMPTY = np.empty(0, dtype=int)
+
+
+class _FeatureSpace:
+    """Features of the evaluated rows, and the fidelity predictions of the generated ones."""
+
+    def __init__(self, data, index, classifier, transform, max_samples, rng):
+        self.transform = transform
+        fit_idx = _EMPTY
+        if classifier is None and len(data.classes) > 1 and len(index.syn):
+            fit_idx = np.concatenate([
+                _subsample(np.flatnonzero(data.y_train == c), max_samples, rng)
+                for c in data.classes])
+        # Only the training rows that are used are mapped to features (a network may be slow).
+        self.used = np.union1d(
+            np.concatenate([index.ref_sub[s] for s in index.strata]).astype(int), fit_idx)
+        self.F_used = (transform(data.X_train[self.used]) if len(self.used)
+                       else np.empty((0, 0), dtype=np.float32))
+        all_syn = np.concatenate([index.syn_sub[s] for s in index.strata]).astype(int)
+        self.F_syn = transform(data.X_syn[all_syn]) if len(all_syn) else None
+        self.syn_pos = {int(i): p for p, i in enumerate(all_syn)}
+        self.predictions = self._predict(data, classifier, all_syn, fit_idx)
+
+    def train(self, idx):
+        return self.F_used[np.searchsorted(self.used, idx)]
+
+    def _predict(self, data, classifier, all_syn, fit_idx):
+        """One prediction pass over all evaluated generated rows."""
+        if not len(all_syn):
+            return None
         if classifier is not None:
-            predictions = np.asarray(classifier.predict(X_syn[all_syn]))
-        elif len(classes) == 1:
-            predictions = np.full(len(all_syn), classes[0])
-        else:
-            from sklearn.linear_model import LogisticRegression
+            return np.asarray(classifier.predict(data.X_syn[all_syn]))
+        if len(data.classes) == 1:
+            return np.full(len(all_syn), data.classes[0])
+        from sklearn.linear_model import LogisticRegression
 
-            model = LogisticRegression(max_iter=1000)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # convergence warnings are not the user's concern
-                model.fit(F_train(fit_idx), y_train[fit_idx])
-            predictions = model.predict(F_syn_rows)
+        model = LogisticRegression(max_iter=1000)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # convergence warnings are not the user's concern
+            model.fit(self.train(fit_idx), data.y_train[fit_idx])
+        return model.predict(self.F_syn)
 
-    rows = []
-    for stratum in strata:
-        label, group = stratum
-        ref = ref_sub[stratum]
-        gen = syn_sub[stratum]
-        row = {"label": label, "group": group,
-               "n_real": int(len(train_idx.get(stratum, empty))),
-               "n_generated": int(len(syn_idx.get(stratum, empty))),
-               "fidelity": float("nan"), "novelty": float("nan"), "diversity": float("nan"),
-               "nn_dist_generated": float("nan"), "nn_dist_reference": float("nan"),
-               "reference": None, "copying": False}
-        if len(gen):
-            pos = np.array([syn_pos[int(i)] for i in gen])
-            row["fidelity"] = float(np.mean(predictions[pos] == label))
-            F_gen = F_syn_rows[pos]
-            if len(ref):
-                F_ref = F_train(ref)
-                d_gen = float(np.median(pairwise_distances(F_gen, F_ref).min(axis=1)))
-                row["nn_dist_generated"] = d_gen
-                held = _subsample(heldout_idx.get(stratum, empty), max_samples, rng)
-                if len(held):
-                    F_held = transform(X_heldout[held])
-                    d_ref = float(np.median(pairwise_distances(F_held, F_ref).min(axis=1)))
-                    row["reference"] = "heldout"
-                elif len(ref) >= 2:
-                    queries = _subsample(np.arange(len(ref)), max_samples, rng)
-                    D = pairwise_distances(F_ref[queries], F_ref)
-                    D[np.arange(len(queries)), queries] = np.inf
-                    d_ref = float(np.median(D.min(axis=1)))
-                    row["reference"] = "loo"
-                else:
-                    d_ref = float("nan")
-                row["nn_dist_reference"] = d_ref
-                if np.isfinite(d_ref) and d_ref > 0:
-                    row["novelty"] = d_gen / d_ref
-                real_div = _mean_pairwise(F_train(_subsample(ref, max_samples, rng)))
-                gen_div = _mean_pairwise(F_gen)
-                if np.isfinite(real_div) and real_div > 0 and np.isfinite(gen_div):
-                    row["diversity"] = gen_div / real_div
-        row["copying"] = bool(np.isfinite(row["novelty"]) and row["novelty"] < copy_threshold)
-        rows.append(row)
+
+def _stratum_row(stratum, data, index, space, max_samples, copy_threshold, rng):
+    """Fidelity, novelty and diversity of one stratum."""
+    label, group = stratum
+    ref, gen = index.ref_sub[stratum], index.syn_sub[stratum]
+    row = {"label": label, "group": group,
+           "n_real": int(len(index.train.get(stratum, _EMPTY))),
+           "n_generated": int(len(index.syn.get(stratum, _EMPTY))),
+           "fidelity": float("nan"), "novelty": float("nan"), "diversity": float("nan"),
+           "nn_dist_generated": float("nan"), "nn_dist_reference": float("nan"),
+           "reference": None, "copying": False}
+    if len(gen):
+        pos = np.array([space.syn_pos[int(i)] for i in gen])
+        row["fidelity"] = float(np.mean(space.predictions[pos] == label))
+        F_gen = space.F_syn[pos]
+        if len(ref):
+            F_ref = space.train(ref)
+            row.update(_novelty(F_gen, F_ref, index.heldout.get(stratum, _EMPTY), data,
+                                space, max_samples, rng))
+            real_div = _mean_pairwise(space.train(_subsample(ref, max_samples, rng)))
+            gen_div = _mean_pairwise(F_gen)
+            if np.isfinite(real_div) and real_div > 0 and np.isfinite(gen_div):
+                row["diversity"] = gen_div / real_div
+    row["copying"] = bool(np.isfinite(row["novelty"]) and row["novelty"] < copy_threshold)
+    return row
+
+
+def _novelty(F_gen, F_ref, heldout, data, space, max_samples, rng):
+    """Nearest-neighbour distance of generated rows over that of unseen (or left-out) real rows."""
+    out = {"nn_dist_generated": float(np.median(pairwise_distances(F_gen, F_ref).min(axis=1)))}
+    held = _subsample(heldout, max_samples, rng)
+    if len(held):
+        F_held = space.transform(data.X_heldout[held])
+        d_ref = float(np.median(pairwise_distances(F_held, F_ref).min(axis=1)))
+        out["reference"] = "heldout"
+    elif len(F_ref) >= 2:
+        queries = _subsample(np.arange(len(F_ref)), max_samples, rng)
+        D = pairwise_distances(F_ref[queries], F_ref)
+        D[np.arange(len(queries)), queries] = np.inf
+        d_ref = float(np.median(D.min(axis=1)))
+        out["reference"] = "loo"
+    else:
+        d_ref = float("nan")
+    out["nn_dist_reference"] = d_ref
+    if np.isfinite(d_ref) and d_ref > 0:
+        out["novelty"] = out["nn_dist_generated"] / d_ref
+    return out
+
+
+def _warn_copying(rows, has_groups, copy_threshold):
     copied = [r for r in rows if r["copying"]]
-    if copied:
-        where = [f"class {r['label']!r}" + (f", group {r['group']!r}" if has_groups else "")
-                 for r in copied]
-        if len(copied) == 1:
-            what = (f"{where[0]} are near-copies of the training rows (novelty "
-                    f"{copied[0]['novelty']:.2f} < copy_threshold={copy_threshold})")
-        else:
-            listed = "; ".join(f"{w} (novelty {r['novelty']:.2f})" for w, r in zip(where, copied))
-            what = (f"{listed} are near-copies of the training rows "
-                    f"(copy_threshold={copy_threshold})")
-        warnings.warn(
-            f"generated samples for {what}: the generator adds little new information there; "
-            "a generator that has seen these concepts elsewhere (pretrained, text-to-image) "
-            "is needed.",
-            UserWarning,
-            stacklevel=2,
-        )
-    return SyntheticReport(rows, copy_threshold=copy_threshold, has_groups=has_groups)
+    if not copied:
+        return
+    where = [f"class {r['label']!r}" + (f", group {r['group']!r}" if has_groups else "")
+             for r in copied]
+    if len(copied) == 1:
+        what = (f"{where[0]} are near-copies of the training rows (novelty "
+                f"{copied[0]['novelty']:.2f} < copy_threshold={copy_threshold})")
+    else:
+        listed = "; ".join(f"{w} (novelty {r['novelty']:.2f})" for w, r in zip(where, copied))
+        what = (f"{listed} are near-copies of the training rows "
+                f"(copy_threshold={copy_threshold})")
+    warnings.warn(
+        f"generated samples for {what}: the generator adds little new information there; "
+        "a generator that has seen these concepts elsewhere (pretrained, text-to-image) "
+        "is needed.",
+        UserWarning,
+        stacklevel=3,
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 import os
@@ -13,7 +14,6 @@ from imblearn.over_sampling.base import BaseOverSampler
 from imblearn.utils import check_sampling_strategy, check_target_type
 from imblearn.utils._docstring import Substitution
 from imblearn.utils._validation import ArraysTransformer
-from scipy.sparse import issparse
 from sklearn.base import clone
 from sklearn.preprocessing import label_binarize
 from sklearn.utils import check_random_state, metadata_routing
@@ -21,8 +21,9 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import _check_feature_names
 
-from ._bank import SyntheticBank
-from .generators._base import check_generator
+from ._fill import check_cache_dir, fill, fit_generator, make_bank
+from .generators import check_generator
+from .utils import check_groups, check_images
 
 __all__ = ["SynAugSampler"]
 
@@ -205,37 +206,11 @@ class SynAugSampler(BaseOverSampler):
 
     # ------------------------------------------------------------------ validation
     def _check_inputs(self, X, y, groups):
-        if issparse(X):
-            raise TypeError("X is a sparse matrix; SynAugSampler needs dense arrays (X.toarray()).")
-        try:
-            X = np.asarray(X)
-        except ValueError as exc:  # numpy refuses ragged nested sequences
-            raise ValueError(f"X must be a rectangular array; it looks ragged ({exc}).") from None
-        if X.dtype == object:
-            try:  # numbers stored as objects are fine; ragged rows are not
-                X = X.astype(np.float64)
-            except ValueError:
-                raise ValueError(
-                    "X must be a rectangular numeric array; got dtype=object (ragged?)."
-                ) from None
-        if X.ndim not in (2, 3, 4):
-            raise ValueError(
-                f"X must be 2-D (n, features), 3-D (n, H, W) or 4-D (n, H, W, C) / (n, C, H, W); "
-                f"got {X.ndim}-D with shape {X.shape}."
-            )
-        if not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
-            raise TypeError(f"X must hold numbers; got dtype={X.dtype}.")
-        for n, what in ((X.shape[0], "sample"), (np.prod(X.shape[1:]), "feature")):
-            if n == 0:
-                raise ValueError(
-                    f"X has 0 {what}(s) (shape={X.shape}) while a minimum of 1 is required."
-                )
+        X = check_images(X)
         if y is None:
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y is None."
             )
-        if np.issubdtype(X.dtype, np.floating) and not np.isfinite(X).all():
-            raise ValueError("X contains NaN or infinity; remove or impute those values first.")
         y = np.asarray(y)
         if y.ndim == 2 and y.shape[1] == 1:
             y = y.ravel()
@@ -252,14 +227,7 @@ class SynAugSampler(BaseOverSampler):
             raise ValueError(
                 f"y has only one class ({np.unique(y).tolist()!r}); there is nothing to balance."
             )
-        if groups is not None:
-            groups = np.asarray(groups)
-            if groups.ndim != 1 or len(groups) != len(y):
-                raise ValueError(
-                    f"groups must be 1-D with one entry per row: got shape {groups.shape} "
-                    f"for {len(y)} rows."
-                )
-        return X, y, groups
+        return X, y, check_groups(groups, len(y))
 
     def _deficits(self, y, groups):
         """Rows to add per stratum ``(label, group_or_None)`` before ``fill_ratio``."""
@@ -321,6 +289,13 @@ class SynAugSampler(BaseOverSampler):
         check_generator(self.generator)
         return clone(self.generator)
 
+    def _n_per_stratum(self, y, groups):
+        """Rows to generate per stratum: each deficit times ``fill_ratio``, rounded down."""
+        return {
+            s: int(math.floor(d * self.fill_ratio + 1e-9))
+            for s, d in self._deficits(y, groups).items() if d > 0
+        }
+
     # ------------------------------------------------------------------ resampling
     def fit(self, X, y, *, groups=None):
         """Check the inputs and compute the rows each stratum would get; generates nothing.
@@ -332,9 +307,7 @@ class SynAugSampler(BaseOverSampler):
         X, y, groups = self._check_inputs(X, y, groups)
         self.n_features_in_ = int(np.prod(X.shape[1:]))
         self.sampling_strategy_ = {
-            (s[0] if groups is None else s): int(math.floor(d * self.fill_ratio + 1e-9))
-            for s, d in self._deficits(y, groups).items()
-            if d > 0
+            (s[0] if groups is None else s): n for s, n in self._n_per_stratum(y, groups).items()
         }
         return self
 
@@ -368,31 +341,33 @@ class SynAugSampler(BaseOverSampler):
         self._binarize_y = False
         X, y, groups = self._check_inputs(X, y, groups)
         generator = self._check_generator_param()
-        deficits = self._deficits(y, groups)
+        n_per_stratum = self._n_per_stratum(y, groups)
         # The bank folder is created only once every input is known to be valid.
-        bank = SyntheticBank(
-            SyntheticBank.check_path(self.cache_dir) if self.cache_dir is not None else None,
-            verbose=self.verbose, backend=self.backend, ray_options=self.ray_options,
-        )
-        n_per_stratum = {
-            s: int(math.floor(d * self.fill_ratio + 1e-9)) for s, d in deficits.items() if d > 0
-        }
+        cache_dir = check_cache_dir(self.cache_dir)
+        X_res, y_res = self._fit_resample(X, y, groups=groups, generator=generator,
+                                          n_per_stratum=n_per_stratum, cache_dir=cache_dir)
+        if self._binarize_y:
+            y_res = label_binarize(y_res, classes=np.unique(y))
+        if X_res.ndim == 2:
+            return arrays_transformer.transform(X_res, y_res)
+        return X_res, y_res
+
+    def _fit_resample(self, X, y, *, groups, generator, n_per_stratum, cache_dir):
+        """Fit the generator, fill every stratum, append the rows; inputs already checked."""
+        bank = make_bank(cache_dir, verbose=self.verbose)
         self.n_features_in_ = int(np.prod(X.shape[1:]))
         self.n_original_ = len(X)
         self.input_shape_ = tuple(X.shape[1:])
         base_seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         if generator.get_params().get("random_state", False) is None:
             generator.set_params(random_state=base_seed)  # one seed drives training and rows
-
-        self.generator_, self.generator_from_bank_ = bank.fit_generator(generator, X, y, groups)
-        X_new, y_new, g_new = self._generate(bank, X, y, n_per_stratum, base_seed)
+        self.generator_, self.generator_from_bank_ = fit_generator(bank, generator, X, y, groups)
+        X_new, y_new, g_new = self._generate(bank, X, y, groups, n_per_stratum, base_seed)
         self.bank_stats_ = dict(bank.stats_)
 
-        self.sampling_strategy_ = Counter()
-        g_list = g_new.tolist() if g_new is not None else [None] * len(y_new)
-        for label, group in zip(y_new.tolist(), g_list):
-            self.sampling_strategy_[label if groups is None else (label, group)] += 1
-        self.sampling_strategy_ = dict(self.sampling_strategy_)
+        strata = zip(y_new.tolist(), g_new.tolist() if groups is not None else [None] * len(y_new))
+        self.sampling_strategy_ = dict(Counter(
+            label if groups is None else (label, group) for label, group in strata))
         X_res = np.concatenate([X, X_new.astype(X.dtype, copy=False)])
         y_res = np.concatenate([y, y_new.astype(y.dtype, copy=False)])
         self.synthetic_mask_ = np.r_[np.zeros(len(X), bool), np.ones(len(X_new), bool)]
@@ -407,27 +382,26 @@ class SynAugSampler(BaseOverSampler):
                 X, y, X_new, y_new, groups_train=groups, groups_syn=g_new,
                 random_state=base_seed,
             )
-        if self._binarize_y:
-            y_res = label_binarize(y_res, classes=np.unique(y))
-        if X_res.ndim == 2:
-            return arrays_transformer.transform(X_res, y_res)
         return X_res, y_res
 
-    def _generate(self, bank, X, y, n_per_stratum, base_seed):
+    def _generate(self, bank, X, y, groups, n_per_stratum, base_seed):
+        """The generated rows ``(X_new, y_new, groups_new)``, filtered when asked."""
         self.filter_report_ = None
+        if not any(n_per_stratum.values()):  # nothing to generate: empty rows of the data's kind
+            self.filter_report_ = None if self.filter is None else {}
+            return X[:0], y[:0], None if groups is None else groups[:0]
+        fetch = functools.partial(fill, bank, self.generator_, backend=self.backend,
+                                  ray_options=self.ray_options)
         if self.filter is None:
-            return bank.fetch(self.generator_, n_per_stratum, base_seed)
+            return fetch(n_per_stratum, random_state=base_seed)
         from ._filter import filter_generated
 
         X_new, y_new, g_new, self.filter_report_ = filter_generated(
-            bank, self.generator_, n_per_stratum, base_seed, X, y,
+            fetch, n_per_stratum, base_seed, X, y,
             filter=self.filter, threshold=self.filter_threshold,
             max_rounds=self.max_filter_rounds,
         )
         return X_new, y_new, g_new
-
-    def _fit_resample(self, X, y, **params):  # required by imblearn's abstract base
-        return self.fit_resample(X, y, **params)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

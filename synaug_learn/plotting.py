@@ -11,7 +11,7 @@ import numbers
 
 import numpy as np
 
-from .generators._base import ImageFormat
+from .utils import ImageFormat
 
 __all__ = ["plot_class_distribution", "plot_per_class_accuracy", "plot_samples"]
 

@@ -3,7 +3,8 @@
 All follow the contract in :mod:`synaug_learn.generators._base`.
 """
 
-from ._base import BaseGenerator, ImageFormat, check_generator
+from ..utils import ImageFormat
+from ._base import BaseGenerator, check_generator
 from ._conditional import ConditionalDiffusionGenerator, class_mapping_by_name, list_pretrained
 from ._image_to_image import ImageToImageGenerator
 from ._jitter import JitterGenerator

@@ -26,73 +26,38 @@ from __future__ import annotations
 
 import hashlib
 import json
-import numbers
-from dataclasses import dataclass
 
 import numpy as np
 from sklearn.base import BaseEstimator
-from sklearn.utils import check_random_state
 
-__all__ = [
-    "BaseGenerator",
-    "ImageFormat",
-    "check_generator",
-    "derive_seed",
-    "hash_array",
-    "stratum_key",
-]
+from ..utils import (
+    check_is_fitted,
+    check_strata,
+    derive_seed,
+    hash_array,
+    jsonable,
+    stratum_labels,
+)
 
-
-def derive_seed(random_state, *keys) -> int:
-    """Derive a 32-bit seed from a base ``random_state`` and any hashable keys.
-
-    The same base and keys always give the same seed, whatever else was
-    generated before: this is what makes a bank shard reproducible alone.
-    ``random_state`` may be ``None`` (a fresh random base), an int or a
-    ``RandomState`` (one integer is drawn from it).
-    """
-    if random_state is None or isinstance(random_state, np.random.RandomState):
-        base = int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
-    elif isinstance(random_state, numbers.Integral):
-        base = int(random_state)
-    else:
-        raise TypeError(
-            f"random_state must be None, an int or a numpy RandomState; got {random_state!r}."
-        )
-    text = json.dumps([base, *[_jsonable(k) for k in keys]], sort_keys=True)
-    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "little")
+__all__ = ["BaseGenerator", "check_generator"]
 
 
-def _jsonable(value):
-    """Turn numpy scalars, tuples and None into a stable JSON-able form."""
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, tuple | list):
-        return [_jsonable(v) for v in value]
-    return value
+# The synthetic-data report belongs to the caller side of the package, and generators must not
+# import it. A generator that checks its own output (ConditionalDiffusionGenerator after
+# fine-tuning) gets it through this callback, which the package's __init__ sets.
+_NOVELTY_REPORT = {"func": None}
 
 
-def stratum_key(stratum) -> str:
-    """A short, stable, filename-safe key for a ``(label, group)`` stratum."""
-    text = json.dumps(_jsonable(tuple(stratum)))
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+def set_novelty_report(func):
+    """Set the callback ``func(X, y, X_syn, y_syn, **kwargs) -> report`` generators probe with."""
+    if func is not None and not callable(func):
+        raise TypeError(f"func must be callable or None; got {func!r}.")
+    _NOVELTY_REPORT["func"] = func
 
 
-def hash_array(*arrays) -> str:
-    """SHA-256 of arrays' dtype, shape and bytes (``None`` entries allowed)."""
-    h = hashlib.sha256()
-    for a in arrays:
-        if a is None:
-            h.update(b"none")
-            continue
-        a = np.ascontiguousarray(a)
-        h.update(str(a.dtype).encode())
-        h.update(str(a.shape).encode())
-        if a.dtype == object:
-            h.update(json.dumps([_jsonable(v) for v in a.ravel().tolist()]).encode())
-        else:
-            h.update(a.tobytes())
-    return h.hexdigest()
+def novelty_report():
+    """The callback set by :func:`set_novelty_report`, or ``None``."""
+    return _NOVELTY_REPORT["func"]
 
 
 def check_generator(generator, param_name="generator"):
@@ -135,137 +100,6 @@ def check_generator(generator, param_name="generator"):
     return generator
 
 
-@dataclass(frozen=True)
-class ImageFormat:
-    """How a user's array stores images, and the conversions to and from NCHW float.
-
-    Layouts: ``"flat"`` (n, d) with ``d = H*W*C``; ``"hw"`` (n, H, W);
-    ``"hwc"`` (n, H, W, C); ``"chw"`` (n, C, H, W). Values are mapped from
-    ``[low, high]`` (0..255 for uint8, the data's own min/max for floats) to
-    ``[-1, 1]`` and back. Build one with :meth:`from_array`.
-
-    Parameters
-    ----------
-    sample_shape : tuple
-        Shape of one sample as stored.
-    dtype : numpy.dtype
-        The stored dtype.
-    layout : {"flat", "hw", "hwc", "chw"}
-        How the samples are stored.
-    channels, height, width : int
-        Channels and size of the images.
-    low, high : float
-        The value range that is mapped to ``[-1, 1]``.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from synaug_learn.generators import ImageFormat
-    >>> X = np.zeros((5, 28, 28, 3), dtype=np.uint8)
-    >>> fmt = ImageFormat.from_array(X)
-    >>> fmt.layout, fmt.channels, fmt.height, fmt.width
-    ('hwc', 3, 28, 28)
-    >>> x = fmt.to_nchw(X)
-    >>> x.shape, float(x.min())
-    ((5, 3, 28, 28), -1.0)
-    >>> fmt.from_nchw(x).shape == X.shape
-    True
-    """
-
-    sample_shape: tuple
-    dtype: np.dtype
-    layout: str
-    channels: int
-    height: int
-    width: int
-    low: float
-    high: float
-
-    @classmethod
-    def from_array(cls, X, image_shape=None, param_name="X"):
-        """Infer the format of ``X``.
-
-        ``image_shape`` (``(H, W)`` or ``(H, W, C)``) is needed for 2-D input
-        unless each row is a square grey image (e.g. digits' 64 = 8x8).
-        4-D input is channels-last when its last axis has 1, 3 or 4 entries,
-        else channels-first when its second axis has.
-        """
-        X = np.asarray(X)
-        if X.ndim == 2:
-            d = X.shape[1]
-            if image_shape is None:
-                side = int(round(np.sqrt(d)))
-                if side * side != d:
-                    raise ValueError(
-                        f"{param_name} is 2-D with {d} features, which is not a square image; "
-                        "pass image_shape=(H, W) or (H, W, C) to the generator."
-                    )
-                image_shape = (side, side)
-            image_shape = tuple(int(s) for s in image_shape)
-            if len(image_shape) not in (2, 3) or int(np.prod(image_shape)) != d:
-                raise ValueError(
-                    f"image_shape={image_shape!r} does not match {param_name}'s {d} features."
-                )
-            h, w = image_shape[:2]
-            c = image_shape[2] if len(image_shape) == 3 else 1
-            layout = "flat"
-        elif X.ndim == 3:
-            layout, (h, w), c = "hw", X.shape[1:], 1
-        elif X.ndim == 4:
-            if X.shape[-1] in (1, 3, 4):
-                layout, (h, w, c) = "hwc", X.shape[1:]
-            elif X.shape[1] in (1, 3, 4):
-                layout, (c, h, w) = "chw", X.shape[1:]
-            else:
-                raise ValueError(
-                    f"{param_name} has shape {X.shape}: neither its last nor its second axis "
-                    "holds 1, 3 or 4 channels."
-                )
-        else:
-            raise ValueError(
-                f"{param_name} must be 2-D (n, features), 3-D (n, H, W) or 4-D (n, H, W, C) / "
-                f"(n, C, H, W); got {X.ndim}-D with shape {X.shape}."
-            )
-        if X.dtype == np.uint8:
-            low, high = 0.0, 255.0
-        else:
-            low, high = float(np.min(X)), float(np.max(X))
-            if high <= low:
-                high = low + 1.0
-        return cls(tuple(X.shape[1:]), X.dtype, layout, int(c), int(h), int(w), low, high)
-
-    def to_nchw(self, X) -> np.ndarray:
-        """Convert user-format images to float32 NCHW in [-1, 1]."""
-        X = np.asarray(X)
-        n = X.shape[0]
-        if self.layout == "flat":
-            x = X.reshape(n, self.height, self.width, self.channels).transpose(0, 3, 1, 2)
-        elif self.layout == "hw":
-            x = X[:, None]
-        elif self.layout == "hwc":
-            x = X.transpose(0, 3, 1, 2)
-        else:
-            x = X
-        x = x.astype(np.float32)
-        return (x - self.low) / (self.high - self.low) * 2.0 - 1.0
-
-    def from_nchw(self, x) -> np.ndarray:
-        """Convert float NCHW images in [-1, 1] back to the user's shape and dtype."""
-        x = np.clip(np.asarray(x, dtype=np.float32), -1.0, 1.0)
-        x = (x + 1.0) / 2.0 * (self.high - self.low) + self.low
-        n = x.shape[0]
-        if self.layout == "flat":
-            x = x.transpose(0, 2, 3, 1).reshape(n, -1)
-        elif self.layout == "hw":
-            x = x[:, 0]
-        elif self.layout == "hwc":
-            x = x.transpose(0, 2, 3, 1)
-        if np.issubdtype(self.dtype, np.integer):
-            info = np.iinfo(self.dtype)
-            x = np.clip(np.rint(x), info.min, info.max)
-        return x.astype(self.dtype)
-
-
 class BaseGenerator(BaseEstimator):
     """Base class for generators (see the module docstring for the contract).
 
@@ -294,6 +128,15 @@ class BaseGenerator(BaseEstimator):
     >>> X_new.ravel().tolist(), y_new.tolist(), groups_new
     ([1.0, 1.0], [0, 0], None)
     """
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # A subclass that implements neither `_generate_stratum` nor `generate_seeded` (its
+        # sampling lives in `generate` only) cannot generate per seed: it does not offer
+        # `generate_seeded`, and callers fall back to whole `generate` calls.
+        if (cls._generate_stratum is BaseGenerator._generate_stratum
+                and cls.generate_seeded is BaseGenerator.generate_seeded):
+            cls.generate_seeded = None
 
     def fit(self, X, y, groups=None):
         """Fit the generator on ``X`` (images or rows), labels ``y`` and optional ``groups``."""
@@ -332,45 +175,21 @@ class BaseGenerator(BaseEstimator):
         y_new : ndarray of shape (sum(n),)
         groups_new : ndarray of shape (sum(n),) or None
         """
-        if not hasattr(self, "classes_"):
-            from sklearn.exceptions import NotFittedError
-
-            raise NotFittedError(f"{type(self).__name__} is not fitted; call fit first.")
+        check_is_fitted(self, "classes_")
+        request = check_strata(n_per_stratum, self.classes_, self.has_groups_)
         base = derive_seed(random_state)
-        X_parts, y_parts, g_parts = [], [], []
-        for stratum, n in n_per_stratum.items():
-            label, group = self._check_stratum(stratum)
-            n = int(n)
-            if n < 0:
-                raise ValueError(f"n_per_stratum[{stratum!r}] must be >= 0; got {n}.")
-            if n == 0:
-                continue
-            seeds = [derive_seed(base, stratum, i) for i in range(n)]
-            X_parts.append(self.generate_seeded((label, group), seeds))
-            y_parts.append(np.full(n, label, dtype=self.classes_.dtype))
-            g_parts.append(np.full(n, group, dtype=object if group is None else None))
-        if not X_parts:
-            X_out = np.empty((0, *self.sample_shape_), dtype=self.dtype_)
-            y_out = np.empty((0,), dtype=self.classes_.dtype)
-            return X_out, y_out, (np.empty((0,), dtype=object) if self.has_groups_ else None)
-        groups_out = np.concatenate(g_parts) if self.has_groups_ else None
-        return np.concatenate(X_parts), np.concatenate(y_parts), groups_out
+        X_parts = [
+            self.generate_seeded(stratum, [derive_seed(base, stratum, i) for i in range(n)])
+            for stratum, n in request if n
+        ]
+        X_out = (np.concatenate(X_parts) if X_parts
+                 else np.empty((0, *self.sample_shape_), dtype=self.dtype_))
+        y_out, groups_out = stratum_labels(request, self.classes_.dtype, self.has_groups_)
+        return X_out, y_out, groups_out
 
     def _check_stratum(self, stratum):
-        if not isinstance(stratum, tuple) or len(stratum) != 2:
-            raise ValueError(
-                f"n_per_stratum keys must be (label, group_or_None) tuples; got {stratum!r}."
-            )
-        label, group = stratum
-        if label not in set(self.classes_.tolist()):
-            raise ValueError(
-                f"n_per_stratum names label {label!r}, which the generator was not fitted on "
-                f"(classes_={self.classes_.tolist()!r})."
-            )
-        if self.has_groups_ and group is None:
-            raise ValueError(
-                f"the generator was fitted with groups, so stratum {stratum!r} needs a group."
-            )
+        """``stratum`` as a checked ``(label, group)`` pair of the fitted strata."""
+        ((label, group), _), = check_strata({stratum: 0}, self.classes_, self.has_groups_)
         return label, group
 
     def generate_seeded(self, stratum, seeds):
@@ -378,10 +197,7 @@ class BaseGenerator(BaseEstimator):
 
         The output for a seed does not depend on the other seeds in the call.
         """
-        if not hasattr(self, "classes_"):
-            from sklearn.exceptions import NotFittedError
-
-            raise NotFittedError(f"{type(self).__name__} is not fitted; call fit first.")
+        check_is_fitted(self, "classes_")
         stratum = self._check_stratum(tuple(stratum))
         seeds = [int(s) for s in seeds]
         if not seeds:
@@ -420,8 +236,8 @@ class BaseGenerator(BaseEstimator):
         fmt = getattr(self, "image_format_", None)
         payload = [repr(fmt), str(getattr(self, "dtype_", None)),
                    list(getattr(self, "sample_shape_", ())),
-                   [_jsonable(s) for s in getattr(self, "strata_", [])],
-                   [_jsonable(e) for e in extra]]
+                   [jsonable(s) for s in getattr(self, "strata_", [])],
+                   [jsonable(e) for e in extra]]
         return hashlib.sha256(json.dumps(payload, default=repr).encode()).hexdigest()
 
     def _state_hash(self):

@@ -14,7 +14,8 @@ import numpy as np
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 
-from ._base import BaseGenerator, ImageFormat, _jsonable
+from ..utils import ImageFormat, check_is_fitted, jsonable
+from ._base import BaseGenerator, novelty_report
 
 __all__ = ["ConditionalDiffusionGenerator", "class_mapping_by_name", "list_pretrained"]
 
@@ -324,7 +325,7 @@ class ConditionalDiffusionGenerator(BaseGenerator):
         self.unet_.save_pretrained(path / "unet", safe_serialization=True)
         meta = {
             "format_version": FORMAT_VERSION,
-            "strata": [list(_jsonable(s)) for s in self.model_strata_],
+            "strata": [list(jsonable(s)) for s in self.model_strata_],
             "image_size": self.unet_size_,
             "channels": self.image_format_.channels,
             "height": self.image_format_.height,
@@ -332,7 +333,7 @@ class ConditionalDiffusionGenerator(BaseGenerator):
             "num_train_timesteps": self._num_train_timesteps,
             "trained_steps": int(self.total_train_steps_),
             "training_data_sha256": self.data_hash_,
-            "params": {k: _jsonable(v) if not isinstance(v, Path) else str(v)
+            "params": {k: jsonable(v) if not isinstance(v, Path) else str(v)
                        for k, v in self.get_params(deep=False).items()},
         }
         (path / CONFIG_NAME).write_text(json.dumps(meta, indent=2, default=str))
@@ -381,9 +382,15 @@ class ConditionalDiffusionGenerator(BaseGenerator):
         return self
 
     def _warn_if_copying(self, X, y, groups, strata):
-        """Probe the fine-tuned strata; the report warns when their samples are near-copies."""
-        from .._report import synthetic_report
+        """Probe the fine-tuned strata; the report warns when their samples are near-copies.
 
+        The report lives on the caller side of the package; it reaches the
+        generator as the callback that :func:`~synaug_learn.generators._base.novelty_report`
+        returns (generators never import it).
+        """
+        synthetic_report = novelty_report()
+        if synthetic_report is None:  # the package was not imported through synaug_learn
+            return
         probe = {s: 16 for s in strata}
         X_syn, y_syn, g_syn = self.generate(probe, random_state=0)
         with warnings.catch_warnings():
@@ -674,10 +681,7 @@ class ConditionalDiffusionGenerator(BaseGenerator):
 
     # ------------------------------------------------------------------ identity
     def _check_fitted(self):
-        if not hasattr(self, "unet_"):
-            from sklearn.exceptions import NotFittedError
-
-            raise NotFittedError(f"{type(self).__name__} is not fitted; call fit first.")
+        check_is_fitted(self, "unet_")
 
     def _state_hash(self):
         if not hasattr(self, "unet_"):

@@ -23,7 +23,8 @@ from contextlib import contextmanager, nullcontext
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._base import BaseGenerator, ImageFormat, derive_seed
+from ..utils import ImageFormat, check_is_fitted, derive_seed
+from ._base import BaseGenerator
 
 __all__ = []
 
@@ -338,7 +339,7 @@ class _DiffusersPipelineGenerator(BaseGenerator):
             One prompt per seed (which template a row uses is chosen from its
             seed), or the distinct prompts when ``seeds`` is ``None``.
         """
-        self._check_fitted()
+        check_is_fitted(self, "image_format_")
         stratum = self._check_stratum(tuple(stratum))
         if seeds is None:
             prompts = [self._format_prompt(t, stratum) for t in self.prompt_templates_]
@@ -346,12 +347,6 @@ class _DiffusersPipelineGenerator(BaseGenerator):
         return [self._prompt(stratum, int(s)) for s in seeds]
 
     # ------------------------------------------------------------- pipeline
-
-    def _check_fitted(self):
-        if not hasattr(self, "image_format_"):
-            from sklearn.exceptions import NotFittedError
-
-            raise NotFittedError(f"{type(self).__name__} is not fitted; call fit first.")
 
     def _torch_device(self):
         import torch
@@ -536,7 +531,7 @@ class _DiffusersPipelineGenerator(BaseGenerator):
             torch.cuda.empty_cache()
 
     def _generate_stratum(self, stratum, seeds):
-        self._check_fitted()
+        check_is_fitted(self, "image_format_")
         pipe = self._get_pipeline()
         seeds = [int(s) for s in seeds]
         prompts = [self._prompt(stratum, s) for s in seeds]

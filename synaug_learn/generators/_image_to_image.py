@@ -7,7 +7,7 @@ import numbers
 import numpy as np
 from sklearn.utils._param_validation import Interval
 
-from ._base import derive_seed
+from ..utils import check_is_fitted, derive_seed
 from ._diffusers import _DiffusersPipelineGenerator, _resize_cover
 
 __all__ = ["ImageToImageGenerator"]
@@ -197,7 +197,7 @@ class ImageToImageGenerator(_DiffusersPipelineGenerator):
         -------
         indices : list of int
         """
-        self._check_fitted()
+        check_is_fitted(self, "image_format_")
         stratum = self._check_stratum(tuple(stratum))
         rows = self._stratum_sources(stratum)
         return [int(rows[p]) for p in self._source_positions(stratum, seeds)]

@@ -22,16 +22,9 @@ import numbers
 
 import numpy as np
 
-from ._base import derive_seed
+from ..utils import check_count, check_is_fitted, check_strata, derive_seed, stratum_labels
 
 __all__ = ["generate_rows", "generate_seeded_with_ray", "generate_with_ray", "plan_rows"]
-
-
-def _check_fitted(generator):
-    if not hasattr(generator, "classes_"):
-        from sklearn.exceptions import NotFittedError
-
-        raise NotFittedError(f"{type(generator).__name__} is not fitted; call fit first.")
 
 
 def plan_rows(generator, n_per_stratum, random_state=None):
@@ -62,17 +55,12 @@ def plan_rows(generator, n_per_stratum, random_state=None):
     >>> [(i, s) for i, s, _ in plan_rows(gen, {(1, None): 2, (0, None): 1}, random_state=0)]
     [(0, (1, None)), (1, (1, None)), (2, (0, None))]
     """
-    _check_fitted(generator)
+    check_is_fitted(generator, "classes_")
     base = derive_seed(random_state)
     rows = []
-    for stratum, n in n_per_stratum.items():
-        checked = generator._check_stratum(stratum)
-        n = int(n)
-        if n < 0:
-            raise ValueError(f"n_per_stratum[{stratum!r}] must be >= 0; got {n}.")
-        # The key as given seeds the row, exactly as BaseGenerator.generate does.
+    for stratum, n in check_strata(n_per_stratum, generator.classes_, generator.has_groups_):
         start = len(rows)
-        rows.extend((start + i, checked, derive_seed(base, stratum, i)) for i in range(n))
+        rows.extend((start + i, stratum, derive_seed(base, stratum, i)) for i in range(n))
     return rows
 
 
@@ -125,7 +113,7 @@ def generate_rows(generator, rows):
     >>> bool(np.allclose(generate_rows(gen, rows[1:]), X_new[1:]))
     True
     """
-    _check_fitted(generator)
+    check_is_fitted(generator, "classes_")
     rows = _as_rows(rows)
     out = np.empty((len(rows), *generator.sample_shape_), dtype=generator.dtype_)
     by_stratum = {}
@@ -152,15 +140,6 @@ class _GeneratorWorker:
             for i, k, s in zip(index, batch["stratum"], batch["seed"])
         ]
         return {"index": index, "image": generate_rows(self.generator, rows)}
-
-
-def _check_int(value, name, low, allow_none=True):
-    if value is None and allow_none:
-        return None
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < low:
-        raise ValueError(f"{name} must be an int >= {low}{' or None' if allow_none else ''}; "
-                         f"got {value!r}.")
-    return int(value)
 
 
 def _run_rows_on_ray(generator, rows, batch_size, num_gpus_per_worker, num_cpus_per_worker,
@@ -210,11 +189,11 @@ def _run_rows_on_ray(generator, rows, batch_size, num_gpus_per_worker, num_cpus_
 
 
 def _check_ray_args(generator, batch_size, num_gpus_per_worker, num_cpus_per_worker, concurrency):
-    _check_fitted(generator)
+    check_is_fitted(generator, "classes_")
     if batch_size is None:
         batch_size = int(getattr(generator, "batch_size", 8) or 8)
-    batch_size = _check_int(batch_size, "batch_size", 1, allow_none=False)
-    concurrency = _check_int(concurrency, "concurrency", 1)
+    batch_size = check_count(batch_size, "batch_size", 1, allow_none=False)
+    concurrency = check_count(concurrency, "concurrency", 1)
     for name, value in (("num_gpus_per_worker", num_gpus_per_worker),
                         ("num_cpus_per_worker", num_cpus_per_worker)):
         if value is not None and (not isinstance(value, numbers.Real) or value < 0):
@@ -279,19 +258,9 @@ def generate_with_ray(generator, n_per_stratum, random_state=None, *, batch_size
     rows = plan_rows(generator, n_per_stratum, random_state)
     X = _run_rows_on_ray(generator, rows, batch_size, num_gpus_per_worker, num_cpus_per_worker,
                          concurrency)
-    # labels and groups assembled exactly as BaseGenerator.generate assembles them
-    y_parts, g_parts = [], []
-    for stratum, n in n_per_stratum.items():
-        if int(n) == 0:
-            continue
-        label, group = generator._check_stratum(stratum)
-        y_parts.append(np.full(int(n), label, dtype=generator.classes_.dtype))
-        g_parts.append(np.full(int(n), group, dtype=object if group is None else None))
-    if not y_parts:
-        y = np.empty((0,), dtype=generator.classes_.dtype)
-        return X, y, (np.empty((0,), dtype=object) if generator.has_groups_ else None)
-    groups = np.concatenate(g_parts) if generator.has_groups_ else None
-    return X, np.concatenate(y_parts), groups
+    request = check_strata(n_per_stratum, generator.classes_, generator.has_groups_)
+    y, groups = stratum_labels(request, generator.classes_.dtype, generator.has_groups_)
+    return X, y, groups
 
 
 def generate_seeded_with_ray(generator, jobs, *, batch_size=None, num_gpus_per_worker=None,

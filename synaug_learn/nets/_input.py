@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from skorch.utils import to_numpy
 
-from ..generators._base import ImageFormat
+from ..utils import ImageFormat
 
 __all__ = ["InputAdapter", "as_array", "check_y"]
 

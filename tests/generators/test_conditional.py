@@ -7,7 +7,7 @@ from sklearn.datasets import load_digits
 from sklearn.linear_model import LogisticRegression
 
 from synaug_learn.generators import ConditionalDiffusionGenerator
-from synaug_learn.generators._base import derive_seed
+from synaug_learn.utils import derive_seed
 
 TINY = dict(block_out_channels=(16, 32), max_steps=3, num_inference_steps=2, random_state=0)
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 
-from synaug_learn.generators._base import derive_seed
 from synaug_learn.generators._text_to_image import TextToImageGenerator
+from synaug_learn.utils import derive_seed
 
 torch = pytest.importorskip("torch")
 
