@@ -6,12 +6,31 @@ trains a CNN on the filled data with Mixup, and :class:`RetrainClassifier`
 re-trains the network's head on a balanced subsample of the real rows.
 """
 
-from ._retrain import RetrainClassifier
-from ._sampler import SynAugSampler
+import importlib
+
 from ._version import __version__
-from .nets import MixupNetClassifier
 
 __all__ = ["MixupNetClassifier", "RetrainClassifier", "SynAugSampler", "__version__"]
+
+# Imported on first use: torch, skorch and scikit-learn take seconds to import, and
+# ``import synaug_learn`` (or ``synaug_learn.generators``, the CLI's --help) should not.
+_LAZY = {
+    "MixupNetClassifier": ".nets",
+    "RetrainClassifier": "._retrain",
+    "SynAugSampler": "._sampler",
+}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
 
 # The modules whose __all__ is the public API: the docs' API page and the docstring tests
 # both check every name in them.

@@ -329,6 +329,7 @@ class ConditionalDiffusionGenerator(BaseGenerator):
             "height": self.image_format_.height,
             "width": self.image_format_.width,
             "num_train_timesteps": self._num_train_timesteps,
+            "prediction_type": self._prediction_type,
             "trained_steps": int(self.total_train_steps_),
             "training_data_sha256": self.data_hash_,
             "params": {k: _jsonable(v) if not isinstance(v, Path) else str(v)
@@ -434,6 +435,7 @@ class ConditionalDiffusionGenerator(BaseGenerator):
         self._new_strata = set()
         self._pretrained_steps = 0
         self._num_train_timesteps = 1000
+        self._prediction_type = "epsilon"
         # Attention only at the coarsest level: it is what CPU time can afford.
         down = ["DownBlock2D"] * (levels - 1) + ["AttnDownBlock2D"]
         up = ["AttnUpBlock2D"] + ["UpBlock2D"] * (levels - 1)
@@ -495,6 +497,14 @@ class ConditionalDiffusionGenerator(BaseGenerator):
         self._new_strata = set(new)
         self._pretrained_steps = int(meta.get("trained_steps", 0))
         self._num_train_timesteps = int(meta.get("num_train_timesteps", 1000))
+        # What the network predicts: the noise, or v for the distilled few-step students.
+        self._prediction_type = meta.get("prediction_type", "epsilon")
+        if self._prediction_type != "epsilon" and self.fine_tune:
+            raise ValueError(
+                f"pretrained={str(self.pretrained)!r} is a distilled student (it predicts "
+                f"{self._prediction_type!r}); fine_tune={self.fine_tune} trains noise "
+                "prediction. Fine-tune its teacher instead."
+            )
 
     def _model_index(self, stratum):
         target = getattr(self, "_to_model", {}).get(stratum, stratum)
@@ -598,7 +608,7 @@ class ConditionalDiffusionGenerator(BaseGenerator):
             ]).to(self.device)
             # A fresh scheduler per batch: the multistep solvers keep past predictions.
             scheduler = make_scheduler(self.scheduler, self._num_train_timesteps,
-                                       self.timestep_spacing)
+                                       self.timestep_spacing, self._prediction_type)
             x = denoise(self.unet_, x, label, null, scheduler, self.num_inference_steps,
                         self.guidance_scale, interval)
             out.append(self._from_unet(x.float().cpu()).numpy())

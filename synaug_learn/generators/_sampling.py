@@ -27,7 +27,8 @@ TIMESTEP_SPACINGS = ("leading", "linspace", "trailing")
 AUTO_BATCH_SIZE = {"cpu": 32, "other": 256}
 
 
-def make_scheduler(name, num_train_timesteps=1000, timestep_spacing=None):
+def make_scheduler(name, num_train_timesteps=1000, timestep_spacing=None,
+                   prediction_type="epsilon"):
     """A fresh diffusers scheduler for ``name`` (one of :data:`SCHEDULERS`).
 
     ``"ddim"`` is deterministic DDIM (eta 0, no clipping: clipping collapses
@@ -36,7 +37,9 @@ def make_scheduler(name, num_train_timesteps=1000, timestep_spacing=None):
     step, final sigma zero) and ``"unipc"`` the UniPC multistep solver
     (``bh2``), the two that need few steps for guided sampling.
     ``timestep_spacing`` (``"leading"``, ``"linspace"`` or ``"trailing"``)
-    overrides the scheduler's own default.
+    overrides the scheduler's own default. ``prediction_type`` is what the
+    network predicts (``"epsilon"``, or ``"v_prediction"`` for the few-step
+    students of ``scripts/distill_generator.py``).
     """
     if name == "ddim":
         from diffusers import DDIMScheduler as cls
@@ -58,7 +61,8 @@ def make_scheduler(name, num_train_timesteps=1000, timestep_spacing=None):
             raise ValueError(f"timestep_spacing={timestep_spacing!r} is not one of "
                              f"{list(TIMESTEP_SPACINGS)}.")
         options["timestep_spacing"] = timestep_spacing
-    return cls(num_train_timesteps=num_train_timesteps, **options)
+    return cls(num_train_timesteps=num_train_timesteps, prediction_type=prediction_type,
+               **options)
 
 
 def check_guidance_interval(interval, param_name="guidance_interval"):
