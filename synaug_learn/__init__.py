@@ -6,18 +6,32 @@ trains a CNN on the filled data with Mixup, and :class:`RetrainClassifier`
 re-trains the network's head on a balanced subsample of the real rows.
 """
 
-from . import _report
-from ._retrain import RetrainClassifier
-from ._sampler import SynAugSampler
-from ._version import __version__
-from .generators._base import set_novelty_report
-from .nets import MixupNetClassifier
+import importlib
 
-# Generators never import the report; the one that checks its own output after fine-tuning
-# receives it here (looked up at call time, so the report stays replaceable).
-set_novelty_report(lambda *args, **kwargs: _report.synthetic_report(*args, **kwargs))
+from ._version import __version__
 
 __all__ = ["MixupNetClassifier", "RetrainClassifier", "SynAugSampler", "__version__"]
+
+# Imported on first use: torch, skorch and scikit-learn take seconds to import, and
+# ``import synaug_learn`` (or ``synaug_learn.generators``, the CLI's --help) should not.
+_LAZY = {
+    "MixupNetClassifier": ".nets",
+    "RetrainClassifier": "._retrain",
+    "SynAugSampler": "._sampler",
+}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
+
 
 # The modules whose __all__ is the public API: the docs' API page and the docstring tests
 # both check every name in them.

@@ -409,7 +409,7 @@ class RetrainClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             warnings.warn(
                 f"{len(small)} strata have fewer than min_per_stratum={self.min_per_stratum} "
                 f"rows to re-train the head on ({_short(small)}); the re-trained head may be "
-                "worse than the original one (FINDINGS.md section 2). Consider "
+                "worse than the original one. Consider "
                 "rows='resampled' or a larger n_per_stratum.",
                 UserWarning,
                 stacklevel=3,

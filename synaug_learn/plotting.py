@@ -266,8 +266,9 @@ def plot_per_class_accuracy(results, class_names=None, ax=None):
     ----------
     results : dict
         ``{method_name: {label: accuracy}}``; a method may miss some labels.
-        The legend shows each method's mean over its classes (balanced
-        accuracy when every class is present).
+        The legend, to the right of the axes so that it covers no bar, shows
+        each method's mean over its classes (balanced accuracy when every
+        class is present).
     class_names : dict or sequence, default=None
         As in :func:`plot_class_distribution`.
     ax : matplotlib Axes, default=None
@@ -319,5 +320,6 @@ def plot_per_class_accuracy(results, class_names=None, ax=None):
                        ha="right" if max(len(n) for n in names) > 3 else "center")
     ax.set_xlabel("class")
     ax.set_ylabel("accuracy")
-    ax.legend(fontsize="small")
+    # Outside the axes, on the right: inside, it covers the (short) tail classes' bars.
+    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
     return ax

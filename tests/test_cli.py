@@ -63,6 +63,9 @@ def test_demo_prints_the_table_and_writes_plots(tmp_path, monkeypatch, capsys, t
                            methods=("ce", "synaug_pretrained_mixup"), indomain_minutes=0.01)
     printed = capsys.readouterr().out
     assert "synaug_pretrained_mixup" in printed and "novelty" in printed
+    assert "sampling: DDIM 2 steps, guidance 1.5 on every step" in printed
+    assert "Total time: 0 min" in printed or "Total time: 1 min" in printed
+    assert "FINDINGS" not in printed and "shared/" not in printed
     for name in ("class_distribution.png", "synthetic_samples.png", "per_class_accuracy.png",
                  "synthetic_report.png", "results.json"):
         assert (tmp_path / name).stat().st_size > 0

@@ -151,6 +151,22 @@ def test_per_class_accuracy(tmp_path):
     assert is_png(tmp_path / "acc.png")
 
 
+def test_per_class_accuracy_legend_covers_no_bar(tmp_path):
+    """Seven methods over ten classes, as in the demo: the legend sits beside the bars."""
+    rng = np.random.RandomState(0)
+    results = {f"method_number_{m}": dict(enumerate(rng.rand(10))) for m in range(7)}
+    fig, ax = plt.subplots(figsize=(12, 4))
+    plot_per_class_accuracy(results, ax=ax)
+    fig.tight_layout()
+    fig.savefig(tmp_path / "acc.png")
+    legend = ax.get_legend().get_window_extent()
+    bars = [p.get_window_extent() for p in ax.patches]
+    assert len(bars) == 70
+    assert not any(legend.overlaps(b) for b in bars)
+    assert legend.x0 >= ax.get_window_extent().x1  # right of the axes
+    assert legend.x1 <= fig.bbox.x1 + 1  # and still inside the saved figure
+
+
 def test_per_class_accuracy_errors():
     with pytest.raises(TypeError, match="results must be a non-empty dict"):
         plot_per_class_accuracy([0.5])

@@ -25,6 +25,7 @@ random_state)`` so that the bank can regenerate any shard alone.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 
 import numpy as np
@@ -44,8 +45,10 @@ __all__ = ["BaseGenerator", "check_generator"]
 
 # The synthetic-data report belongs to the caller side of the package, and generators must not
 # import it. A generator that checks its own output (ConditionalDiffusionGenerator after
-# fine-tuning) gets it through this callback, which the package's __init__ sets.
-_NOVELTY_REPORT = {"func": None}
+# fine-tuning) gets it through this callback. Unless one is set, the package's report is
+# looked up by name when first needed, so that importing a generator stays cheap and no
+# generator module imports the report.
+_NOVELTY_REPORT = {"func": None, "default": ("synaug_learn._report", "synthetic_report")}
 
 
 def set_novelty_report(func):
@@ -56,7 +59,10 @@ def set_novelty_report(func):
 
 
 def novelty_report():
-    """The callback set by :func:`set_novelty_report`, or ``None``."""
+    """The callback set by :func:`set_novelty_report`, else the package's synthetic report."""
+    if _NOVELTY_REPORT["func"] is None:
+        module, name = _NOVELTY_REPORT["default"]
+        return getattr(importlib.import_module(module), name)
     return _NOVELTY_REPORT["func"]
 
 

@@ -1,0 +1,192 @@
+"""Distil a shipped generator into a few-step student (1, 2 or 4 steps, one pass per step).
+
+Method: trajectory distillation in the spirit of Luhman & Luhman (2021, "Knowledge
+distillation in iterative generative models") extended to a few steps, with the
+guided teacher as target (guidance distillation, Meng et al. 2023): the teacher
+(guided DPM-Solver++, ``--teacher-steps`` steps, trailing spacing) is run from
+``--n-trajectories`` fixed noises and its states are recorded at the diffusion
+times 999, 749, 499, 249 and at the end. The student, a copy of the teacher
+network, takes one DDIM step (trailing spacing, no guidance: one network pass)
+from a recorded state to the next point of a 4-, 2- or 1-step grid
+(999 > 749 > 499 > 249 > 0, 999 > 499 > 0, 999 > 0) and is trained so that the
+step lands on the teacher's state. It predicts ``v`` (Salimans & Ho 2022): with
+the noise as target a step from pure noise is ill-conditioned. Everything is
+seeded and the budget is in optimiser steps, so a run is reproducible.
+
+Usage (CPU, one core, in the background)::
+
+    nice -n 10 python scripts/distill_generator.py > distill.log 2>&1 &
+
+The student lands in ``synaug_learn/pretrained/fashion-mnist-small-student/``
+and loads as ``ConditionalDiffusionGenerator.from_pretrained("fashion-mnist-small-student")``
+(4 steps by default; ``num_inference_steps=1`` or ``2`` also work).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+
+from synaug_learn.generators import ConditionalDiffusionGenerator
+from synaug_learn.generators._sampling import make_scheduler
+
+PRETRAINED = Path(__file__).resolve().parent.parent / "synaug_learn" / "pretrained"
+GRID = (999, 749, 499, 249)  # the student's diffusion times; index 4 = the clean image
+# (input state, output state) index pairs of the 4-, 2- and 1-step students
+PAIRS = {4: [(0, 1), (1, 2), (2, 3), (3, 4)], 2: [(0, 2), (2, 4)], 1: [(0, 4)]}
+
+
+def teacher_trajectories(unet, n, steps, guidance, seed, n_classes, log):
+    """States of the guided teacher at GRID and at the end, shape (n, 5, C, H, W); labels (n,)."""
+    import torch
+
+    labels = np.arange(n) % n_classes
+    null = unet.config.num_class_embeds - 1
+    c, side = unet.config.in_channels, unet.config.sample_size
+    noise = torch.randn((n, c, side, side), generator=torch.Generator().manual_seed(seed))
+    states = np.zeros((n, 5, c, side, side), np.float32)
+    t0 = time.time()
+    for start in range(0, n, 32):
+        x = noise[start: start + 32].clone()
+        y = torch.from_numpy(labels[start: start + 32])
+        both = torch.cat([y, torch.full_like(y, null)])
+        sched = make_scheduler("dpm++", timestep_spacing="trailing")
+        sched.set_timesteps(steps)
+        missing = set(GRID) - set(sched.timesteps.tolist())
+        if missing:
+            raise ValueError(f"--teacher-steps={steps} misses diffusion times {sorted(missing)}; "
+                             "use a multiple of 4.")
+        with torch.inference_mode():
+            for t in sched.timesteps:
+                if int(t) in GRID:
+                    states[start: start + len(x), GRID.index(int(t))] = x.numpy()
+                eps_c, eps_u = unet(torch.cat([x, x]), t, class_labels=both).sample.chunk(2)
+                x = sched.step(eps_u + guidance * (eps_c - eps_u), t, x).prev_sample
+        states[start: start + len(x), 4] = x.numpy()
+        log(f"teacher: {start + len(x)}/{n} trajectories, {time.time() - t0:.0f} s")
+    return states, labels
+
+
+def alpha_sigma(t):
+    """sqrt(alpha_bar_t), sqrt(1 - alpha_bar_t) of the linear schedule; t=-1 is the clean end."""
+    sched = make_scheduler("ddim")
+    ab = np.where(np.asarray(t) < 0, 1.0, sched.alphas_cumprod.numpy()[np.maximum(t, 0)])
+    return np.sqrt(ab), np.sqrt(1.0 - ab)
+
+
+def train_student(unet, states, labels, args, log):
+    """Train ``unet`` (a copy of the teacher) in place on the recorded teacher states."""
+    import torch
+
+    rng = np.random.RandomState(args.seed + 1)
+    times = np.array([*GRID, -1])
+    alpha, sigma = alpha_sigma(times)
+    pairs = [(k, p) for k, ps in PAIRS.items() for p in ps]
+    # each student (4, 2, 1 steps) equally often, its steps equally often within it
+    weights = np.array([1.0 / len(PAIRS[k]) for k, _ in pairs])
+    weights /= weights.sum()
+    opt = torch.optim.AdamW(unet.parameters(), lr=args.lr, weight_decay=0.0)
+    unet.train()
+    t0, running = time.time(), []
+    states_t = torch.from_numpy(states)
+    for step in range(1, args.train_steps + 1):
+        rows = rng.randint(len(states), size=args.batch_size)
+        which = rng.choice(len(pairs), size=args.batch_size, p=weights)
+        i_in = np.array([pairs[w][1][0] for w in which])
+        i_out = np.array([pairs[w][1][1] for w in which])
+        x_in, x_out = states_t[rows, i_in], states_t[rows, i_out]
+        a_i, s_i = (torch.tensor(v[i_in], dtype=torch.float32)[:, None, None, None]
+                    for v in (alpha, sigma))
+        a_o, s_o = (torch.tensor(v[i_out], dtype=torch.float32)[:, None, None, None]
+                    for v in (alpha, sigma))
+        v = unet(x_in, torch.from_numpy(times[i_in]), class_labels=torch.from_numpy(
+            labels[rows])).sample
+        x0_hat, eps_hat = a_i * x_in - s_i * v, s_i * x_in + a_i * v
+        x_pred = a_o * x0_hat + s_o * eps_hat  # one DDIM step with the student's prediction
+        # the step is x_pred = A x_in + B v: weigh by 1/B^2 (floored) so the loss is in v units
+        b = (s_o * a_i - a_o * s_i).abs().clamp(min=0.3)
+        loss = (((x_pred - x_out) / b) ** 2).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
+        opt.step()
+        running.append(loss.item())
+        if step % 25 == 0 or step == args.train_steps:
+            log(f"student: step {step}/{args.train_steps}, loss {np.mean(running):.4f}, "
+                f"{time.time() - t0:.0f} s")
+            running = []
+        if args.minutes and time.time() - args.start > 60 * args.minutes:
+            log(f"stopped at step {step}: the --minutes={args.minutes} cap was reached")
+            return step
+    unet.eval()
+    return args.train_steps
+
+
+def save_student(unet, args, steps_done, wall_s):
+    teacher = PRETRAINED / args.teacher if (PRETRAINED / args.teacher).is_dir() \
+        else Path(args.teacher)
+    out = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    unet.save_pretrained(out / "unet", safe_serialization=True)
+    meta = json.loads((teacher / "synaug_generator.json").read_text())
+    meta["prediction_type"] = "v_prediction"
+    meta["sampling"] = {"scheduler": "ddim", "timestep_spacing": "trailing",
+                        "num_inference_steps": 4, "guidance_scale": 1.0,
+                        "guidance_interval": None}
+    meta["distillation"] = {
+        "teacher": args.teacher, "method": "trajectory distillation (guided teacher)",
+        "student_steps": sorted(PAIRS), "teacher_sampler": f"dpm++ {args.teacher_steps} steps "
+        f"(trailing), guidance {args.guidance}", "n_trajectories": args.n_trajectories,
+        "train_steps": steps_done, "batch_size": args.batch_size, "lr": args.lr,
+        "seed": args.seed, "wall_s": round(wall_s), "threads": args.threads,
+    }
+    (out / "synaug_generator.json").write_text(json.dumps(meta, indent=2))
+    if (teacher / "training.json").is_file():
+        shutil.copy(teacher / "training.json", out / "training.json")
+    return out
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--teacher", default="fashion-mnist-small")
+    parser.add_argument("--out", type=Path, default=PRETRAINED / "fashion-mnist-small-student")
+    parser.add_argument("--n-trajectories", type=int, default=640)
+    parser.add_argument("--teacher-steps", type=int, default=8)
+    parser.add_argument("--guidance", type=float, default=1.5)
+    parser.add_argument("--train-steps", type=int, default=800)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--lr", type=float, default=1e-4)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--minutes", type=float, default=40.0,
+                        help="safety cap on the whole run; the log says if it was reached")
+    args = parser.parse_args(argv)
+    args.start = time.time()
+    import torch
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+
+    def log(msg):
+        print(f"[{time.time() - args.start:6.0f} s] {msg}", flush=True)
+
+    meta = json.loads(((PRETRAINED / args.teacher) / "synaug_generator.json").read_text())
+    n_classes = len(meta["strata"])
+    X = np.zeros((n_classes, meta["height"], meta["width"]), np.uint8)
+    teacher = ConditionalDiffusionGenerator.from_pretrained(args.teacher).fit(
+        X, np.arange(n_classes))
+    unet = teacher.unet_.eval()
+    states, labels = teacher_trajectories(unet, args.n_trajectories, args.teacher_steps,
+                                          args.guidance, args.seed, n_classes, log)
+    steps_done = train_student(unet, states, labels, args, log)
+    out = save_student(unet, args, steps_done, time.time() - args.start)
+    log(f"student ({steps_done} steps) written to {out}")
+
+
+if __name__ == "__main__":
+    main()

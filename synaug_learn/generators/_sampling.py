@@ -1,0 +1,164 @@
+"""Sampling loops of the class-conditional diffusion generator.
+
+One place for what decides the cost of a generated image: the solver
+(``"ddim"``, DPM-Solver++ as ``"dpm++"``, UniPC as ``"unipc"``, all from
+diffusers), the steps at which classifier-free guidance is applied (a second
+network pass per guided step; Kynkäänniemi et al. 2024 apply it on a limited
+interval of noise levels only), and how many images are denoised at once.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "SCHEDULERS",
+    "TIMESTEP_SPACINGS",
+    "check_guidance_interval",
+    "denoise",
+    "guided_steps",
+    "make_scheduler",
+    "passes_per_image",
+    "resolve_batch_size",
+]
+
+SCHEDULERS = ("ddim", "dpm++", "unipc")
+TIMESTEP_SPACINGS = ("leading", "linspace", "trailing")
+# Images denoised at once with generation_batch_size="auto". On CPU a small batch keeps the
+# activations in cache: a guided batch of 32 ran 1.6-2.1x faster per image than one of 256.
+AUTO_BATCH_SIZE = {"cpu": 32, "other": 256}
+
+
+def make_scheduler(name, num_train_timesteps=1000, timestep_spacing=None,
+                   prediction_type="epsilon"):
+    """A fresh diffusers scheduler for ``name`` (one of :data:`SCHEDULERS`).
+
+    ``"ddim"`` is deterministic DDIM (eta 0, no clipping: clipping collapses
+    samples at guidance > 2); ``"dpm++"`` the second-order multistep
+    DPM-Solver++ (``algorithm_type="dpmsolver++"``, first order on the last
+    step, final sigma zero) and ``"unipc"`` the UniPC multistep solver
+    (``bh2``), the two that need few steps for guided sampling.
+    ``timestep_spacing`` (``"leading"``, ``"linspace"`` or ``"trailing"``)
+    overrides the scheduler's own default. ``prediction_type`` is what the
+    network predicts (``"epsilon"``, or ``"v_prediction"`` for the few-step
+    students of ``scripts/distill_generator.py``).
+    """
+    if name == "ddim":
+        from diffusers import DDIMScheduler as cls
+
+        options = {"clip_sample": False}
+    elif name == "dpm++":
+        from diffusers import DPMSolverMultistepScheduler as cls
+
+        options = {"algorithm_type": "dpmsolver++", "solver_order": 2,
+                   "lower_order_final": True, "final_sigmas_type": "zero"}
+    elif name == "unipc":
+        from diffusers import UniPCMultistepScheduler as cls
+
+        options = {"solver_order": 2, "solver_type": "bh2", "lower_order_final": True}
+    else:
+        raise ValueError(f"scheduler={name!r} is not one of {list(SCHEDULERS)}.")
+    if timestep_spacing is not None:
+        if timestep_spacing not in TIMESTEP_SPACINGS:
+            raise ValueError(f"timestep_spacing={timestep_spacing!r} is not one of "
+                             f"{list(TIMESTEP_SPACINGS)}.")
+        options["timestep_spacing"] = timestep_spacing
+    return cls(num_train_timesteps=num_train_timesteps, prediction_type=prediction_type,
+               **options)
+
+
+def check_guidance_interval(interval, param_name="guidance_interval"):
+    """``None`` or ``(lo, hi)`` with ``0 <= lo < hi <= 1``; returns it as a tuple or None."""
+    if interval is None:
+        return None
+    try:
+        lo, hi = (float(v) for v in interval)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"{param_name} must be None or a pair (lo, hi) of fractions of the sampling "
+            f"trajectory; got {interval!r}."
+        ) from None
+    if not 0.0 <= lo < hi <= 1.0:
+        raise ValueError(
+            f"{param_name}={tuple(interval)!r} must satisfy 0 <= lo < hi <= 1 (0 = pure noise, "
+            "1 = the clean image)."
+        )
+    return (lo, hi)
+
+
+def guided_steps(timesteps, num_train_timesteps, guidance_scale, interval=None):
+    """Which steps get classifier-free guidance (a second network pass).
+
+    A step at timestep ``t`` sits at ``1 - t / num_train_timesteps`` of the
+    trajectory (0 = pure noise, 1 = the clean image); it is guided when
+    ``guidance_scale != 1`` and that position lies in ``interval`` (inclusive;
+    ``None`` = every step).
+
+    Examples
+    --------
+    >>> from synaug_learn.generators._sampling import guided_steps
+    >>> guided_steps([999, 749, 499, 249], 1000, 1.5, interval=(0.2, 0.6))
+    [False, True, True, False]
+    >>> guided_steps([999, 749], 1000, 1.0)
+    [False, False]
+    """
+    if guidance_scale == 1.0:
+        return [False] * len(timesteps)
+    if interval is None:
+        return [True] * len(timesteps)
+    lo, hi = interval
+    return [lo <= 1.0 - float(t) / num_train_timesteps <= hi for t in timesteps]
+
+
+def passes_per_image(scheduler, num_inference_steps, num_train_timesteps=1000,
+                     guidance_scale=1.5, guidance_interval=None, timestep_spacing=None):
+    """Network passes (one per image per step, two on a guided step) of a sampling setting.
+
+    Examples
+    --------
+    >>> from synaug_learn.generators._sampling import passes_per_image
+    >>> passes_per_image("ddim", 20, guidance_scale=1.5)
+    40
+    >>> passes_per_image("dpm++", 10, guidance_scale=1.0)
+    10
+    """
+    sched = make_scheduler(scheduler, num_train_timesteps, timestep_spacing)
+    sched.set_timesteps(num_inference_steps)
+    guided = guided_steps(sched.timesteps.tolist(), num_train_timesteps, guidance_scale,
+                          check_guidance_interval(guidance_interval))
+    return len(guided) + sum(guided)
+
+
+def resolve_batch_size(generation_batch_size, device):
+    """An int batch size; ``"auto"`` is small on CPU (32) and 256 on an accelerator."""
+    if generation_batch_size != "auto":
+        return int(generation_batch_size)
+    kind = "cpu" if str(device).split(":")[0] == "cpu" else "other"
+    return AUTO_BATCH_SIZE[kind]
+
+
+def denoise(unet, x, label, null_label, scheduler, num_inference_steps, guidance_scale=1.5,
+            guidance_interval=None):
+    """Run ``scheduler``'s reverse process from noise ``x`` for class index ``label``.
+
+    On guided steps (see :func:`guided_steps`) the conditional and the
+    unconditional ("no condition" row ``null_label``) predictions come from
+    one batched pass and are mixed as ``eps_u + s * (eps_c - eps_u)``; the
+    other steps cost one conditional pass. Returns the denoised batch.
+    """
+    import torch
+
+    num_train = scheduler.config.num_train_timesteps
+    scheduler.set_timesteps(num_inference_steps)
+    timesteps = scheduler.timesteps
+    guided = guided_steps(timesteps.tolist(), num_train, guidance_scale, guidance_interval)
+    n = len(x)
+    cond = torch.full((n,), label, dtype=torch.long, device=x.device)
+    both = torch.cat([cond, torch.full_like(cond, null_label)])
+    with torch.inference_mode():
+        for t, guide in zip(timesteps, guided):
+            if guide:
+                eps_c, eps_u = unet(torch.cat([x, x]), t, class_labels=both).sample.chunk(2)
+                eps = eps_u + guidance_scale * (eps_c - eps_u)
+            else:
+                eps = unet(x, t, class_labels=cond).sample
+            x = scheduler.step(eps, t, x).prev_sample
+    return x
