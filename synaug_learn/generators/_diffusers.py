@@ -23,7 +23,7 @@ from contextlib import contextmanager, nullcontext
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ..utils import ImageFormat, check_is_fitted, derive_seed
+from ..utils import ImageFormat, check_device, check_is_fitted, derive_seed
 from ._base import BaseGenerator
 
 __all__ = []
@@ -362,13 +362,7 @@ class _DiffusersPipelineGenerator(BaseGenerator):
             if mps is not None and mps.is_available():
                 return torch.device("mps")
             return torch.device("cpu")
-        try:
-            return torch.device(self.device)
-        except (RuntimeError, ValueError) as exc:
-            raise ValueError(
-                f"device must be 'auto' or a torch device such as 'cpu', 'cuda', 'cuda:1' or "
-                f"'mps'; got {self.device!r}."
-            ) from exc
+        return torch.device(check_device(self.device))  # exists here, or a ValueError
 
     def _torch_dtype(self, device):
         import torch

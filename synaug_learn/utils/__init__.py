@@ -9,6 +9,7 @@ from ._seeding import derive_seed, hash_array, jsonable, stratum_key, stratum_la
 from ._validation import (
     check_column,
     check_count,
+    check_device,
     check_groups,
     check_images,
     check_is_fitted,
@@ -19,6 +20,7 @@ __all__ = [
     "ImageFormat",
     "check_column",
     "check_count",
+    "check_device",
     "check_groups",
     "check_images",
     "check_is_fitted",

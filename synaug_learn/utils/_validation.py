@@ -8,8 +8,8 @@ import numpy as np
 from scipy.sparse import issparse
 from sklearn.utils.validation import check_is_fitted
 
-__all__ = ["check_column", "check_count", "check_groups", "check_images", "check_is_fitted",
-           "check_strata"]
+__all__ = ["check_column", "check_count", "check_device", "check_groups", "check_images",
+           "check_is_fitted", "check_strata"]
 
 
 def check_images(X, param_name="X"):
@@ -129,6 +129,11 @@ def check_groups(groups, n, param_name="groups"):
     ['a', 'b']
     >>> check_groups(None, 2) is None
     True
+    >>> check_groups(["a", None, float("nan")], 3)
+    Traceback (most recent call last):
+    ...
+    ValueError: groups must name a group for every row; rows [1, 2] hold None or NaN \
+(first: None). Give those rows a group of their own (e.g. "unknown") or drop them.
     """
     if groups is None:
         return None
@@ -138,7 +143,97 @@ def check_groups(groups, n, param_name="groups"):
             f"{param_name} must be 1-D with one entry per row: got shape {groups.shape} "
             f"for {n} rows."
         )
+    missing = np.flatnonzero(_is_missing(groups))
+    if len(missing):
+        shown = missing[:10].tolist()
+        raise ValueError(
+            f"{param_name} must name a group for every row; rows {shown}"
+            f"{' ...' if len(missing) > 10 else ''} hold None or NaN (first: "
+            f"{groups[missing[0]]!r}). Give those rows a group of their own (e.g. \"unknown\") "
+            "or drop them."
+        )
     return groups
+
+
+def _is_missing(values):
+    """Boolean mask of ``None`` / NaN (float NaN, ``pd.NA``, ``NaT``) entries of a 1-D array."""
+    if values.dtype.kind in "fc":
+        return np.isnan(values)
+    if values.dtype.kind == "M" or values.dtype.kind == "m":
+        return np.isnat(values)
+    if values.dtype != object:
+        return np.zeros(len(values), dtype=bool)
+
+    def missing(v):
+        if v is None:
+            return True
+        try:
+            return bool(v != v)  # NaN and NaT differ from themselves
+        except (TypeError, ValueError):  # pd.NA: its comparison is ambiguous
+            return True
+
+    return np.fromiter((missing(v) for v in values), dtype=bool, count=len(values))
+
+
+def check_device(device, param_name="device"):
+    """Check that the torch ``device`` exists on this machine; return it as a string.
+
+    Parameters
+    ----------
+    device : str
+        A torch device such as ``"cpu"``, ``"cuda"``, ``"cuda:1"`` or ``"mps"``.
+    param_name : str, default="device"
+        Name of the parameter in the error message.
+
+    Returns
+    -------
+    device : str
+
+    Raises
+    ------
+    ValueError
+        If ``device`` is not a torch device string, or names an accelerator
+        this machine does not have.
+
+    Examples
+    --------
+    >>> from synaug_learn.utils import check_device
+    >>> check_device("cpu")
+    'cpu'
+    >>> check_device("gpu")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: device='gpu' is not a torch device; use e.g. 'cpu', 'cuda', 'cuda:1' or 'mps'...
+    """
+    import torch
+
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError, ValueError) as exc:
+        raise ValueError(
+            f"{param_name}={device!r} is not a torch device; use e.g. 'cpu', 'cuda', 'cuda:1' "
+            f"or 'mps' ({exc})."
+        ) from None
+    if dev.type == "cuda":
+        n = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if n == 0:
+            raise ValueError(
+                f"{param_name}={device!r} but CUDA is not available here (torch "
+                f"{torch.__version__}); use {param_name}='cpu'."
+            )
+        if dev.index is not None and dev.index >= n:
+            raise ValueError(
+                f"{param_name}={device!r} but this machine has {n} CUDA device(s) "
+                f"(cuda:0 .. cuda:{n - 1})."
+            )
+    elif dev.type == "mps" and not (
+            getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ValueError(f"{param_name}={device!r} but MPS is not available here; "
+                         f"use {param_name}='cpu'.")
+    elif dev.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"{param_name}={device!r}: only 'cpu', 'cuda' and 'mps' devices are "
+                         "supported.")
+    return str(device)
 
 
 def check_strata(n_per_stratum, classes=None, has_groups=False):
