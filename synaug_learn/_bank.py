@@ -16,7 +16,10 @@ Layout (``path`` given)::
             shard_00001.npz                  rows [S, 2S)
             ...
 
-      fitted/<key>.joblib                    generators that train, kept fitted by key
+      fitted/<key>/                          generators that train, kept fitted by key, in
+                                             their save_pretrained format (safetensors +
+                                             json with SHA-256s; never a pickle)
+      locks/<name>.lock                      file locks: one process fills, the others wait
 
 The bank is a pure store: it knows arrays, keys and checksums, not generators.
 What to generate, with which seeds, and how to read it back is the fill loop's
@@ -25,10 +28,12 @@ business (:mod:`synaug_learn._fill`).
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import numbers
 import os
+import shutil
 import tempfile
 import uuid
 import warnings
@@ -151,7 +156,9 @@ class SyntheticBank:
         the shards in memory, in this bank object only, with the same code
         path and no file writes (and keeps no fitted generators).
     shard_size : int, default=256
-        Rows per shard (and per generation batch of the fill loop).
+        Rows per shard file. The fill loop stores a shard after every
+        generation batch (``batch_size`` of :func:`~synaug_learn._fill.fill`),
+        so a shard may hold fewer rows and be extended later.
     verbose : int, default=0
         ``0`` is silent; ``1`` or more shows a progress bar while rows are filled.
 
@@ -245,32 +252,49 @@ class SyntheticBank:
         return folder
 
     # ------------------------------------------------------------ fitted objects
-    def load_fitted(self, key):
-        """The object stored under ``key`` by :meth:`store_fitted`, or ``None``."""
+    def fitted_path(self, key):
+        """The folder a fitted generator is kept in under ``key``; ``None`` in memory.
+
+        The bank only keeps the folder: what is in it (a generator's
+        ``save_pretrained`` output) is written and read by the fill loop.
+        """
         if self.path is None:
             return None
-        file = Path(self.path) / "fitted" / f"{key}.joblib"
-        if not file.is_file():
-            return None
-        import joblib
+        return Path(self.path) / "fitted" / str(key)
 
-        try:
-            return joblib.load(file)
-        except Exception as exc:  # truncated or foreign file: fit again
-            warnings.warn(f"fitted generator {file} cannot be loaded ({exc}); fitting again.",
-                          UserWarning, stacklevel=2)
-            return None
+    def store_fitted(self, key, write):
+        """Call ``write(folder)`` on a temporary folder, then move it to :meth:`fitted_path`.
 
-    def store_fitted(self, key, obj):
-        """Keep ``obj`` (a fitted generator) under ``key``; an in-memory bank keeps nothing."""
+        Readers see the old folder, or the whole new one; an in-memory bank
+        keeps nothing.
+        """
         if self.path is None:
             return
-        import joblib
+        root = self.check_path(Path(self.path) / "fitted", param_name="path")
+        tmp = root / f".{key}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
+        try:
+            write(tmp)
+            final = self.fitted_path(key)
+            if final.exists():  # a damaged entry being replaced
+                shutil.rmtree(final)
+            os.replace(tmp, final)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp)
 
-        buf = io.BytesIO()
-        joblib.dump(obj, buf)
-        folder = self.check_path(Path(self.path) / "fitted", param_name="path")
-        _atomic_write(folder / f"{key}.joblib", buf.getvalue())
+    def lock(self, name):
+        """A file lock ``locks/<name>.lock`` (a no-op in memory): one holder at a time.
+
+        The fill loop holds one while it fills rows of one generator and seed,
+        and while it fits a generator for the cache, so a second process on
+        the same bank waits and then reuses the rows instead of redoing them.
+        """
+        if self.path is None:
+            return contextlib.nullcontext()
+        from filelock import FileLock
+
+        folder = self.check_path(Path(self.path) / "locks", param_name="path")
+        return FileLock(str(folder / f"{name}.lock"))
 
     # ------------------------------------------------------------------ shards
     def open(self):

@@ -17,13 +17,28 @@ its missing rows. A generator with only the documented ``fit`` / ``generate`` /
 reproducible shard by shard, but a partial shard is regenerated whole when it
 must be extended. A generator without ``fingerprint()`` is addressed by
 ``joblib.hash`` of its state.
+
+Interruptions and other processes: seeded rows are generated ``batch_size``
+at a time and their shard is stored after each batch, so a kill loses at most
+one batch whatever the size of the deficit (a shard-mode generator loses at
+most one shard). A fill holds the bank's file lock for its generator and
+seed, so a second process filling the same rows waits, then reads them back.
+
+Fitted generators: a generator whose ``fit`` trains is kept fitted in the
+bank only when it can be saved and restored without pickles
+(``save_pretrained`` and ``_fit_from_saved``, as
+:class:`~synaug_learn.generators.ConditionalDiffusionGenerator`): safetensors
+weights and a json that records their SHA-256. Other generators are not
+cached; they are fitted again in every call.
 """
 
 from __future__ import annotations
 
 import numbers
+import warnings
 
 import numpy as np
+from sklearn.base import clone
 from tqdm.auto import tqdm
 
 from ._bank import SyntheticBank
@@ -47,9 +62,13 @@ def fit_generator(bank, generator, X, y, groups=None):
 
     Generators whose ``fit`` trains (``_fit_trains()`` is true, e.g. an
     in-domain :class:`~synaug_learn.generators.ConditionalDiffusionGenerator`)
-    are kept fitted in an on-disk bank, keyed by the unfitted generator
-    (class and parameters, seed included) and the data, so a search over
-    ``fill_ratio`` trains them once per fold. Others fit every time.
+    and that can be saved without pickles (``save_pretrained`` and
+    ``_fit_from_saved``) are kept fitted in an on-disk bank, in their
+    ``save_pretrained`` format, keyed by the unfitted generator (class and
+    parameters, seed included) and the data, so a search over
+    ``fill_ratio`` trains them once per fold. Others fit every time. An
+    entry that cannot be restored (damaged, fails its SHA-256) gives one
+    warning and the generator is trained again (``from_bank`` is then False).
 
     Returns
     -------
@@ -59,16 +78,25 @@ def fit_generator(bank, generator, X, y, groups=None):
         Whether the fitted generator came from the bank.
     """
     trains = getattr(generator, "_fit_trains", None)
-    if bank.path is None or not (callable(trains) and trains()):
+    savable = all(callable(getattr(generator, m, None))
+                  for m in ("save_pretrained", "_fit_from_saved"))
+    if bank.path is None or not (callable(trains) and trains()) or not savable:
         return generator.fit(X, y, groups=groups), False
     import joblib
 
-    key = joblib.hash((generator, X, y, groups))
-    cached = bank.load_fitted(key)
-    if cached is not None:
-        return cached, True
-    fitted = generator.fit(X, y, groups=groups)
-    bank.store_fitted(key, fitted)
+    key = joblib.hash((generator, X, y, groups))  # a hash of the inputs; nothing is unpickled
+    with bank.lock(f"fitted-{key}"):  # a second process waits, then restores
+        folder = bank.fitted_path(key)
+        if folder.is_dir():
+            try:
+                return clone(generator)._fit_from_saved(folder, X, y, groups), True
+            except Exception as exc:  # damaged entry: say so in one line and train again
+                reason = " ".join(str(exc).split())[:300]
+                warnings.warn(f"fitted generator {folder} cannot be restored "
+                              f"({type(exc).__name__}: {reason}); training it again.",
+                              UserWarning, stacklevel=3)
+        fitted = generator.fit(X, y, groups=groups)
+        bank.store_fitted(key, fitted.save_pretrained)
     return fitted, False
 
 
@@ -98,8 +126,10 @@ class _Shard:
 class _Filler:
     """State of one fill: the bank, the generator, its key and the base seed."""
 
-    def __init__(self, bank, generator, random_state, backend, ray_wave, ray_options):
+    def __init__(self, bank, generator, random_state, backend, ray_wave, ray_options,
+                 batch_size=32):
         self.bank, self.generator = bank, generator
+        self.batch = int(batch_size)
         self.seeded = callable(getattr(generator, "generate_seeded", None))
         self.mode = "seeded" if self.seeded else "shard"
         self.fp = _fingerprint(generator)
@@ -144,19 +174,35 @@ class _Filler:
         return [np.asarray(self.generator.generate_seeded(s, seeds)) for s, seeds in jobs]
 
     def extend_seeded(self, plan, bar):
-        """Generate the missing rows of seeded shards in waves; store each shard when back."""
+        """Generate the missing rows of seeded shards; store the shard after every batch.
+
+        Locally a batch is ``batch_size`` rows of one shard; on Ray, a wave of
+        ``ray_wave`` shards' missing rows.
+        """
         pending = [s for _, _, shards in plan for s in shards if s.have < s.need]
+        if self.backend == "local":
+            for shard in pending:
+                while shard.have < shard.need:
+                    seeds = self.seeds(shard.stratum, shard.k, shard.need)[
+                        shard.have: shard.have + self.batch]
+                    (X_new,) = self.produce([(shard.stratum, seeds)])
+                    self.store(shard, seeds, X_new, bar)
+            return
         for start in range(0, len(pending), self.wave):
             batch = pending[start: start + self.wave]
             jobs = [(s.stratum, self.seeds(s.stratum, s.k, s.need)[s.have:]) for s in batch]
             for shard, (_, seeds), X_new in zip(batch, jobs, self.produce(jobs)):
-                _check_batch(X_new, len(seeds), shard.held, shard.stratum)
-                rows = X_new if shard.held is None else np.concatenate([shard.held, X_new])
-                self.bank.write_shard(self.fp, self.base, shard.stratum, shard.k, rows,
-                                      self.seeds(shard.stratum, shard.k, shard.need), self.mode)
-                shard.held = rows
-                self.bank.count("generated", len(seeds))
-                bar.update(len(seeds))
+                self.store(shard, seeds, X_new, bar)
+
+    def store(self, shard, seeds, X_new, bar):
+        """Append ``X_new`` (generated with ``seeds``) to ``shard`` and write it."""
+        _check_batch(X_new, len(seeds), shard.held, shard.stratum)
+        rows = X_new if shard.held is None else np.concatenate([shard.held, X_new])
+        self.bank.write_shard(self.fp, self.base, shard.stratum, shard.k, rows,
+                              self.seeds(shard.stratum, shard.k, len(rows)), self.mode)
+        shard.held = rows
+        self.bank.count("generated", len(seeds))
+        bar.update(len(seeds))
 
     def read_back(self, plan, bar):
         """Every shard's rows in request order; whole shards of unseeded generators made here."""
@@ -187,12 +233,15 @@ class _Filler:
 
 
 def fill(bank, generator, n_per_stratum, random_state, *, backend="local", ray_wave=16,
-         ray_options=None):
+         ray_options=None, batch_size=32):
     """Return ``n`` generated rows per stratum, generating only what ``bank`` lacks.
 
-    Generation runs shard by shard and each shard is stored as soon as it is
-    done, so an interruption loses at most the batch being generated (one
-    wave of ``ray_wave`` shards on Ray) and the next fill resumes from there.
+    Rows are generated ``batch_size`` at a time and each shard is stored
+    after every batch, so an interruption loses at most the batch being
+    generated (one wave of ``ray_wave`` shards on Ray, one whole shard for a
+    generator without ``generate_seeded``) and the next fill resumes from
+    there. The fill holds the bank's lock for this generator and seed: a
+    second process asking for the same rows waits, then reuses them.
 
     Parameters
     ----------
@@ -213,6 +262,8 @@ def fill(bank, generator, n_per_stratum, random_state, *, backend="local", ray_w
     ray_options : dict, default=None
         Keyword arguments for
         :func:`~synaug_learn.generators.generate_seeded_with_ray`.
+    batch_size : int, default=32
+        Rows generated (and then stored) at a time, locally.
 
     Returns
     -------
@@ -260,18 +311,22 @@ def fill(bank, generator, n_per_stratum, random_state, *, backend="local", ray_w
         )
     classes = getattr(generator, "classes_", None)
     request = check_strata(n_per_stratum, classes, bool(getattr(generator, "has_groups_", False)))
+    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) \
+            or batch_size < 1:
+        raise ValueError(f"batch_size must be an int >= 1; got {batch_size!r}.")
     bank.open()
-    filler = _Filler(bank, generator, random_state, backend, ray_wave, ray_options)
+    filler = _Filler(bank, generator, random_state, backend, ray_wave, ray_options, batch_size)
     bank.start_fill()
-    plan = filler.plan(request)
-    bar = tqdm(total=filler.todo(plan), desc="generating", unit="img",
-               disable=bank.verbose == 0, leave=False)
-    try:
-        if filler.seeded:
-            filler.extend_seeded(plan, bar)
-        X_parts = filler.read_back(plan, bar)
-    finally:
-        bar.close()
+    with bank.lock(f"rows-{filler.fp}-{filler.base}"):
+        plan = filler.plan(request)
+        bar = tqdm(total=filler.todo(plan), desc="generating", unit="img",
+                   disable=bank.verbose == 0, leave=False)
+        try:
+            if filler.seeded:
+                filler.extend_seeded(plan, bar)
+            X_parts = filler.read_back(plan, bar)
+        finally:
+            bar.close()
     if not X_parts:  # nothing asked: the generator says what an empty answer looks like
         return generator.generate({}, random_state=int(random_state))
     y_dtype = None if classes is None else np.asarray(classes).dtype

@@ -14,7 +14,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ..utils import ImageFormat, check_is_fitted, jsonable
+from ..utils import ImageFormat, check_device, check_is_fitted, jsonable
 from ._base import BaseGenerator, novelty_report
 from ._sampling import (
     SCHEDULERS,
@@ -70,6 +70,71 @@ def _resolve_pretrained(pretrained):
         f"pretrained={pretrained!r} is neither a folder holding {CONFIG_NAME} (written by "
         f"save_pretrained) nor a shipped generator ({', '.join(list_pretrained()) or 'none'})."
     )
+
+
+def _sha256(file):
+    h = hashlib.sha256()
+    with open(file, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _hashed_files(path):
+    """The files whose SHA-256 a saved generator records: weights and the UNet's config."""
+    path = Path(path)
+    files = sorted(path.rglob("*.safetensors")) + [path / "unet" / "config.json"]
+    return [f.relative_to(path).as_posix() for f in files if f.is_file()]
+
+
+def verify_pretrained(path, meta=None):
+    """Check a saved generator's files against the SHA-256 recorded in its json.
+
+    A folder that records none (written before synaug-learn recorded them)
+    loads with a ``UserWarning``; a file whose hash differs, or that is
+    missing, raises a ``ValueError`` naming it.
+    """
+    path = Path(path)
+    if meta is None:
+        meta = json.loads((path / CONFIG_NAME).read_text())
+    recorded = meta.get("sha256")
+    if not recorded:
+        warnings.warn(
+            f"the generator at {str(path)!r} records no SHA-256 of its weights (saved by an "
+            "older synaug-learn), so damaged or replaced files cannot be detected; save it "
+            "again with save_pretrained to record them.", UserWarning, stacklevel=3)
+        return
+    for rel, expected in sorted(recorded.items()):
+        file = path / rel
+        if not file.is_file():
+            raise ValueError(f"weights file {str(file)!r} listed in {path / CONFIG_NAME} is "
+                             "missing.")
+        if _sha256(file) != expected:
+            raise ValueError(
+                f"weights file {str(file)!r} does not match the SHA-256 recorded in "
+                f"{path / CONFIG_NAME}: it is damaged or was replaced. Restore it or save "
+                "the generator again.")
+
+
+def describe_pretrained(pretrained):
+    """Format, classes and stored class means of a saved generator (checked by its hashes).
+
+    Returns a dict with ``channels``, ``height``, ``width``, ``strata``,
+    ``class_names`` (or ``None``) and ``class_means`` (``(n_classes, C, H, W)``
+    in [0, 1], from ``class_means.safetensors``, or ``None``).
+    """
+    path = _resolve_pretrained(pretrained)
+    meta = json.loads((path / CONFIG_NAME).read_text())
+    verify_pretrained(path, meta)
+    info = path / "training.json"
+    names = json.loads(info.read_text()).get("class_names") if info.is_file() else None
+    means = None
+    if (path / "class_means.safetensors").is_file():
+        from safetensors.numpy import load_file
+
+        means = load_file(path / "class_means.safetensors")["class_means"]
+    return {"channels": meta["channels"], "height": meta["height"], "width": meta["width"],
+            "strata": meta["strata"], "class_names": names, "class_means": means}
 
 
 def class_mapping_by_name(pretrained, class_names):
@@ -359,7 +424,10 @@ class ConditionalDiffusionGenerator(BaseGenerator):
         here.
         """
         path = _resolve_pretrained(pretrained)
-        saved = json.loads((path / CONFIG_NAME).read_text()).get("sampling", {})
+        meta = json.loads((path / CONFIG_NAME).read_text())
+        if meta.get("sha256"):  # damaged weights fail here; unrecorded ones warn at fit
+            verify_pretrained(path, meta)
+        saved = meta.get("sampling", {})
         defaults = {k: (tuple(v) if isinstance(v, list) else v)
                     for k, v in saved.items() if k in SAMPLING_PARAMS}
         return cls(pretrained=pretrained, **{**defaults, **params})
@@ -370,6 +438,7 @@ class ConditionalDiffusionGenerator(BaseGenerator):
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         self.unet_.save_pretrained(path / "unet", safe_serialization=True)
+        hashes = {rel: _sha256(path / rel) for rel in _hashed_files(path)}
         meta = {
             "format_version": FORMAT_VERSION,
             "strata": [list(jsonable(s)) for s in self.model_strata_],
@@ -380,19 +449,43 @@ class ConditionalDiffusionGenerator(BaseGenerator):
             "num_train_timesteps": self._num_train_timesteps,
             "prediction_type": self._prediction_type,
             "trained_steps": int(self.total_train_steps_),
+            "n_train_steps": int(self.n_train_steps_),  # of the fit that made these weights
             "training_data_sha256": self.data_hash_,
             "params": {k: jsonable(v) if not isinstance(v, Path) else str(v)
                        for k, v in self.get_params(deep=False).items()},
             "sampling": {k: jsonable(getattr(self, k)) for k in SAMPLING_PARAMS},
+            "sha256": hashes,  # checked by from_pretrained and when loading
         }
         (path / CONFIG_NAME).write_text(json.dumps(meta, indent=2, default=str))
         return path
+
+    def _fit_from_saved(self, path, X, y, groups=None):
+        """Fit by loading what :meth:`save_pretrained` wrote for this generator and data.
+
+        The parameters stay this generator's own, so its fingerprint (and the
+        bank rows keyed by it) is that of the fit that saved the folder. Used
+        by the bank's fitted-generator cache; the files are checked against
+        their recorded SHA-256 (a ``ValueError`` names a damaged one).
+        """
+        params = self.get_params(deep=False)
+        meta = json.loads((Path(path) / CONFIG_NAME).read_text())
+        self.set_params(pretrained=str(path), fine_tune=0)
+        try:
+            self.fit(X, y, groups)
+        finally:
+            self.set_params(pretrained=params["pretrained"], fine_tune=params["fine_tune"])
+        self.n_train_steps_ = int(meta["n_train_steps"])
+        self.total_train_steps_ = int(meta["trained_steps"])
+        self._pretrained_steps = self.total_train_steps_ - self.n_train_steps_
+        self._weights_hash = None
+        return self
 
     # ------------------------------------------------------------------ fitting
     def _fit(self, X, y, groups):
         import torch
 
         self._validate_params()
+        check_device(self.device)  # before any work: "cuda" without CUDA fails here
         check_guidance_interval(self.guidance_interval)
         if self.class_mapping is not None and self.pretrained is None:
             raise ValueError("class_mapping is only used with pretrained=...; got pretrained=None.")
@@ -512,6 +605,7 @@ class ConditionalDiffusionGenerator(BaseGenerator):
 
         path = _resolve_pretrained(self.pretrained)
         meta = json.loads((path / CONFIG_NAME).read_text())
+        verify_pretrained(path, meta)
         fmt = self.image_format_
         saved = (meta["channels"], meta["height"], meta["width"])
         if saved != (fmt.channels, fmt.height, fmt.width):

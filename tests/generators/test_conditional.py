@@ -1,5 +1,7 @@
 """ConditionalDiffusionGenerator: shapes, seeds, save/load, pretrained checks, fine-tuning."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from sklearn.base import clone
@@ -253,3 +255,80 @@ def test_small_images_round_trip_exactly_through_the_unet_size(digits):
     x = gen.image_format_.to_nchw(X[:20])
     back = gen._from_unet(torch.from_numpy(gen._to_unet(x))).numpy()
     np.testing.assert_allclose(gen.image_format_.from_nchw(back), X[:20], atol=1e-4)
+
+
+def _copy(path, tmp_path):
+    import shutil
+
+    return Path(shutil.copytree(path, tmp_path / "copy"))
+
+
+def test_save_pretrained_records_the_sha256_of_every_weights_file(saved):
+    import hashlib
+    import json
+
+    _, path = saved
+    recorded = json.loads((path / "synaug_generator.json").read_text())["sha256"]
+    assert set(recorded) == {"unet/diffusion_pytorch_model.safetensors", "unet/config.json"}
+    for rel, digest in recorded.items():
+        assert hashlib.sha256((path / rel).read_bytes()).hexdigest() == digest
+
+
+def test_byte_flipped_weights_are_refused_naming_the_file(saved, digits, tmp_path):
+    X, y = digits
+    path = _copy(saved[1], tmp_path)
+    weights = path / "unet" / "diffusion_pytorch_model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[len(data) // 2] ^= 0x01  # one bit of one weight
+    weights.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match=r"diffusion_pytorch_model\.safetensors.*does not match "
+                                         "the SHA-256"):
+        ConditionalDiffusionGenerator.from_pretrained(path)
+    gen = ConditionalDiffusionGenerator(pretrained=path)  # the check also runs where it loads
+    with pytest.raises(ValueError, match=r"weights file .*diffusion_pytorch_model\.safetensors"):
+        gen.fit(X[:50], y[:50])
+    weights.unlink()
+    with pytest.raises(ValueError, match="diffusion_pytorch_model.safetensors.* is missing"):
+        ConditionalDiffusionGenerator.from_pretrained(path)
+
+
+def test_a_folder_without_hashes_loads_with_a_warning(saved, digits, tmp_path):
+    import json
+
+    X, y = digits
+    path = _copy(saved[1], tmp_path)
+    meta = json.loads((path / "synaug_generator.json").read_text())
+    del meta["sha256"]  # as written by older versions
+    (path / "synaug_generator.json").write_text(json.dumps(meta))
+    gen = ConditionalDiffusionGenerator.from_pretrained(path)
+    with pytest.warns(UserWarning, match="records no SHA-256 of its weights"):
+        gen.fit(X[:50], y[:50])
+    X_new, _, _ = gen.generate({(1, None): 2}, random_state=0)
+    np.testing.assert_array_equal(X_new, saved[0].generate({(1, None): 2}, random_state=0)[0])
+
+
+def test_the_shipped_generator_records_its_hashes():
+    import json
+    import warnings
+
+    from synaug_learn.generators._conditional import PRETRAINED_DIR, describe_pretrained
+
+    meta = json.loads((PRETRAINED_DIR / "fashion-mnist-small" / "synaug_generator.json")
+                      .read_text())
+    assert {"unet/diffusion_pytorch_model.safetensors", "unet/config.json",
+            "class_means.safetensors"} <= set(meta["sha256"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        card = describe_pretrained("fashion-mnist-small")  # checks the hashes, no warning
+    assert card["class_means"].shape == (10, 1, 28, 28)
+
+
+def test_restoring_a_saved_fit_keeps_params_fingerprint_and_rows(saved, digits, tmp_path):
+    gen, path = saved
+    X, y = digits
+    restored = clone(gen)._fit_from_saved(path, X[:200], y[:200])
+    assert restored.get_params() == gen.get_params() and restored.pretrained is None
+    assert restored.fingerprint() == gen.fingerprint()
+    assert restored.n_train_steps_ == gen.n_train_steps_ == 3
+    np.testing.assert_array_equal(restored.generate({(4, None): 3}, random_state=2)[0],
+                                  gen.generate({(4, None): 3}, random_state=2)[0])
