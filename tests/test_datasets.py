@@ -676,3 +676,16 @@ def test_fashion_mnist_split_matches_the_shipped_generator_pool():
     assert np.bincount(data.y_train).tolist() == [int(300 * 100 ** (-i / 9)) for i in range(10)]
     with pytest.raises(ValueError, match="per_class=2000"):
         fashion_mnist_pool(2000)
+
+
+class _RunsCode:
+    def __reduce__(self):
+        return (print, ("this must never run",))
+
+
+def test_cifar_loader_refuses_a_pickle_that_would_run_code(cifar_files, capsys):
+    _, folder, _ = cifar_files
+    (folder / "train").write_bytes(pickle.dumps({b"data": _RunsCode()}, protocol=2))
+    with pytest.raises(ValueError, match=r"python pickle: it names .*print.*refused"):
+        load_cifar100(folder.parent, subset="train")
+    assert "must never run" not in capsys.readouterr().out

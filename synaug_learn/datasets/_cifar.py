@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import pickle
 import tarfile
@@ -27,9 +28,28 @@ superclasses: 50,000 for training (500 per fine class) and 10,000 for testing
 """
 
 
+# What the CIFAR-100 pickles hold (dicts, lists, bytes, ints and uint8 arrays) and nothing else:
+# a pickle that names any other callable is refused instead of run.
+_ALLOWED_GLOBALS = {
+    ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode"),
+}
+
+
+class _ArraysOnlyUnpickler(pickle.Unpickler):
+    """An unpickler that builds only plain containers and numpy arrays."""
+
+    def find_class(self, module, name):
+        if (module, name) in _ALLOWED_GLOBALS:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(
+            f"it names {module}.{name}, which a CIFAR-100 archive never holds; refused"
+        )
+
+
 def _load_pickle_bytes(raw: bytes, where: str) -> dict:
     try:
-        obj = pickle.loads(raw, encoding="bytes")
+        obj = _ArraysOnlyUnpickler(io.BytesIO(raw), encoding="bytes").load()
     except Exception as exc:  # pickle raises many kinds of errors on bad input
         raise ValueError(f"{where} is not a CIFAR-100 python pickle: {exc}") from exc
     if not isinstance(obj, dict):
@@ -123,7 +143,8 @@ def _parse(raw: dict, where: str, subset: str, label_type: str) -> Bunch:
 def load_cifar100(root, subset="train", label_type="fine", return_X_y=True):
     """Load CIFAR-100 from the standard python-pickle archive.
 
-    Only load archives you trust: the files are Python pickles.
+    The files are Python pickles: they are read with an unpickler that builds only
+    containers and numpy arrays, and refuses a file that names anything else.
 
     Parameters
     ----------
