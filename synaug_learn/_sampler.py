@@ -23,7 +23,7 @@ from sklearn.utils.validation import _check_feature_names
 
 from ._fill import check_cache_dir, fill, fit_generator, make_bank
 from .generators import check_generator
-from .utils import check_groups, check_images
+from .utils import check_device, check_groups, check_images
 
 __all__ = ["SynAugSampler"]
 
@@ -68,8 +68,20 @@ class SynAugSampler(BaseOverSampler):
         An object with ``fit(X, y, groups=None)`` and
         ``generate(n_per_stratum, random_state=None)``, see
         :mod:`synaug_learn.generators`. It is cloned before fitting. ``None``
-        uses an in-domain :class:`~synaug_learn.generators.ConditionalDiffusionGenerator`
-        trained on the data being resampled.
+        chooses by the data, and says so:
+
+        - images that a shipped generator covers (same size and channels,
+          every label one of its classes by name or index, and the images
+          close to its classes' mean images) -> that generator, loaded from
+          the package (no training);
+        - other images (3-D, 4-D, or 2-D rows that are square images of at
+          least 8x8) -> an in-domain
+          :class:`~synaug_learn.generators.ConditionalDiffusionGenerator`
+          with a small UNet trained on the data: 5 passes over the rows, at
+          least 100 and at most 2,000 steps and at most 30 minutes. One
+          ``UserWarning`` states its expected time and that it mostly copies
+          the rare classes (check ``report_``);
+        - tables -> a ``ValueError`` asking for a generator.
     fill_ratio : float, default=1.0
         Fraction of each deficit that is filled, in (0, 1]. Unlike a float
         ``sampling_strategy`` it works for any number of classes, so it can
@@ -107,8 +119,10 @@ class SynAugSampler(BaseOverSampler):
     random_state : int, RandomState instance or None, default=None
         Seeds the generator's training and the generated rows. With an int,
         the same call gives the same rows.
-    verbose : int, default=0
-        Progress bars when > 0.
+    verbose : int or "auto", default="auto"
+        Progress bars when > 0, none when 0. ``"auto"`` shows them for the
+        default generator (``generator=None``) whenever its expected cost is
+        more than a few seconds, and leaves a given generator's own setting.
 
     Attributes
     ----------
@@ -169,7 +183,7 @@ class SynAugSampler(BaseOverSampler):
         "filter_threshold": [Interval(numbers.Real, 0, 1, closed="both")],
         "max_filter_rounds": [Interval(numbers.Integral, 0, None, closed="left")],
         "report": ["boolean"],
-        "verbose": ["verbose"],
+        "verbose": ["verbose", StrOptions({"auto"})],
     }
 
     # A pipeline routes groups to fit_resample only: fit never generates.
@@ -189,7 +203,7 @@ class SynAugSampler(BaseOverSampler):
         max_filter_rounds=5,
         report=True,
         random_state=None,
-        verbose=0,
+        verbose="auto",
     ):
         super().__init__(sampling_strategy=sampling_strategy)
         self.generator = generator
@@ -281,13 +295,22 @@ class SynAugSampler(BaseOverSampler):
                     f"the current count {counts[key]} (an over-sampler only adds rows)."
                 )
 
-    def _check_generator_param(self):
+    def _check_generator_param(self, X, y, n_new):
+        """The unfitted generator (chosen by the data when ``generator=None``) and verbosity."""
         if self.generator is None:
-            from .generators import ConditionalDiffusionGenerator
+            from ._default import default_generator
 
-            return ConditionalDiffusionGenerator(verbose=self.verbose)
-        check_generator(self.generator)
-        return clone(self.generator)
+            generator, verbose = default_generator(X, y, n_new, self.verbose)
+        else:
+            check_generator(self.generator)
+            generator, verbose = clone(self.generator), self.verbose
+        device = generator.get_params().get("device") if hasattr(generator, "get_params") else None
+        if isinstance(device, str) and device != "auto":  # fail before any work
+            try:
+                check_device(device)
+            except ValueError as exc:
+                raise ValueError(f"generator {type(generator).__name__}: {exc}") from None
+        return generator, (0 if verbose == "auto" else int(verbose))
 
     def _n_per_stratum(self, y, groups):
         """Rows to generate per stratum: each deficit times ``fill_ratio``, rounded down."""
@@ -340,8 +363,9 @@ class SynAugSampler(BaseOverSampler):
         _check_feature_names(self, X, reset=True)
         self._binarize_y = False
         X, y, groups = self._check_inputs(X, y, groups)
-        generator = self._check_generator_param()
         n_per_stratum = self._n_per_stratum(y, groups)
+        generator, self._verbose = self._check_generator_param(
+            X, y, sum(n_per_stratum.values()))
         # The bank folder is created only once every input is known to be valid.
         cache_dir = check_cache_dir(self.cache_dir)
         X_res, y_res = self._fit_resample(X, y, groups=groups, generator=generator,
@@ -354,7 +378,7 @@ class SynAugSampler(BaseOverSampler):
 
     def _fit_resample(self, X, y, *, groups, generator, n_per_stratum, cache_dir):
         """Fit the generator, fill every stratum, append the rows; inputs already checked."""
-        bank = make_bank(cache_dir, verbose=self.verbose)
+        bank = make_bank(cache_dir, verbose=getattr(self, "_verbose", 0))
         self.n_features_in_ = int(np.prod(X.shape[1:]))
         self.n_original_ = len(X)
         self.input_shape_ = tuple(X.shape[1:])

@@ -353,13 +353,83 @@ def test_pretrained_generator_mismatch_fails_before_writing(tmp_path):
     assert not any(bank.rglob("*.npz"))
 
 
-def test_default_generator_is_the_in_domain_diffusion_model():
-    sampler = SynAugSampler()
-    gen = sampler._check_generator_param()
-    assert isinstance(gen, ConditionalDiffusionGenerator) and gen.pretrained is None
+def test_a_given_generator_is_cloned_without_a_warning(long_tailed):
+    X, y = long_tailed
+    given = JitterGenerator()
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert SynAugSampler(generator=JitterGenerator())._check_generator_param() is not None
+        gen, level = SynAugSampler(generator=given)._check_generator_param(X, y, 10)
+    assert isinstance(gen, JitterGenerator) and gen is not given and level == 0
+
+
+@pytest.mark.parametrize("bad", [None, np.nan])
+def test_missing_groups_are_refused_before_any_work(long_tailed, tmp_path, bad):
+    X, y = long_tailed
+    groups = np.array(["a", "b"] * 35, dtype=object)
+    groups[[3, 8]] = bad
+    sampler = SynAugSampler(generator=MustNotFit(), cache_dir=str(tmp_path / "bank"))
+    with pytest.raises(ValueError, match=r"groups must name a group for every row; rows \[3, 8\]"):
+        sampler.fit_resample(X, y, groups=groups)
+    with pytest.raises(ValueError, match="groups must name a group"):
+        sampler.fit_resample(X, y, groups=np.where(np.arange(70) == 5, np.nan, 1.0))
+    assert not (tmp_path / "bank").exists()
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="needs a machine without CUDA")
+def test_an_unavailable_device_is_refused_before_any_work(long_tailed, tmp_path):
+    X, y = long_tailed
+    gen = ConditionalDiffusionGenerator(block_out_channels=(16, 32), max_steps=1, device="cuda")
+    sampler = SynAugSampler(generator=gen, cache_dir=str(tmp_path / "bank"))
+    with pytest.raises(ValueError, match="device='cuda' but CUDA is not available"):
+        sampler.fit_resample(X, y)
+    assert not (tmp_path / "bank").exists()
+    with pytest.raises(ValueError, match="device='cuda' but CUDA is not available"):
+        gen.fit(X, y)  # the generator alone fails at fit start too
+    with pytest.raises(ValueError, match="device='gpu' is not a torch device"):
+        gen.set_params(device="gpu").fit(X, y)
+
+
+def test_damaged_fitted_generator_cache_warns_once_and_retrains(long_tailed, tmp_path):
+    X, y = long_tailed
+    tiny = dict(block_out_channels=(16, 32), max_steps=2, num_inference_steps=2)
+    first = SynAugSampler(generator=CountingDiffusion(**tiny), cache_dir=str(tmp_path),
+                          report=False, random_state=0)
+    X_first, _ = first.fit_resample(X, y)
+    (entry,) = (tmp_path / "fitted").iterdir()
+    # the cache holds the save_pretrained format (safetensors + json with hashes), no pickle
+    assert (entry / "synaug_generator.json").is_file()
+    assert not [p for p in tmp_path.rglob("*") if p.suffix in (".joblib", ".pkl", ".pickle")]
+    again = clone(first)
+    again.fit_resample(X, y)
+    assert again.generator_from_bank_ and again.bank_stats_["generated"] == 0  # same rows' key
+    weights = entry / "unet" / "diffusion_pytorch_model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-100] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    CountingDiffusion.trainings = 0
+    damaged = clone(first)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        X_damaged, _ = damaged.fit_resample(X, y)
+    said = [str(w.message) for w in caught if "cannot be restored" in str(w.message)]
+    assert len(said) == 1 and "\n" not in said[0] and "diffusion_pytorch_model" in said[0]
+    assert not damaged.generator_from_bank_ and CountingDiffusion.trainings == 1
+    np.testing.assert_array_equal(X_damaged, X_first)
+    healed = clone(first)
+    healed.fit_resample(X, y)  # the entry was written again
+    assert healed.generator_from_bank_ and CountingDiffusion.trainings == 1
+
+
+def test_generators_that_cannot_be_saved_are_not_cached(long_tailed, tmp_path):
+    class TrainingJitter(JitterGenerator):
+        def _fit_trains(self):
+            return True
+
+    X, y = long_tailed
+    sampler = SynAugSampler(generator=TrainingJitter(), cache_dir=str(tmp_path), report=False,
+                            random_state=0)
+    sampler.fit_resample(X, y)
+    assert not sampler.generator_from_bank_ and not (tmp_path / "fitted").exists()
 
 
 @pytest.mark.ray
