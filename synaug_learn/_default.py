@@ -117,7 +117,7 @@ def in_domain_steps(n_rows):
     return int(min(IN_DOMAIN_MAX_STEPS, max(IN_DOMAIN_MIN_STEPS, steps)))
 
 
-def default_generator(X, y, n_new, verbose="auto"):
+def default_generator(X, y, n_new, verbose="auto", groups=None):
     """The generator for ``SynAugSampler(generator=None)``, its verbosity, and a warning.
 
     Parameters
@@ -131,6 +131,9 @@ def default_generator(X, y, n_new, verbose="auto"):
     verbose : int or "auto"
         The sampler's ``verbose``; ``"auto"`` shows progress bars when the
         expected cost is above a few seconds.
+    groups : ndarray or None
+        With groups, strata are ``(class, group)`` cells, which the shipped
+        generators (trained on classes) do not know: the in-domain model is used.
 
     Returns
     -------
@@ -156,7 +159,7 @@ def default_generator(X, y, n_new, verbose="auto"):
 
     fmt = ImageFormat.from_array(X)
     scale = (max(fmt.height, fmt.width, 16) / 16) ** 2
-    picked = _pick_shipped(X, y, fmt)
+    picked = None if groups is not None else _pick_shipped(X, y, fmt)
     if picked is not None:
         name, mapping = picked
         seconds = n_new * SHIPPED_IMAGE_SECONDS * scale / (28 / 16) ** 2

@@ -295,12 +295,12 @@ class SynAugSampler(BaseOverSampler):
                     f"the current count {counts[key]} (an over-sampler only adds rows)."
                 )
 
-    def _check_generator_param(self, X, y, n_new):
+    def _check_generator_param(self, X, y, n_new, groups=None):
         """The unfitted generator (chosen by the data when ``generator=None``) and verbosity."""
         if self.generator is None:
             from ._default import default_generator
 
-            generator, verbose = default_generator(X, y, n_new, self.verbose)
+            generator, verbose = default_generator(X, y, n_new, self.verbose, groups)
         else:
             check_generator(self.generator)
             generator, verbose = clone(self.generator), self.verbose
@@ -365,7 +365,7 @@ class SynAugSampler(BaseOverSampler):
         X, y, groups = self._check_inputs(X, y, groups)
         n_per_stratum = self._n_per_stratum(y, groups)
         generator, self._verbose = self._check_generator_param(
-            X, y, sum(n_per_stratum.values()))
+            X, y, sum(n_per_stratum.values()), groups)
         # The bank folder is created only once every input is known to be valid.
         cache_dir = check_cache_dir(self.cache_dir)
         X_res, y_res = self._fit_resample(X, y, groups=groups, generator=generator,

@@ -15,12 +15,12 @@ FASHION_NAMES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal"
                  "Sneaker", "Bag", "Ankle boot"]
 
 
-def choose(X, y, n_new=40, verbose="auto"):
+def choose(X, y, n_new=40, verbose="auto", groups=None):
     """The sampler's choice and the warnings it gave."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        gen, level = SynAugSampler(verbose=verbose)._check_generator_param(np.asarray(X),
-                                                                           np.asarray(y), n_new)
+        gen, level = SynAugSampler(verbose=verbose)._check_generator_param(
+            np.asarray(X), np.asarray(y), n_new, groups)
     return gen, level, [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
 
 
@@ -67,6 +67,8 @@ def test_when_in_doubt_the_shipped_generator_is_not_used(fashion_like):
     assert choose(X[:, :20, :20], y)[0].pretrained is None  # another image size
     assert choose(X, np.where(y == 9, 10, y))[0].pretrained is None  # label 10 is unknown
     assert choose(X, np.array(["cat", "dog"] * 100))[0].pretrained is None
+    # (class, group) cells are not the shipped model's strata
+    assert choose(X, y, groups=np.array(["a", "b"] * 100))[0].pretrained is None
     # Digits resized to 28x28 and labelled 0-9 are not Fashion-MNIST classes 0-9.
     import torch
 
