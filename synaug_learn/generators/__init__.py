@@ -8,6 +8,7 @@ from ._conditional import ConditionalDiffusionGenerator, list_pretrained
 from ._image_to_image import ImageToImageGenerator
 from ._jitter import JitterGenerator
 from ._ray import generate_rows, generate_seeded_with_ray, generate_with_ray, plan_rows
+from ._tabular import TabularDiffusionGenerator
 from ._text_to_image import TextToImageGenerator
 
 __all__ = [
@@ -16,6 +17,7 @@ __all__ = [
     "ImageFormat",
     "ImageToImageGenerator",
     "JitterGenerator",
+    "TabularDiffusionGenerator",
     "TextToImageGenerator",
     "check_generator",
     "generate_rows",
