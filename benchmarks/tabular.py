@@ -14,7 +14,8 @@ generators' defaults), fixed before the run, so no test fold informs a choice.
 The work is split by dataset: each finished dataset is written to
 ``--parts`` (default ``benchmarks/results/tabular_parts/NAME.json``) and
 skipped when the script runs again, so a run can be interrupted, resumed, or
-split over processes (``--shard 0/2`` and ``--shard 1/2``).
+split over processes: each claims a dataset with a ``NAME.lock`` file, and
+``--shard i/k`` gives a process every k-th dataset only.
 ``--report`` merges every part into ``results/tabular.{md,json}``.
 
     python benchmarks/tabular.py --max-datasets 56 --shard 0/2 --threads 1
@@ -31,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import time
 import warnings
@@ -123,6 +125,7 @@ class _SmoteVariant:
     def fit_resample(self, X, y):
         import smote_variants as sv
 
+        logging.getLogger("smote_variants").setLevel(logging.ERROR)
         return getattr(sv, self.CLASSES[self.name])(random_state=self.seed).sample(X, y)
 
 
@@ -375,14 +378,24 @@ def main(argv=None):
         return report(args, chosen, left_out)
     i, k = map(int, args.shard.split("/"))
     for name, loader in chosen[i::k]:
-        path = args.parts / f"{name}.json"
-        if path.exists():
-            continue
+        path, lock = args.parts / f"{name}.json", args.parts / f"{name}.lock"
+        if path.exists() or not _claim(lock):
+            continue  # done, or another process of this run is on it
         t0 = time.perf_counter()
         part = run_dataset(name, loader, args.samplers.split(","))
         path.write_text(json.dumps(part))
+        lock.unlink()
         print(f"{utc_now()} {name} done in {time.perf_counter() - t0:.0f} s", flush=True)
     return 0
+
+
+def _claim(lock):
+    """Create ``lock`` atomically; False when it exists (delete stale ones after a crash)."""
+    try:
+        os.close(os.open(lock, os.O_CREAT | os.O_EXCL))
+    except FileExistsError:
+        return False
+    return True
 
 
 def report(args, chosen, left_out):

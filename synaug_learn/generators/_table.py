@@ -164,13 +164,13 @@ class TableFormat:
         Z = np.asarray(Z, dtype=np.float64)
         slices = self._slices()
         num = np.empty((len(Z), 0))
-        if self.numeric:
+        if self.numeric and len(Z):
             num = self.transformer.inverse_transform(
                 np.concatenate([Z[:, slices[j]] for j in self.numeric], axis=1))
         out, k = [], 0
         for col, sl in zip(self.columns, slices):
             if col["kind"] == "numeric":
-                v = np.clip(num[:, k], col["low"], col["high"])
+                v = np.clip(num[:, k], col["low"], col["high"]) if len(Z) else np.empty(0)
                 out.append(np.rint(v) if col["integer"] else v)
                 k += 1
             else:

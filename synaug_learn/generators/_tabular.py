@@ -71,8 +71,10 @@ class TabularDiffusionGenerator(BaseGenerator):
     holding only whole numbers) are rounded.
 
     Training takes ``ceil(n_rows / batch_size) * n_epochs`` optimiser steps,
-    clipped to ``[min_steps, max_steps]``: about 10 s for a 1,000-row table
-    on one CPU core with the defaults.
+    clipped to ``[min_steps, max_steps]``: 1,000 steps for up to 1,280 rows,
+    about 5-10 s on one CPU core. Small classes need the steps: on a table
+    with 15 minority rows, 200 steps gave samples that trained a worse
+    classifier than SMOTE's, 1,000 steps a better one.
 
     Parameters
     ----------
@@ -84,7 +86,7 @@ class TabularDiffusionGenerator(BaseGenerator):
         Dropout in the denoiser.
     n_epochs : int, default=200
         Passes over the data (before clipping to ``[min_steps, max_steps]``).
-    min_steps : int, default=200
+    min_steps : int, default=1000
         Fewest optimiser steps, whatever the data's size (``max_steps`` wins).
     max_steps : int, default=2000
         Most optimiser steps (the cap of the training budget).
@@ -158,7 +160,7 @@ class TabularDiffusionGenerator(BaseGenerator):
         hidden_dims=(128, 128),
         dropout=0.0,
         n_epochs=200,
-        min_steps=200,
+        min_steps=1000,
         max_steps=2000,
         batch_size=256,
         learning_rate=2e-3,
@@ -272,10 +274,17 @@ class TabularDiffusionGenerator(BaseGenerator):
 
     def _train(self, Z, y, groups, seed):
         import torch
+
+        # The seed alone decides the model; the caller's global torch state is left as it was.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            self._train_seeded(Z, y, groups, seed)
+
+    def _train_seeded(self, Z, y, groups, seed):
+        import torch
         from diffusers import DDPMScheduler
         from tqdm.auto import tqdm
 
-        torch.manual_seed(seed)
         rng = np.random.default_rng(seed)
         labels, gcodes = self._codes(y, groups)
         n_groups = len(self.groups_) if self.has_groups_ else 0
