@@ -66,9 +66,20 @@ class SynAugSampler(BaseOverSampler):
     generator : generator object, default=None
         An object with ``fit(X, y, groups=None)`` and
         ``generate(n_per_stratum, random_state=None)``, see
-        :mod:`synaug_learn.generators`. It is cloned before fitting. ``None``
-        uses an in-domain :class:`~synaug_learn.generators.ConditionalDiffusionGenerator`
-        trained on the data being resampled.
+        :mod:`synaug_learn.generators`. It is cloned before fitting, and
+        always used when given. ``None`` picks by the shape of ``X``, and
+        trains the model on the data being resampled:
+
+        - 2-D ``X`` ``(n_samples, n_features)``, including every DataFrame,
+          is a table: a
+          :class:`~synaug_learn.generators.TabularDiffusionGenerator`, as
+          a drop-in for ``SMOTE``. This holds whatever the number of
+          features, even a square one such as digits' 64.
+        - 3-D or 4-D ``X`` is images: a
+          :class:`~synaug_learn.generators.ConditionalDiffusionGenerator`.
+          Flattened images are images to it only when you say so: reshape
+          them to ``(n, H, W)`` or pass
+          ``generator=ConditionalDiffusionGenerator(image_shape=(H, W))``.
     fill_ratio : float, default=1.0
         Fraction of each deficit that is filled, in (0, 1]. Unlike a float
         ``sampling_strategy`` it works for any number of classes, so it can
@@ -313,10 +324,13 @@ class SynAugSampler(BaseOverSampler):
                     f"the current count {counts[key]} (an over-sampler only adds rows)."
                 )
 
-    def _check_generator_param(self):
+    def _check_generator_param(self, X=None):
+        """A clone of ``generator``, or the default for ``X``: a table (2-D) or images."""
         if self.generator is None:
-            from .generators import ConditionalDiffusionGenerator
+            from .generators import ConditionalDiffusionGenerator, TabularDiffusionGenerator
 
+            if X is not None and np.ndim(X) == 2:
+                return TabularDiffusionGenerator(verbose=self.verbose)
             return ConditionalDiffusionGenerator(verbose=self.verbose)
         check_generator(self.generator)
         return clone(self.generator)
@@ -367,7 +381,7 @@ class SynAugSampler(BaseOverSampler):
         _check_feature_names(self, X, reset=True)
         self._binarize_y = False
         X, y, groups = self._check_inputs(X, y, groups)
-        generator = self._check_generator_param()
+        generator = self._check_generator_param(X)
         deficits = self._deficits(y, groups)
         # The bank folder is created only once every input is known to be valid.
         bank = SyntheticBank(
