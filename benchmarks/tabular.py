@@ -367,8 +367,10 @@ def main(argv=None):
     p.add_argument("--speed", action="store_true", help="time the generator on 1000 x 20")
     args = p.parse_args(argv)
     import torch
+    from threadpoolctl import threadpool_limits
 
     torch.set_num_threads(args.threads)
+    threadpool_limits(args.threads)  # OpenMP (HistGradientBoosting) and BLAS too
     logging.basicConfig(level=logging.ERROR, format="%(asctime)s %(message)s")
     warnings.filterwarnings("ignore")
     rows, failed = dataset_table()
