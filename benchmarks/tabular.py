@@ -397,11 +397,20 @@ def main(argv=None):
 
 
 def _claim(lock):
-    """Create ``lock`` atomically; False when it exists (delete stale ones after a crash)."""
+    """Create ``lock`` (holding this pid) atomically; False while a live process holds it."""
     try:
-        os.close(os.open(lock, os.O_CREAT | os.O_EXCL))
+        fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
     except FileExistsError:
-        return False
+        try:
+            os.kill(int(lock.read_text() or 0), 0)
+            return False  # its process is alive (or unknown): leave the dataset to it
+        except (ProcessLookupError, ValueError):
+            lock.unlink(missing_ok=True)  # stale: its process died
+            return _claim(lock)
+        except (PermissionError, FileNotFoundError):
+            return False
+    os.write(fd, str(os.getpid()).encode())
+    os.close(fd)
     return True
 
 
