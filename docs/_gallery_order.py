@@ -4,6 +4,7 @@ import os
 
 ORDER = (
     "plot_smote_vs_synaug.py",
+    "plot_tabular_smote_vs_synaug.py",
     "plot_synthetic_report.py",
     "plot_grid_search_fill_ratio.py",
     "plot_retrain_head.py",

@@ -117,7 +117,7 @@ def in_domain_steps(n_rows):
     return int(min(IN_DOMAIN_MAX_STEPS, max(IN_DOMAIN_MIN_STEPS, steps)))
 
 
-def default_generator(X, y, n_new, verbose="auto", groups=None):
+def default_generator(X, y, n_new, verbose="auto", groups=None, table=False):
     """The generator for ``SynAugSampler(generator=None)``, its verbosity, and a warning.
 
     Parameters
@@ -134,27 +134,21 @@ def default_generator(X, y, n_new, verbose="auto", groups=None):
     groups : ndarray or None
         With groups, strata are ``(class, group)`` cells, which the shipped
         generators (trained on classes) do not know: the in-domain model is used.
+    table : bool, default=False
+        The input came as a DataFrame: a table whatever its number of columns.
 
     Returns
     -------
     generator : unfitted generator
     verbose : int
         The verbosity the sampler should use for the generator and the bank.
-
-    Raises
-    ------
-    ValueError
-        For tables (no default generator for them yet).
     """
-    if X.ndim == 2 and not _is_image(X):
-        # Tables: the place for a tabular default generator.
-        raise ValueError(
-            f"SynAugSampler(generator=None) has no default generator for tables: X is 2-D "
-            f"with {X.shape[1]} features, which are not the pixels of a square image of at "
-            f"least {MIN_IMAGE_SIDE}x{MIN_IMAGE_SIDE}. Pass SynAugSampler(generator=...), e.g. "
-            "generator=JitterGenerator() from synaug_learn.generators, or pass images as "
-            "(n, H, W) / (n, H, W, C) arrays."
-        )
+    if table or (X.ndim == 2 and not _is_image(X)):
+        from .generators import TabularDiffusionGenerator
+
+        # Tables: a small MLP diffusion model, seconds on a CPU (its budget scales with the rows).
+        level = 0 if verbose == "auto" else int(verbose)
+        return TabularDiffusionGenerator(verbose=level), level
     from .generators import ConditionalDiffusionGenerator
 
     fmt = ImageFormat.from_array(X)

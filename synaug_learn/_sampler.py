@@ -81,7 +81,12 @@ class SynAugSampler(BaseOverSampler):
           least 100 and at most 2,000 steps and at most 30 minutes. One
           ``UserWarning`` states its expected time and that it mostly copies
           the rare classes (check ``report_``);
-        - tables -> a ``ValueError`` asking for a generator.
+        - tables -> a :class:`~synaug_learn.generators.TabularDiffusionGenerator`
+          (the drop-in for ``SMOTE``): every DataFrame, and every 2-D array
+          that is not square rows of at least 8x8 pixels. A table whose
+          number of columns happens to be such a square (64, 81, ...) is
+          taken as images unless it comes as a DataFrame: pass
+          ``generator=TabularDiffusionGenerator()`` to be explicit.
     fill_ratio : float, default=1.0
         Fraction of each deficit that is filled, in (0, 1]. Unlike a float
         ``sampling_strategy`` it works for any number of classes, so it can
@@ -295,12 +300,16 @@ class SynAugSampler(BaseOverSampler):
                     f"the current count {counts[key]} (an over-sampler only adds rows)."
                 )
 
-    def _check_generator_param(self, X, y, n_new, groups=None):
-        """The unfitted generator (chosen by the data when ``generator=None``) and verbosity."""
+    def _check_generator_param(self, X, y, n_new, groups=None, table=False):
+        """The unfitted generator (chosen by the data when ``generator=None``) and verbosity.
+
+        ``table``: the input came as a DataFrame, which is always a table.
+        """
         if self.generator is None:
             from ._default import default_generator
 
-            generator, verbose = default_generator(X, y, n_new, self.verbose, groups)
+            generator, verbose = default_generator(X, y, n_new, self.verbose, groups,
+                                                   table=table)
         else:
             check_generator(self.generator)
             generator, verbose = clone(self.generator), self.verbose
@@ -362,10 +371,11 @@ class SynAugSampler(BaseOverSampler):
         arrays_transformer = ArraysTransformer(X, y)
         _check_feature_names(self, X, reset=True)
         self._binarize_y = False
+        table = hasattr(X, "columns")  # a DataFrame is a table whatever its width
         X, y, groups = self._check_inputs(X, y, groups)
         n_per_stratum = self._n_per_stratum(y, groups)
         generator, self._verbose = self._check_generator_param(
-            X, y, sum(n_per_stratum.values()), groups)
+            X, y, sum(n_per_stratum.values()), groups, table=table)
         # The bank folder is created only once every input is known to be valid.
         cache_dir = check_cache_dir(self.cache_dir)
         X_res, y_res = self._fit_resample(X, y, groups=groups, generator=generator,

@@ -78,12 +78,11 @@ def test_when_in_doubt_the_shipped_generator_is_not_used(fashion_like):
     assert choose(x.astype(np.uint8), digits.target[:300])[0].pretrained is None
 
 
-def test_tables_get_an_error_naming_the_sampler_level_remedy():
+def test_tables_get_the_tabular_generator_silently():
     X = np.random.RandomState(0).rand(30, 5)
-    with pytest.raises(ValueError, match=r"no default generator for tables.*5 features") as err:
-        SynAugSampler().fit_resample(X, [0] * 20 + [1] * 10)
-    assert "SynAugSampler(generator=...)" in str(err.value)
-    assert "to the generator" not in str(err.value)
+    gen, level, warned = choose(X, [0] * 20 + [1] * 10)
+    assert type(gen).__name__ == "TabularDiffusionGenerator"
+    assert (level, warned) == (0, [])
 
 
 def test_default_end_to_end_small_budget(monkeypatch, capsys):

@@ -9,6 +9,7 @@ from ._conditional import ConditionalDiffusionGenerator, class_mapping_by_name, 
 from ._image_to_image import ImageToImageGenerator
 from ._jitter import JitterGenerator
 from ._ray import generate_rows, generate_seeded_with_ray, generate_with_ray, plan_rows
+from ._tabular import TabularDiffusionGenerator
 from ._text_to_image import TextToImageGenerator
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "ImageFormat",
     "ImageToImageGenerator",
     "JitterGenerator",
+    "TabularDiffusionGenerator",
     "TextToImageGenerator",
     "check_generator",
     "class_mapping_by_name",
