@@ -295,7 +295,8 @@ def test_pipeline_drop_in_for_smote():
     [
         (np.array([[0.0, np.nan], [1, 1], [2, 2]]), [0, 1, 1], {}, "NaN or infinity"),
         (np.array([[0.0, np.inf], [1, 1], [2, 2]]), [0, 1, 1], {}, "NaN or infinity"),
-        (np.array([[0.0, 1j], [1, 1], [2, 2]]), [0, 1, 1], {}, r"X is complex \(dtype=complex128\)"),
+        (np.array([[0.0, 1j], [1, 1], [2, 2]]), [0, 1, 1], {},
+         r"X is complex \(dtype=complex128\)"),
         (np.array([[0.0, 1j], [1, 1], [2, 2]], dtype=object), [0, 1, 1], {}, "X is complex"),
         (np.array([[0.0, "red"], [1, 1], [2, 2]], dtype=object), [0, 1, 1], {},
          "dtype=object holding 'red'"),
