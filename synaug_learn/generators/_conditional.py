@@ -169,7 +169,9 @@ def class_mapping_by_name(pretrained, class_names):
 
     Reads the class names recorded with the pretrained model (its
     ``training.json``) and maps, case-insensitively, each of your labels --
-    label ``i`` is ``class_names[i]`` -- to the model's label of that name:
+    label ``i`` is ``class_names[i]`` -- to the model's label of that name
+    (a folder name that cannot hold the name's ``/`` matches when escaped,
+    ``T-shirt%2Ftop``, or with only its letters and digits, ``T-shirt_top``):
     the ``class_mapping`` parameter of :class:`ConditionalDiffusionGenerator`.
 
     Parameters
@@ -205,14 +207,32 @@ def class_mapping_by_name(pretrained, class_names):
         known = json.loads(info.read_text()).get("class_names") or []
     except (json.JSONDecodeError, AttributeError) as exc:
         raise ValueError(f"{info} is not a valid JSON object ({exc}).") from None
-    lookup = {n.lower(): i for i, n in enumerate(known)}
-    unknown = [n for n in class_names if n.lower() not in lookup]
+    keys = [_name_keys(n) for n in known]
+    mapping, unknown = {}, []
+    for i, name in enumerate(class_names):
+        for rank, key in enumerate(_name_keys(name)):  # the strictest match that is unique
+            hits = {j for j, k in enumerate(keys) if k[rank] == key}
+            if len(hits) == 1:
+                mapping[i] = hits.pop()
+                break
+        else:
+            unknown.append(name)
     if unknown:
         raise ValueError(
             f"class_names {unknown!r} are not known to pretrained={str(pretrained)!r}; its "
             f"classes are {known!r}."
         )
-    return {i: lookup[n.lower()] for i, n in enumerate(class_names)}
+    return mapping
+
+
+def _name_keys(name):
+    """Keys a class name matches by, strictest first: the name case-folded; with folder
+    escapes (``%2F``) decoded; letters and digits only (``T-shirt_top`` is ``T-shirt/top``)."""
+    from urllib.parse import unquote
+
+    folded = str(name).casefold()
+    decoded = unquote(folded)
+    return folded, decoded, "".join(c for c in decoded if c.isalnum())
 
 
 def _stratum_from_json(value):
@@ -643,6 +663,9 @@ class ConditionalDiffusionGenerator(BaseGenerator):
                 f"pretrained={str(self.pretrained)!r} generates {meta['channels']}x{meta['height']}"
                 f"x{meta['width']} (channels x H x W) images but the data holds "
                 f"{fmt.channels}x{fmt.height}x{fmt.width}."
+                + (" If the images are grey, read them as grey (load_image_folder(..., "
+                   "color_mode='grayscale'); the synaug command's --grayscale)."
+                   if meta["channels"] == 1 and fmt.channels == 3 else "")
             )
         pre_strata = [_stratum_from_json(s) for s in meta["strata"]]
         _check_class_mapping(self.class_mapping, self.classes_.tolist(),
