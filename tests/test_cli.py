@@ -130,7 +130,7 @@ def test_forgetting_grayscale_fails_fast_with_a_hint(tmp_path, tiny_pretrained, 
     with pytest.raises(SystemExit) as info:
         cli.main(["balance", str(src), str(tmp_path / "out"), "--generator",
                   str(tiny_pretrained)])
-    assert info.value.code == 2 and time.monotonic() - start < 10
+    assert info.value.code == 2 and time.monotonic() - start < 30  # no training started
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert "generates 1x8x8" in err and "3x8x8" in err and "--grayscale" in err
     with pytest.raises(SystemExit):  # a bare name that is no shipped model: both are listed
