@@ -1,10 +1,11 @@
 """Synthetic-data report: fidelity, novelty (copying) and diversity of generated rows per stratum.
 
-A generator trained on a handful of tail images mostly copies them (see
-FINDINGS.md §1-2): its samples are recognised as their class 100 % of the
-time, so fidelity alone cannot tell a useful fill from a copied one. Novelty
-can: it compares how far generated rows are from the training rows with how
-far unseen real rows are.
+A generator trained on a handful of tail images mostly copies them (measured
+on long-tailed digits: tail samples 0.07-0.26 from their nearest training
+image, against 1.6-2.7 for unseen real images of the class): its samples
+are recognised as their class 100 % of the time, so fidelity alone cannot
+tell a useful fill from a copied one. Novelty can: it compares how far
+generated rows are from the training rows with how far unseen real rows are.
 """
 
 from __future__ import annotations

@@ -81,7 +81,7 @@ class RetrainClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     and BatchNorm statistics are untouched. ``predict`` is then that of the
     fitted ``estimator_``.
 
-    Which rows to use (FINDINGS.md, section 2): re-training on balanced *real*
+    Which rows to use (measured on long-tailed digits): re-training on balanced *real*
     rows needs enough real rows per stratum (it hurt when tail classes had
     2-4 images); re-training on the balanced *filled* set is nearly harmless.
     A warning tells you when a stratum has fewer than ``min_per_stratum``

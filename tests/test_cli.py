@@ -1,6 +1,7 @@
 """The synaug command: balance an image folder; the demo's plumbing on tiny data."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -80,3 +81,94 @@ def test_main_parses_and_rejects_bad_commands(capsys):
     with pytest.raises(SystemExit):
         cli.main(["demo", "--dataset", "cifar"])
     assert "invalid choice" in capsys.readouterr().err
+
+
+def _grey_folder(root, X, y, counts=((0, 6), (1, 2)), mode="L"):
+    for label, n in counts:
+        (root / str(label)).mkdir(parents=True)
+        for i, img in enumerate(X[y == label][:n]):
+            Image.fromarray(img).convert(mode).save(root / str(label) / f"img{i}.png")
+    return root
+
+
+def test_every_option_has_help_and_the_description_is_plain_text():
+    parser, subparsers = cli._parser()
+    assert "`" not in parser.description
+    for sub in subparsers.values():
+        assert "`" not in (sub.description or "")
+        for action in sub._actions:
+            assert action.help, f"{sub.prog} {action.option_strings or action.dest} has no help"
+    options = {o for a in subparsers["balance"]._actions for o in a.option_strings}
+    assert {"--cache-dir", "--steps", "--train-steps", "--train-minutes"} <= options
+
+
+@pytest.mark.parametrize("argv, match", [
+    (["balance", "in", "out", "--fill-ratio", "0"], r"--fill-ratio: 0 is outside \(0.0, 1.0\]"),
+    (["balance", "in", "out", "--fill-ratio", "2"], "--fill-ratio: 2 is outside"),
+    (["balance", "in", "out", "--steps", "0"], "--steps: 0 is outside"),
+    (["balance", "in", "out", "--train-minutes", "nan"], "'nan' is not a number"),
+    (["balance", "no/such/folder", "out"], "path='no/such/folder' is not a folder"),
+])
+def test_user_errors_are_one_line_and_exit_status_2(argv, match, capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main(argv)
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("synaug balance: error: ")
+    assert re.search(match, last)
+
+
+def test_forgetting_grayscale_fails_fast_with_a_hint(tmp_path, tiny_pretrained, digits_uint8,
+                                                      capsys):
+    import time
+
+    X, y = digits_uint8
+    src = _grey_folder(tmp_path / "in", X, y, mode="RGB")  # grey images stored as RGB
+    start = time.monotonic()
+    with pytest.raises(SystemExit) as info:
+        cli.main(["balance", str(src), str(tmp_path / "out"), "--generator",
+                  str(tiny_pretrained)])
+    assert info.value.code == 2 and time.monotonic() - start < 30  # no training started
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "generates 1x8x8" in err and "3x8x8" in err and "--grayscale" in err
+    with pytest.raises(SystemExit):  # a bare name that is no shipped model: both are listed
+        cli.main(["balance", str(src), str(tmp_path / "out2"), "--generator", "nope"])
+    err = capsys.readouterr().err
+    assert "'fashion-mnist-small'" in err and "no folder" in err and "'indomain'" in err
+
+
+def test_balance_exposes_cache_dir_and_sampling_steps(tmp_path, tiny_pretrained, digits_uint8):
+    X, y = digits_uint8
+    src = _grey_folder(tmp_path / "in", X, y)
+    bank = tmp_path / "bank"
+    assert cli.main(["balance", str(src), str(tmp_path / "out"), "--generator",
+                     str(tiny_pretrained), "--grayscale", "--steps", "1",
+                     "--cache-dir", str(bank)]) == 0
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["generator_params"]["num_inference_steps"] == "1"
+    assert len(manifest["files"]) == 4 and any(bank.rglob("*"))
+
+
+def test_class_names_unsafe_as_folder_names_round_trip(tmp_path):
+    from synaug_learn.datasets import class_folder_name, load_image_folder, write_image_folder
+    from synaug_learn.generators import class_mapping_by_name
+
+    names = ["T-shirt/top", "a\\b:c", ".hidden", "Bag"]
+    assert [class_folder_name(n) for n in names] == [
+        "T-shirt%2Ftop", "a%5Cb%3Ac", "%2Ehidden", "Bag"]
+    X = np.arange(8 * 16, dtype=np.uint8).reshape(8, 4, 4)
+    y = np.repeat([0, 1, 2, 3], 2)
+    manifest = write_image_folder(tmp_path / "out", X, y, class_names=names,
+                                  synthetic_mask=[False, True] * 4)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir() if p.is_dir()) == sorted(
+        manifest["class_folders"])
+    data = load_image_folder(tmp_path / "out", color_mode="grayscale", return_X_y=False)
+    back = data.target_names[data.target]
+    expected = np.asarray(names)[y]
+    assert sorted(zip(back.tolist(), data.data.sum(axis=(1, 2)).tolist())) == sorted(
+        zip(expected.tolist(), X.sum(axis=(1, 2)).tolist()))
+    # a folder that could not be called "T-shirt/top" still matches the shipped model's class
+    assert class_mapping_by_name("fashion-mnist-small", ["T-shirt%2Ftop", "bag"]) == {0: 0, 1: 8}
+    assert class_mapping_by_name("fashion-mnist-small", ["t-shirt_top"]) == {0: 0}

@@ -452,7 +452,7 @@ def test_write_image_folder_round_trips_and_lists_the_synthetic_rows(tmp_path):
         tmp_path / "out", X, y, class_names=["ant", "zebra"],
         filenames=["zebra/a.png", "ant/x.png", "", "", "ant/y.png"], synthetic_mask=mask,
         metadata={"seed": 3})
-    assert manifest == {"seed": 3, "files": [
+    assert manifest == {"seed": 3, "class_folders": {"zebra": "zebra", "ant": "ant"}, "files": [
         {"file": "zebra/synthetic_00000.png", "class": "zebra", "row": 0},
         {"file": "zebra/synthetic_00001.png", "class": "zebra", "row": 1}]}
     assert json.loads((tmp_path / "out" / "manifest.json").read_text()) == manifest

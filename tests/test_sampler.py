@@ -262,7 +262,7 @@ def test_quality_filter_rejects_off_class_samples():
 
         def _generate_stratum(self, stratum, seeds):
             out = super()._generate_stratum(stratum, seeds)
-            zeros = self._rows[self._index[(0, None)]]
+            zeros = self._raw[self._index[(0, None)]]
             for i, seed in enumerate(seeds):
                 if seed % 2:
                     out[i] = zeros[seed % len(zeros)]
@@ -295,6 +295,11 @@ def test_pipeline_drop_in_for_smote():
     [
         (np.array([[0.0, np.nan], [1, 1], [2, 2]]), [0, 1, 1], {}, "NaN or infinity"),
         (np.array([[0.0, np.inf], [1, 1], [2, 2]]), [0, 1, 1], {}, "NaN or infinity"),
+        (np.array([[0.0, 1j], [1, 1], [2, 2]]), [0, 1, 1], {},
+         r"X is complex \(dtype=complex128\)"),
+        (np.array([[0.0, 1j], [1, 1], [2, 2]], dtype=object), [0, 1, 1], {}, "X is complex"),
+        (np.array([[0.0, "red"], [1, 1], [2, 2]], dtype=object), [0, 1, 1], {},
+         "dtype=object holding 'red'"),
         (np.arange(4.0), [0, 1, 1, 1], {}, "must be 2-D"),
         (np.zeros((4, 2, 2, 2, 2)), [0, 1, 1, 1], {}, "must be 2-D"),
         (np.zeros((4, 3)), [0, 1, 1], {}, "different lengths: 4 != 3"),

@@ -17,7 +17,7 @@ from ._fashion_mnist import (
     load_fashion_mnist_lt,
     read_idx,
 )
-from ._image_folder import load_image_folder, write_image_folder
+from ._image_folder import class_folder_name, load_image_folder, write_image_folder
 from ._long_tailed import long_tailed_counts, make_long_tailed, train_pool_split
 from ._spurious import make_spurious_colour
 from ._utkface import UTKFACE_GENDERS, UTKFACE_RACES, load_utkface
@@ -27,6 +27,7 @@ __all__ = [
     "FASHION_MNIST_POOL_START",
     "UTKFACE_GENDERS",
     "UTKFACE_RACES",
+    "class_folder_name",
     "fashion_mnist_pool",
     "load_cifar100",
     "load_cifar100_lt",

@@ -14,7 +14,7 @@ import numpy as np
 from sklearn.utils import Bunch
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
-__all__ = ["load_image_folder", "write_image_folder"]
+__all__ = ["class_folder_name", "load_image_folder", "write_image_folder"]
 
 IMAGE_EXTENSIONS = (".bmp", ".gif", ".jpeg", ".jpg", ".png", ".tif", ".tiff", ".webp")
 
@@ -39,6 +39,42 @@ def _check_image_size(image_size):
     if min(size) < 1:
         raise ValueError(f"image_size must be positive; got {image_size!r}.")
     return size
+
+
+# Characters a folder name cannot hold on some system (or that would make a sub-folder).
+_UNSAFE = set('/\\:*?"<>|%') | {chr(i) for i in range(32)}
+
+
+def class_folder_name(name):
+    """The folder name of class ``name``: unsafe characters percent-encoded.
+
+    ``/ \\ : * ? " < > | %`` and control characters become ``%XX`` (their
+    UTF-8 bytes, as in URLs), and a leading ``.`` (a hidden folder, which
+    :func:`load_image_folder` skips) becomes ``%2E``; every other name is
+    kept. :func:`write_image_folder` records the mapping in its manifest, so
+    :func:`load_image_folder` gives back the class names.
+
+    Parameters
+    ----------
+    name : str
+        A class name.
+
+    Returns
+    -------
+    folder : str
+        The name of the class's folder.
+
+    Examples
+    --------
+    >>> from synaug_learn.datasets import class_folder_name
+    >>> class_folder_name("T-shirt/top"), class_folder_name("Sneaker")
+    ('T-shirt%2Ftop', 'Sneaker')
+    """
+    name = str(name)
+    if name in ("", ".", ".."):
+        return "%2E" * len(name) or "%00"
+    out = "".join("".join(f"%{b:02X}" for b in c.encode()) if c in _UNSAFE else c for c in name)
+    return "%2E" + out[1:] if out.startswith(".") else out
 
 
 def _is_image_file(path: Path) -> bool:
@@ -134,7 +170,8 @@ def load_image_folder(path, image_size=None, color_mode="rgb", return_X_y=True):
     y : ndarray of shape (n,), dtype=int64
     data : :class:`~sklearn.utils.Bunch`
         When ``return_X_y=False``: ``data``, ``target``, ``target_names``
-        (the sub-folder names) and ``filenames`` (paths relative to
+        (the sub-folder names, or the class names a ``manifest.json`` written
+        by :func:`write_image_folder` records for them) and ``filenames`` (paths relative to
         ``path``).
 
     Raises
@@ -187,12 +224,27 @@ def load_image_folder(path, image_size=None, color_mode="rgb", return_X_y=True):
     y = np.asarray(target, dtype=np.int64)
     if return_X_y:
         return X, y
+    names = _class_names_from_manifest(root)
     return Bunch(
         data=X,
         target=y,
-        target_names=np.asarray([d.name for d in class_dirs]),
+        target_names=np.asarray([names.get(d.name, d.name) for d in class_dirs]),
         filenames=np.asarray([str(f.relative_to(root)) for f in files]),
     )
+
+
+def _class_names_from_manifest(root):
+    """``{folder: class name}`` from a ``manifest.json`` written by :func:`write_image_folder`."""
+    import json
+
+    manifest = Path(root) / "manifest.json"
+    if not manifest.is_file():
+        return {}
+    try:
+        folders = json.loads(manifest.read_text()).get("class_folders", {})
+    except (ValueError, AttributeError) as exc:
+        raise ValueError(f"{manifest} is not a valid JSON object ({exc}).") from None
+    return {str(k): str(v) for k, v in folders.items()} if isinstance(folders, dict) else {}
 
 
 def write_image_folder(path, X, y, *, class_names=None, filenames=None, synthetic_mask=None,
@@ -204,8 +256,12 @@ def write_image_folder(path, X, y, *, class_names=None, filenames=None, syntheti
     base name of its entry in ``filenames`` (``"<k>.png"`` without them); a
     synthetic row (``synthetic_mask``) is ``synthetic_<k>.png``, ``k``
     counting per class from 0, in row order. ``manifest.json`` holds
-    ``metadata`` and, under ``"files"``, every synthetic file with its class
-    and ``k``, so that generated images can always be told from real ones.
+    ``metadata``, under ``"class_folders"`` the class name of each folder
+    (a class name unsafe as a folder name, such as ``"T-shirt/top"``, is
+    escaped by :func:`class_folder_name`; :func:`load_image_folder` maps the
+    folders back to the names), and under ``"files"`` every synthetic file
+    with its class and ``k``, so that generated images can always be told
+    from real ones.
 
     Parameters
     ----------
@@ -230,7 +286,7 @@ def write_image_folder(path, X, y, *, class_names=None, filenames=None, syntheti
     Returns
     -------
     manifest : dict
-        What ``manifest.json`` holds: ``metadata`` and ``"files"``, a list of
+        What ``manifest.json`` holds: ``metadata``, ``"class_folders"`` and ``"files"``, a list of
         ``{"file": "<class>/synthetic_<k>.png", "class": <class>, "row": k}``.
 
     Examples
@@ -255,20 +311,24 @@ def write_image_folder(path, X, y, *, class_names=None, filenames=None, syntheti
     X, y, mask = _check_folder_rows(X, y, filenames, synthetic_mask)
     path = check_empty_folder(path)
     path.mkdir(parents=True, exist_ok=True)
-    counts, files = {}, []
+    counts, files, folders = {}, [], {}
     for i, (img, label) in enumerate(zip(X, y.tolist())):
         name = str(label) if class_names is None else str(class_names[label])
+        folder = class_folder_name(name)
+        if folders.setdefault(folder, name) != name:
+            raise ValueError(f"class_names {folders[folder]!r} and {name!r} would share the "
+                             f"folder {folder!r}.")
         k = counts.get((name, bool(mask[i])), 0)
         counts[(name, bool(mask[i]))] = k + 1
         if mask[i]:
             fname = f"synthetic_{k:05d}.png"
-            files.append({"file": f"{name}/{fname}", "class": name, "row": k})
+            files.append({"file": f"{folder}/{fname}", "class": name, "row": k})
         else:
             fname = f"{k}.png" if filenames is None else Path(str(filenames[i])).name
-        (path / name).mkdir(exist_ok=True)
+        (path / folder).mkdir(exist_ok=True)
         Image.fromarray(img.squeeze(-1) if img.ndim == 3 and img.shape[-1] == 1 else img).save(
-            path / name / fname)
-    manifest = {**(metadata or {}), "files": files}
+            path / folder / fname)
+    manifest = {**(metadata or {}), "class_folders": folders, "files": files}
     (path / "manifest.json").write_text(json.dumps(manifest, indent=2))
     return manifest
 

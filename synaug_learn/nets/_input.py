@@ -77,8 +77,16 @@ def as_array(X):
     X = np.asarray(X)
     if X.dtype == object or not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
         raise ValueError(f"X must hold numbers; got an array of dtype {X.dtype}.")
+    if np.iscomplexobj(X):
+        raise ValueError(f"X is complex (dtype={X.dtype}): Complex data not supported.")
     if X.ndim < 2:
         raise ValueError(f"X must have one row per sample (at least 2-D); got shape {X.shape}.")
+    if np.issubdtype(X.dtype, np.floating) and not np.isfinite(X).all():
+        bad = np.argwhere(~np.isfinite(X.reshape(len(X), -1)))
+        raise ValueError(
+            f"X contains NaN or infinity ({len(bad)} value(s), first in row {bad[0][0]}); the "
+            "net cannot predict or train on them. Remove or impute those values first."
+        )
     return X
 
 

@@ -94,7 +94,9 @@ class BalancedSoftmaxLoss(nn.CrossEntropyLoss):
     training class frequencies; the network's own logits (used to predict)
     then estimate the *balanced* posterior. ``tau=1`` is Balanced Softmax; a
     smaller ``tau`` corrects less (``tau=0.5`` composes with a sampler that
-    already filled the deficits, see FINDINGS.md section 2).
+    already filled the deficits: measured on long-tailed digits after a fill
+    from a pretrained generator, ``tau=1`` over-corrected by 6.5 points and
+    ``tau=0.5`` tied).
 
     Parameters
     ----------

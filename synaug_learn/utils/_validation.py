@@ -46,12 +46,26 @@ def check_images(X, param_name="X"):
     except ValueError as exc:  # numpy refuses ragged nested sequences
         raise ValueError(f"{name} must be a rectangular array; it looks ragged ({exc}).") from None
     if X.dtype == object:
-        try:  # numbers stored as objects are fine; ragged rows are not
-            X = X.astype(np.float64)
-        except ValueError:
-            raise ValueError(
-                f"{name} must be a rectangular numeric array; got dtype=object (ragged?)."
-            ) from None
+        if any(isinstance(v, complex) for v in X.ravel()[:1000].tolist()):
+            X = X.astype(np.complex128)  # refused below, with the complex message
+        else:
+            try:  # numbers stored as objects are fine; ragged rows and strings are not
+                X = X.astype(np.float64)
+            except ValueError:  # a TypeError (dicts, lists) stays numpy's own
+                bad = next((v for v in X.ravel().tolist() if not _is_number(v)), None)
+                raise ValueError(
+                    f"{name} must be a rectangular numeric array; got dtype=object holding "
+                    f"{bad!r} ({type(bad).__name__}). Encode categorical columns as numbers "
+                    "first (e.g. sklearn's OrdinalEncoder)."
+                ) from None
+    if np.iscomplexobj(X):
+        # imbalanced-learn's samplers refuse it too ("Complex data not supported"); casting
+        # would silently drop the imaginary part.
+        raise ValueError(
+            f"{name} is complex (dtype={X.dtype}): Complex data not supported, real numbers "
+            f"are needed. Pass {name}.real, "
+            f"np.abs({name}) or the two parts as separate features."
+        )
     if X.ndim not in (2, 3, 4):
         raise ValueError(
             f"{name} must be 2-D (n, features), 3-D (n, H, W) or 4-D (n, H, W, C) / "
@@ -67,6 +81,14 @@ def check_images(X, param_name="X"):
     if np.issubdtype(X.dtype, np.floating) and not np.isfinite(X).all():
         raise ValueError(f"{name} contains NaN or infinity; remove or impute those values first.")
     return X
+
+
+def _is_number(value):
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def check_column(values, n, param_name, other="X"):

@@ -332,3 +332,69 @@ def test_restoring_a_saved_fit_keeps_params_fingerprint_and_rows(saved, digits, 
     assert restored.n_train_steps_ == gen.n_train_steps_ == 3
     np.testing.assert_array_equal(restored.generate({(4, None): 3}, random_state=2)[0],
                                   gen.generate({(4, None): 3}, random_state=2)[0])
+
+
+# --------------------------------------------------------------- lookup, config, class_mapping
+def test_a_path_never_means_the_shipped_model(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for name in ("./fashion-mnist-small", "~/no-such-folder/fashion-mnist-small",
+                 str(tmp_path / "fashion-mnist-small")):
+        with pytest.raises(ValueError, match=r"is a path, so it means the folder .* does not "
+                                             r"exist.*shipped generators.*'fashion-mnist-small'"):
+            ConditionalDiffusionGenerator.from_pretrained(name)
+    (tmp_path / "fashion-mnist-small").mkdir()  # an existing folder of that name wins
+    with pytest.raises(ValueError, match="holds no synaug_generator.json"):
+        ConditionalDiffusionGenerator.from_pretrained("fashion-mnist-small")
+    monkeypatch.chdir(tmp_path.parent)
+    gen = ConditionalDiffusionGenerator.from_pretrained("fashion-mnist-small")
+    assert gen.pretrained == "fashion-mnist-small"  # a bare name: the shipped model
+    with pytest.raises(ValueError, match=r"'nope' is not a shipped generator \(those are: "
+                                         r"'fashion-mnist-small'.*no folder"):
+        ConditionalDiffusionGenerator.from_pretrained("nope")
+
+
+@pytest.mark.parametrize("edit, match", [
+    (lambda text: text[:-5], "is not valid JSON"),
+    (lambda text: text.replace('"channels"', '"chanels"'), r"lacks the key\(s\) \['channels'\]"),
+    (lambda text: text.replace('"height": 8', '"height": "8"'), "'height' must be a positive int"),
+    (lambda text: "[1, 2]", "must hold a JSON object"),
+])
+def test_malformed_config_fails_at_from_pretrained_naming_the_file(saved, tmp_path, edit, match):
+    import shutil
+
+    folder = tmp_path / "copy"
+    shutil.copytree(saved[1], folder)
+    config = folder / "synaug_generator.json"
+    config.write_text(edit(config.read_text()))
+    with pytest.raises(ValueError, match=match) as info:
+        ConditionalDiffusionGenerator.from_pretrained(folder)
+    assert str(config) in str(info.value)
+    with pytest.raises(ValueError, match=match):  # and the same at fit with pretrained=
+        ConditionalDiffusionGenerator(pretrained=folder).fit(np.zeros((4, 8, 8)), [0, 0, 1, 1])
+
+
+def test_class_mapping_is_checked_before_loading(saved, digits):
+    _, path = saved
+    X, y = digits
+    Xs, ys = X[:60], y[:60] % 3
+    with pytest.raises(ValueError, match=r"several of your labels .*labels \[0, 1, 2\] -> 0"
+                                         r".*merge_classes=True"):
+        ConditionalDiffusionGenerator(pretrained=path, class_mapping={0: 0, 1: 0, 2: 0}).fit(
+            Xs, ys)
+    with pytest.raises(ValueError, match=r"labels \[0, 1\] -> 1"):  # 1 keeps its own label 1
+        ConditionalDiffusionGenerator(pretrained=path, class_mapping={0: 1}).fit(Xs, ys)
+    with pytest.raises(ValueError, match=r"maps to \[99\], which .* its labels are \[0, 1, 2"):
+        ConditionalDiffusionGenerator(pretrained=path, class_mapping={2: 99}).fit(Xs, ys)
+    with pytest.raises(ValueError, match=r"names labels \[7\] that are not in y; the labels "
+                                         r"of y are \[0, 1, 2\]"):
+        ConditionalDiffusionGenerator(pretrained=path, class_mapping={7: 1}).fit(Xs, ys)
+    with pytest.raises(ValueError, match=r"maps to \[99\]"):  # caught at construction too
+        ConditionalDiffusionGenerator.from_pretrained(path, class_mapping={2: 99})
+    with pytest.raises(ValueError, match="several of your labels"):
+        ConditionalDiffusionGenerator.from_pretrained(path, class_mapping={0: 0, 1: 0})
+    merged = ConditionalDiffusionGenerator(pretrained=path, class_mapping={0: 0, 1: 0, 2: 0},
+                                           merge_classes=True).fit(Xs, ys)
+    assert {merged._model_index((c, None)) for c in (0, 1, 2)} == {merged._model_index((0, None))}
+    swapped = ConditionalDiffusionGenerator(pretrained=path, class_mapping={0: 1, 1: 0}).fit(
+        Xs, ys)  # a permutation is one-to-one
+    assert swapped._model_index((0, None)) == swapped.model_strata_.index((1, None))

@@ -144,3 +144,17 @@ def test_docstring_examples():
     for mod in (_augment, _classifier, _mixing, _modules, _losses):
         result = doctest.testmod(mod, optionflags=doctest.ELLIPSIS)
         assert result.failed == 0, mod.__name__
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_predict_on_nan_or_inf_is_a_clear_error(digits, bad):
+    X, y = digits
+    net = MixupNetClassifier(max_epochs=1, random_state=0).fit(X, y)
+    X_bad = X[:5].astype(np.float64)
+    X_bad[3, 7] = bad
+    for method in (net.predict, net.predict_proba):
+        with pytest.raises(ValueError, match=r"X contains NaN or infinity \(1 value\(s\), "
+                                             r"first in row 3\)"):
+            method(X_bad)
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        MixupNetClassifier(max_epochs=1).fit(X_bad, y[:5])
