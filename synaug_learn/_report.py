@@ -427,7 +427,7 @@ def synthetic_report(
       compared under the nine translations by up to one pixel. On
       Fashion-MNIST this flags exact copies, copies plus Gaussian noise of
       0.15 of the pixel range and one-pixel shifts, while unseen real images
-      have a near-copy share of 0-0.08.
+      have a near-copy share of 0-0.10 (``tests/test_report_copying.py``).
     - **fidelity**: share of the generated rows that the classifier assigns
       to their intended class; ``fidelity_reference`` is the same share for
       the reference rows (held-out rows; with fewer than five of them,

@@ -130,3 +130,32 @@ def test_low_fidelity_is_flagged_relative_to_real_rows(fashion):
     assert rows[3]["fidelity"] < 0.3 * rows[3]["fidelity_reference"]
     assert not rows[2]["low_fidelity"]
     assert "| yes" in str(report).splitlines()[2]  # class 0's line, last column
+
+
+@needs_fashion
+@pytest.mark.slow
+def test_shipped_generator_samples_are_not_flagged():
+    """fashion-mnist-small was pretrained on a disjoint pool: its fill is not a copy."""
+    from collections import Counter
+
+    from synaug_learn import SynAugSampler
+    from synaug_learn.datasets import load_fashion_mnist, make_long_tailed
+    from synaug_learn.generators import ConditionalDiffusionGenerator
+
+    X, y = load_fashion_mnist(subset="train")
+    X_lt, y_lt = make_long_tailed(X[:50_000], y[:50_000], imbalance_factor=100, n_max=200,
+                                  random_state=0)
+    counts = Counter(y_lt.tolist())
+    tail = sorted(counts, key=counts.get)[:5]
+    sampler = SynAugSampler(
+        generator=ConditionalDiffusionGenerator.from_pretrained("fashion-mnist-small"),
+        sampling_strategy={c: counts[c] + 30 for c in tail}, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # neither copying nor low fidelity
+        sampler.fit_resample(X_lt, y_lt)
+    report = sampler.report_
+    print(report)
+    assert report.copying_ == []
+    for r in report.rows:
+        if r["n_generated"]:
+            assert r["near_copy_share"] <= 0.15 and r["novelty"] > 0.6, r
