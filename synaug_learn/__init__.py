@@ -3,18 +3,26 @@
 The recipe, as scikit-learn estimators: :class:`SynAugSampler` fills every
 class (or class x group cell) with generated samples, :class:`MixupNetClassifier`
 trains a CNN on the filled data with Mixup, and :class:`RetrainClassifier`
-re-trains the network's head on a balanced subsample of the real rows.
+re-trains the network's head on balanced real rows. :class:`LogitAdjustedClassifier`
+is the generator-free peer: post-hoc logit adjustment of any fitted classifier.
 """
 
 import importlib
 
 from ._version import __version__
 
-__all__ = ["MixupNetClassifier", "RetrainClassifier", "SynAugSampler", "__version__"]
+__all__ = [
+    "LogitAdjustedClassifier",
+    "MixupNetClassifier",
+    "RetrainClassifier",
+    "SynAugSampler",
+    "__version__",
+]
 
 # Imported on first use: torch, skorch and scikit-learn take seconds to import, and
 # ``import synaug_learn`` (or ``synaug_learn.generators``, the CLI's --help) should not.
 _LAZY = {
+    "LogitAdjustedClassifier": "._logit_adjust",
     "MixupNetClassifier": ".nets",
     "RetrainClassifier": "._retrain",
     "SynAugSampler": "._sampler",

@@ -1,13 +1,14 @@
-"""Classifier re-training: refit a network's head on a balanced subsample (cRT, DFR).
+"""Classifier re-training: refit a network's head on balanced real rows (SYNAuG, cRT, DFR).
 
-SYNAuG's last step, and the cRT (Kang et al., 2020) / DFR (Kirichenko et
-al., 2023) baselines: after the network is trained (on resampled or filled
-data), its penultimate features are frozen and only the linear head is
-refitted on a class- (or class x group-) balanced subsample of the *real*
-rows. imbalanced-learn's Pipeline passes only ``(X, y)`` from a sampler to the
-next step, so nothing inside the pipeline knows which rows were synthetic;
-:class:`RetrainClassifier` wraps the whole pipeline and therefore still has the
-original rows.
+SYNAuG's last step and its baselines: after the network is trained (on
+resampled or filled data), its penultimate features are frozen and only the
+linear head is refitted, either on a class- (or class x group-) balanced
+*subsample* of the real rows (the paper's recipe; DFR, Kirichenko et al.,
+2023) or, as cRT (Kang et al., ICLR 2020) defines it, on *all* real rows with
+class-balanced *sampling* for a number of epochs. imbalanced-learn's Pipeline
+passes only ``(X, y)`` from a sampler to the next step, so nothing inside the
+pipeline knows which rows were synthetic; :class:`RetrainClassifier` wraps the
+whole pipeline and therefore still has the original rows.
 """
 
 from __future__ import annotations
@@ -70,7 +71,19 @@ class _TrainingRows(Callback):
 class RetrainClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     """Fit a network (or a pipeline ending in one), then refit its head on balanced real rows.
 
-    ``fit`` clones and fits ``estimator`` on ``(X, y)``, draws a balanced
+    Two ways, named for what they do (``method``):
+
+    - ``"subsample"`` (default, the SYNAuG paper's recipe; DFR with
+      ``balance="group"``): the head is refitted to convergence on a balanced
+      *subsample* -- ``n_per_stratum`` rows of each stratum; the other rows
+      are not used.
+    - ``"crt"``, classifier re-training as Kang et al. (ICLR 2020) define
+      it: the head is re-initialised and trained for ``crt_epochs`` epochs
+      of mini-batch SGD on *all* the rows, drawn with class- (or cell-)
+      balanced sampling (each stratum equally likely, rows uniformly within
+      it), features frozen.
+
+    With ``"subsample"``, ``fit`` clones and fits ``estimator`` on ``(X, y)``, draws a balanced
     subsample -- ``n_per_stratum`` rows of every class (``balance="class"``,
     cRT) or of every (class, group) cell (``balance="group"``, DFR) -- of the
     *original* rows (``rows="original"``, the paper's recipe) or of the rows
@@ -113,11 +126,19 @@ class RetrainClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         of them (the logistic head is class-balanced anyway).
     min_per_stratum : int, default=5
         Warn when a stratum has fewer rows than this.
+    method : {"subsample", "crt"}, default="subsample"
+        How the head is re-trained (see above).
+    crt_epochs : int, default=10
+        Epochs of class-balanced sampling over all rows (``method="crt"``).
+    crt_batch_size : int, default=64
+        Mini-batch size of ``method="crt"`` (SGD, momentum 0.9, learning rate
+        0.1 with a cosine decay, on standardised features).
     head : {"logistic", "torch"}, default="logistic"
         Refit the head with scikit-learn's ``LogisticRegression`` (features
         standardised, ``class_weight="balanced"``, the scaling folded back into
         the weights), or with a short full-batch L-BFGS fit in torch on the
         net's device, started from the current head (same objective).
+        Used by ``method="subsample"``.
     C : float, default=1.0
         Inverse L2 regularisation strength of the head.
     random_state : int, RandomState or None, default=None
@@ -131,7 +152,12 @@ class RetrainClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     head_name_ : str
         The ``head_name`` of the network's module: the layer that was refitted.
     n_retrain_rows_ : int
-        Rows the head was refitted on.
+        Rows the head was refitted on (all of them with ``method="crt"``).
+    sampling_weights_ : ndarray of shape (n_retrain_rows_,) or None
+        With ``method="crt"``: each row's probability of being drawn (equal
+        totals per stratum); ``None`` otherwise.
+    draw_counts_ : ndarray of int or None
+        With ``method="crt"``: how often each row was drawn over the epochs.
     retrain_indices_ : ndarray of int
         Their indices into the rows passed to ``fit`` (``rows="original"``) or
         into the resampled rows (``rows="resampled"``).
@@ -176,6 +202,9 @@ class RetrainClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         "rows": [StrOptions({"original", "resampled"})],
         "n_per_stratum": [Interval(numbers.Integral, 1, None, closed="left"), None],
         "min_per_stratum": [Interval(numbers.Integral, 0, None, closed="left")],
+        "method": [StrOptions({"subsample", "crt"})],
+        "crt_epochs": [Interval(numbers.Integral, 1, None, closed="left")],
+        "crt_batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
         "head": [StrOptions({"logistic", "torch"})],
         "C": [Interval(numbers.Real, 0, None, closed="neither")],
         "random_state": ["random_state"],
@@ -189,6 +218,9 @@ class RetrainClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         rows="original",
         n_per_stratum=None,
         min_per_stratum=5,
+        method="subsample",
+        crt_epochs=10,
+        crt_batch_size=64,
         head="logistic",
         C=1.0,
         random_state=None,
@@ -198,6 +230,9 @@ class RetrainClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         self.rows = rows
         self.n_per_stratum = n_per_stratum
         self.min_per_stratum = min_per_stratum
+        self.method = method
+        self.crt_epochs = crt_epochs
+        self.crt_batch_size = crt_batch_size
         self.head = head
         self.C = C
         self.random_state = random_state
@@ -286,13 +321,18 @@ class RetrainClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             g_pool = self._resampled_groups(len(y_pool)) if self.balance == "group" else None
         else:
             X_pool, y_pool, g_pool = X, y, groups
-        idx, self.stratum_counts_ = self._balanced_indices(y_pool, g_pool)
+        idx, self.stratum_counts_, keys = self._balanced_indices(y_pool, g_pool)
         X_sub = _take(X_pool, idx)
         if trained_on is None:
             X_sub = self._transform(X_sub)
         classes = np.asarray(net.classes_)
-        self._refit_head(head, _extract_features(net, head, X_sub),
-                         _encode_labels(y_pool[idx], classes), len(classes))
+        feats = _extract_features(net, head, X_sub)
+        codes = _encode_labels(y_pool[idx], classes)
+        self.sampling_weights_ = self.draw_counts_ = None
+        if self.method == "crt":
+            self._refit_crt(head, feats, codes, [keys[i] for i in idx])
+        else:
+            self._refit_head(head, feats, codes, len(classes))
         self.head_name_ = head_name
         self.classes_ = classes
         self.retrain_indices_ = idx
@@ -416,6 +456,8 @@ class RetrainClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             )
         sizes = [len(m) for m in members.values() if m]
         n_per = min(sizes) if self.n_per_stratum is None else int(self.n_per_stratum)
+        if self.method == "crt":  # every row; the balance comes from the sampling
+            n_per = max(sizes)
         rng = check_random_state(self.random_state)
         picked, counts = [], {}
         for s in strata:
@@ -424,7 +466,46 @@ class RetrainClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             chosen = np.sort(rng.choice(m, size=take, replace=False)) if take else m[:0]
             picked.append(chosen)
             counts[s] = (len(m), int(take))
-        return np.concatenate(picked), counts
+        return np.concatenate(picked), counts, keys
+
+    def _refit_crt(self, head, feats, codes, strata):
+        """cRT: re-initialise the head, train it with stratum-balanced sampling over all rows."""
+        rng = check_random_state(self.random_state)
+        gen = torch.Generator().manual_seed(int(rng.randint(np.iinfo(np.int32).max)))
+        sizes = {s: 0 for s in strata}
+        for s in strata:
+            sizes[s] += 1
+        weights = np.array([1.0 / (len(sizes) * sizes[s]) for s in strata])
+        scaler = StandardScaler().fit(feats)
+        scale = np.where(scaler.scale_ > 0, scaler.scale_, 1.0)
+        Z = torch.as_tensor((feats - scaler.mean_) / scale, dtype=torch.float32)
+        y_t = torch.as_tensor(codes, dtype=torch.int64)
+        W = torch.zeros(head.out_features, Z.shape[1], requires_grad=True)
+        b = torch.zeros(head.out_features, requires_grad=head.bias is not None)
+        params = [W, b] if head.bias is not None else [W]
+        n, batch = len(codes), min(self.crt_batch_size, len(codes))
+        steps = self.crt_epochs * -(-n // batch)
+        opt = torch.optim.SGD(params, lr=0.1, momentum=0.9)
+        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
+        l2 = 1.0 / (self.C * n)
+        draws = np.zeros(n, dtype=np.int64)
+        p = torch.as_tensor(weights, dtype=torch.float64)
+        for _ in range(self.crt_epochs):
+            order = torch.multinomial(p, n, replacement=True, generator=gen)
+            draws += np.bincount(order.numpy(), minlength=n)
+            for rows in order.split(batch):
+                opt.zero_grad()
+                loss = torch.nn.functional.cross_entropy(Z[rows] @ W.T + b, y_t[rows])
+                (loss + 0.5 * l2 * (W**2).sum()).backward()
+                opt.step()
+                schedule.step()
+        W_np = W.detach().numpy().astype(np.float64) / scale
+        b_np = b.detach().numpy().astype(np.float64) - W_np @ scaler.mean_
+        with torch.no_grad():
+            head.weight.copy_(torch.as_tensor(W_np, dtype=head.weight.dtype))
+            if head.bias is not None:
+                head.bias.copy_(torch.as_tensor(b_np, dtype=head.bias.dtype))
+        self.sampling_weights_, self.draw_counts_ = weights, draws
 
     def _fit_logistic(self, feats, codes, n_classes, fit_bias):
         scaler = StandardScaler().fit(feats)

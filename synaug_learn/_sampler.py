@@ -119,8 +119,18 @@ class SynAugSampler(BaseOverSampler):
         Rounds of extra generation to replace rejected samples; strata still
         short after that are filled as far as possible, with a warning.
     report : bool, default=True
-        Compute ``report_`` (fidelity, novelty, diversity per stratum) after
-        generating. Copying (novelty near 0) raises a warning.
+        Compute ``report_`` (fidelity, novelty, near-copies, diversity per
+        stratum) after generating. Copying and low fidelity raise warnings.
+    report_holdout : float, default=0.2
+        With ``report=True``, the share of each class's (or cell's) real rows
+        that the generator is *not* trained on and the report uses as its
+        reference of unseen real rows (a stratified split, the same for the
+        same data; only strata of at least 5 rows give any, at least one).
+        Smaller strata, and ``report_holdout=0``, are judged against
+        leave-one-out distances among the training rows; ``report_.note``
+        says which. The output still holds every real row; only the
+        generator's training set is smaller. A pretrained generator that
+        does not train on the data loses nothing.
     random_state : int, RandomState instance or None, default=None
         Seeds the generator's training and the generated rows. With an int,
         the same call gives the same rows.
@@ -151,7 +161,11 @@ class SynAugSampler(BaseOverSampler):
     filter_report_ : dict or None
         Per stratum: generated, rejected and rejection rate, when filtering.
     report_ : SyntheticReport or None
-        The synthetic-data report, when ``report=True``.
+        The synthetic-data report, when ``report=True``. ``report_.note``
+        names its reference rows.
+    report_heldout_indices_ : ndarray of int
+        The rows held out from the generator as the report's reference
+        (empty without ``report`` or with ``report_holdout=0``).
     bank_stats_ : dict
         Rows requested, generated and reused from the bank in this call.
 
@@ -188,6 +202,7 @@ class SynAugSampler(BaseOverSampler):
         "filter_threshold": [Interval(numbers.Real, 0, 1, closed="both")],
         "max_filter_rounds": [Interval(numbers.Integral, 0, None, closed="left")],
         "report": ["boolean"],
+        "report_holdout": [Interval(numbers.Real, 0, 0.5, closed="both")],
         "verbose": ["verbose", StrOptions({"auto"})],
     }
 
@@ -207,6 +222,7 @@ class SynAugSampler(BaseOverSampler):
         filter_threshold=0.5,
         max_filter_rounds=5,
         report=True,
+        report_holdout=0.2,
         random_state=None,
         verbose="auto",
     ):
@@ -220,6 +236,7 @@ class SynAugSampler(BaseOverSampler):
         self.filter_threshold = filter_threshold
         self.max_filter_rounds = max_filter_rounds
         self.report = report
+        self.report_holdout = report_holdout
         self.random_state = random_state
         self.verbose = verbose
 
@@ -395,7 +412,12 @@ class SynAugSampler(BaseOverSampler):
         base_seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         if generator.get_params().get("random_state", False) is None:
             generator.set_params(random_state=base_seed)  # one seed drives training and rows
-        self.generator_, self.generator_from_bank_ = fit_generator(bank, generator, X, y, groups)
+        fit_rows, held = self._report_split(y, groups)
+        self.report_heldout_indices_ = held
+        X_fit, y_fit, g_fit = (X, y, groups) if not len(held) else (
+            X[fit_rows], y[fit_rows], None if groups is None else groups[fit_rows])
+        self.generator_, self.generator_from_bank_ = fit_generator(bank, generator, X_fit, y_fit,
+                                                                   g_fit)
         X_new, y_new, g_new = self._generate(bank, X, y, groups, n_per_stratum, base_seed)
         self.bank_stats_ = dict(bank.stats_)
 
@@ -410,13 +432,36 @@ class SynAugSampler(BaseOverSampler):
         )
         self.report_ = None
         if self.report and len(X_new):
-            from ._report import synthetic_report
-
-            self.report_ = synthetic_report(
-                X, y, X_new, y_new, groups_train=groups, groups_syn=g_new,
-                random_state=base_seed,
-            )
+            self.report_ = self._synthetic_report(X, y, groups, X_new, y_new, g_new, fit_rows,
+                                                  held, base_seed)
         return X_res, y_res
+
+    def _report_split(self, y, groups):
+        """Rows the generator trains on, and the report's held-out reference rows."""
+        if not self.report or not self.report_holdout:
+            return np.arange(len(y)), np.empty(0, dtype=int)
+        from ._report import holdout_split
+
+        return holdout_split(y, groups, fraction=self.report_holdout, random_state=0)
+
+    def _synthetic_report(self, X, y, groups, X_new, y_new, g_new, fit_rows, held, seed):
+        """The report of the generated rows against the generator's training rows."""
+        from ._report import synthetic_report
+
+        g = (lambda idx: None) if groups is None else (lambda idx: groups[idx])  # noqa: E731
+        heldout = {} if not len(held) else {
+            "X_heldout": X[held], "y_heldout": y[held], "groups_heldout": g(held)}
+        report = synthetic_report(X[fit_rows], y[fit_rows], X_new, y_new,
+                                  groups_train=g(fit_rows), groups_syn=g_new,
+                                  random_state=seed, **heldout)
+        report.note = (
+            f"reference: {len(held)} held-out real rows (report_holdout={self.report_holdout} "
+            "of each stratum of 5 rows or more; the generator did not train on them); "
+            "smaller strata: leave-one-out among the training rows"
+            if len(held) else
+            "reference: leave-one-out among the training rows (no held-out rows: "
+            + ("report_holdout=0)" if not self.report_holdout else "no stratum of 5 rows)"))
+        return report
 
     def _generate(self, bank, X, y, groups, n_per_stratum, base_seed):
         """The generated rows ``(X_new, y_new, groups_new)``, filtered when asked."""

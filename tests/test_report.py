@@ -50,8 +50,8 @@ def test_copies_have_novelty_near_zero_and_are_flagged(digits):
     copies = X_tr[y_tr == 7][:30] + rng.normal(0, 0.05, size=(30, 64))
     X_syn = np.concatenate([copies, X_un[y_un == 3]])
     y_syn = np.array([7] * 30 + [3] * int(np.sum(y_un == 3)))
-    with pytest.warns(UserWarning, match=r"class 7 are near-copies of the training rows "
-                                         r"\(novelty 0\.0\d < copy_threshold=0\.3\)"):
+    with pytest.warns(UserWarning, match=r"class 7 \(near-copy share 1\.00, novelty 0\.0\d\) "
+                                         r"are near-copies of the training rows"):
         report = synthetic_report(X_tr, y_tr, X_syn, y_syn, X_heldout=X_ho, y_heldout=y_ho,
                                   random_state=0)
     seven, three = row_of(report, 7), row_of(report, 3)
@@ -121,7 +121,7 @@ def test_group_strata(digits):
     X_syn = np.concatenate([X_tr[copy_rows] + 0.01, X_un[y_un == 3]])
     y_syn = np.full(len(X_syn), 3)
     g_syn = np.array(["a"] * int(copy_rows.sum()) + ["b"] * int(np.sum(y_un == 3)))
-    with pytest.warns(UserWarning, match="class 3, group 'a' are near-copies"):
+    with pytest.warns(UserWarning, match="class 3, group 'a' \\(near-copy share"):
         report = synthetic_report(X_tr, y_tr, X_syn, y_syn, groups_train=g_tr, groups_syn=g_syn,
                                   X_heldout=X_ho, y_heldout=y_ho, groups_heldout=g_ho,
                                   random_state=0)
@@ -208,12 +208,13 @@ def test_report_handles_no_generated_rows(digits):
     assert "-" in str(report)
 
 
-def test_tiny_stratum_without_reference():
-    X_tr = np.array([[0.0, 0.0, 0.0, 0.0], [1.0, 1.0, 1.0, 1.0], [1.0, 0.0, 1.0, 0.0]])
+def test_tiny_stratum_borrows_the_common_scale():
+    X_tr = np.array([[0.0, 0.0, 0.0, 1.0], [1.0, 1.0, 0.0, 0.0], [1.0, 0.0, 1.0, 0.0]])
     y_tr = np.array([0, 0, 1])
-    report = synthetic_report(X_tr, y_tr, X_tr[2:] + 0.1, [1], random_state=0)
+    report = quiet(synthetic_report, X_tr, y_tr, X_tr[2:] + 0.1, [1], random_state=0)
     row = row_of(report, 1)
-    assert np.isnan(row["novelty"]) and row["reference"] is None and not row["copying"]
+    # one training row, no held-out rows: judged on the other class's leave-one-out scale
+    assert row["reference"] == "pooled" and row["near_copy_share"] == 1.0 and row["copying"]
     assert row["fidelity"] in (0.0, 1.0)
 
 

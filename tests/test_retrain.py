@@ -377,3 +377,44 @@ def test_grid_search_fill_ratio_through_retrain_with_synaug():
     assert sampler.synthetic_mask_.sum() > 0
     assert best.n_retrain_rows_ == 10 * 12  # balanced over the real rows: smallest class x 10
     assert best.score(X, y) > 0.5
+
+
+def test_crt_samples_every_real_row_class_balanced(lt):
+    """cRT (Kang et al.): all rows, class-balanced sampling, head re-initialised and trained."""
+    Xtr, ytr, Xte, yte = lt
+    base = _net().fit(Xtr, ytr)
+    model = RetrainClassifier(_net(), method="crt", crt_epochs=10, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # the small-strata warning
+        model.fit(Xtr, ytr)
+    n = len(ytr)
+    assert model.n_retrain_rows_ == n and np.array_equal(np.sort(model.retrain_indices_),
+                                                         np.arange(n))
+    assert all(avail == drawn for avail, drawn in model.stratum_counts_.values())
+    w = model.sampling_weights_[np.argsort(model.retrain_indices_)]
+    assert (w > 0).all() and w.sum() == pytest.approx(1.0)
+    per_class = [w[ytr == c].sum() for c in range(10)]
+    np.testing.assert_allclose(per_class, 0.1)  # each class drawn equally often
+    assert model.draw_counts_.sum() == 10 * n
+    drawn = model.draw_counts_[np.argsort(model.retrain_indices_)]
+    rare, common = ytr == 9, ytr == 0
+    assert drawn[rare].mean() > 5 * drawn[common].mean()  # 100 vs 10 rows
+    # balanced predictions: the rare classes are predicted about as often as they occur
+    pred = model.predict(Xte)
+    shares = np.bincount(pred, minlength=10) / len(pred)
+    assert shares.min() > 0.04, shares
+    gain = (balanced_accuracy_score(yte, pred)
+            - balanced_accuracy_score(yte, base.predict(Xte)))
+    assert gain > 0.03, gain
+    # the subsample method leaves these unset and uses fewer rows
+    sub = RetrainClassifier(_net(max_epochs=1), random_state=0).fit(Xtr, ytr)
+    assert sub.sampling_weights_ is None and sub.n_retrain_rows_ == 100 < n
+
+
+def test_crt_bad_values_and_grid():
+    assert "method" in RetrainClassifier(_net()).get_params()
+    X, y = load_digits(return_X_y=True)
+    for params, match in [({"method": "dfr"}, "method"), ({"crt_epochs": 0}, "crt_epochs"),
+                          ({"crt_batch_size": 0}, "crt_batch_size")]:
+        with pytest.raises(ValueError, match=match):
+            RetrainClassifier(_net(), **params).fit(X[:50], y[:50])

@@ -251,6 +251,32 @@ def test_report_flags_copying():
     assert sampler.report_.copying_
 
 
+def test_report_uses_held_out_rows_the_generator_never_saw():
+    X, y = load_digits(return_X_y=True)
+    keep = np.r_[np.flatnonzero(y == 0)[:100], np.flatnonzero(y == 1)[:30],
+                 np.flatnonzero(y == 2)[:3]]
+    X, y = X[keep], y[keep]
+    copier = JitterGenerator(noise_scale=0.0, interpolation=0.0)  # returns training rows
+    sampler = SynAugSampler(generator=copier, random_state=0)
+    with pytest.warns(UserWarning, match="near-copies"):
+        X_res, y_res = sampler.fit_resample(X, y)
+    held = sampler.report_heldout_indices_
+    assert sorted(Counter(y[held].tolist()).items()) == [(0, 20), (1, 6)]  # 20 %; class 2 too small
+    assert len(X_res) == 300 and np.array_equal(X_res[:len(X)], X)  # every real row is kept
+    generated = X_res[sampler.synthetic_mask_]
+    assert not (generated[:, None, :] == X[held][None]).all(-1).any()  # not trained on them
+    rows = {r["label"]: r for r in sampler.report_.rows}
+    assert rows[1]["reference"] == "heldout" and rows[2]["reference"] == "loo"
+    assert rows[1]["n_real"] == 24 and sampler.report_.reference_ == {"heldout": 1, "loo": 1}
+    assert "26 held-out real rows" in str(sampler.report_).splitlines()[-1]
+    sampler = SynAugSampler(generator=copier, report_holdout=0, random_state=0)
+    with pytest.warns(UserWarning, match="near-copies"):
+        sampler.fit_resample(X, y)
+    assert len(sampler.report_heldout_indices_) == 0
+    assert sampler.report_.reference_ == {"loo": 2}
+    assert sampler.report_.note.endswith("(no held-out rows: report_holdout=0)")
+
+
 def test_quality_filter_rejects_off_class_samples():
     X, y = load_digits(return_X_y=True)
     keep = np.r_[np.flatnonzero(y == 0)[:80], np.flatnonzero(y == 1)[:80],

@@ -690,9 +690,11 @@ class ConditionalDiffusionGenerator(BaseGenerator):
             worst = {s: round(self.novelty_after_fine_tuning_[s], 2) for s in report.copying_}
             warnings.warn(
                 f"fine_tune={self.fine_tune} made the generator copy its training rows for "
-                f"strata {worst} (novelty below {report.copy_threshold}; about 1 is as new as "
-                "unseen real data). Use fewer steps, a lower fine_tune_lr, or raise "
-                "fine_tune_min_count to keep the tail strata as pretrained.",
+                f"strata {worst} (novelty below {report.copy_threshold} or more than "
+                f"{getattr(report, 'max_copy_share', 0.2)} of the samples near-copies; a novelty "
+                "of about 1 is as new as unseen real data). Use fewer steps, a lower "
+                "fine_tune_lr, or raise fine_tune_min_count to keep the tail strata as "
+                "pretrained.",
                 UserWarning, stacklevel=3,
             )
 
