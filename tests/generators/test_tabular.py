@@ -14,6 +14,17 @@ SMALL = {"hidden_dims": (64, 64), "batch_size": 128, "num_inference_steps": 20}
 FAST = {**SMALL, "max_steps": 60, "min_steps": 0}
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """One torch thread: the models are tiny, and threads spin on a busy machine."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def table():
     """Two classes with different means, an int, a bool, a categorical and a string column."""
