@@ -10,7 +10,13 @@ import importlib
 
 from ._version import __version__
 
-__all__ = ["MixupNetClassifier", "RetrainClassifier", "SynAugSampler", "__version__"]
+__all__ = [
+    "MixupNetClassifier",
+    "RetrainClassifier",
+    "SynAugSampler",
+    "SyntheticAwareClassifier",
+    "__version__",
+]
 
 # Imported on first use: torch, skorch and scikit-learn take seconds to import, and
 # ``import synaug_learn`` (or ``synaug_learn.generators``, the CLI's --help) should not.
@@ -18,6 +24,7 @@ _LAZY = {
     "MixupNetClassifier": ".nets",
     "RetrainClassifier": "._retrain",
     "SynAugSampler": "._sampler",
+    "SyntheticAwareClassifier": "._synthetic_aware",
 }
 
 
