@@ -26,12 +26,14 @@ from sklearn.utils.validation import check_is_fitted
 __all__ = ["SyntheticAwareClassifier"]
 
 
-def _accepts(method, name):
+def _accepts(method, name, strict=False):
+    """Whether ``method`` takes ``name`` (by name; or through ``**kwargs`` unless ``strict``)."""
     try:
         params = inspect.signature(method).parameters
     except (TypeError, ValueError):
         return False
-    return name in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+    return name in params or (not strict and any(p.kind is p.VAR_KEYWORD
+                                                 for p in params.values()))
 
 
 def _classifier_has(attr):
@@ -139,7 +141,7 @@ class SyntheticAwareClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
                 "fit(..., sample_is_synthetic=...); use a classifier that does (e.g. "
                 "MixupNetClassifier), or an imbalanced-learn Pipeline."
             )
-        if groups is not None and not _accepts(self.sampler.fit_resample, "groups"):
+        if groups is not None and not _accepts(self.sampler.fit_resample, "groups", strict=True):
             raise TypeError(
                 f"groups were given but sampler={type(self.sampler).__name__} does not take "
                 "fit_resample(..., groups=...)."
