@@ -117,6 +117,15 @@ def generator_can_compose(generator):
 
     Generators without the method cannot.
 
+    Parameters
+    ----------
+    generator : object
+        A generator (see the contract above).
+
+    Returns
+    -------
+    bool
+
     Examples
     --------
     >>> from synaug_learn.generators import (ConditionalDiffusionGenerator, JitterGenerator,
