@@ -121,13 +121,6 @@ def class_mapping_by_name(pretrained, class_names):
     return {i: lookup[n.lower()] for i, n in enumerate(class_names)}
 
 
-def torch_long(value):
-    """``value`` as a one-element torch long tensor."""
-    import torch
-
-    return torch.tensor([int(value)], dtype=torch.long)
-
-
 def _label_from_json(value):
     return tuple(value) if isinstance(value, list) else value
 
@@ -206,7 +199,9 @@ class ConditionalDiffusionGenerator(BaseGenerator):
         Decay of the exponential moving average of the weights used to sample.
     class_dropout : float, default=0.1
         Probability of dropping the condition during training, which makes
-        classifier-free guidance possible.
+        classifier-free guidance possible. With ``conditioning="factorized"``
+        the class and the group are each dropped with this probability,
+        independently.
     class_balanced : bool, default=True
         Draw training batches uniformly over strata (measured better on all
         10 seeds in FINDINGS §1), else uniformly over rows.
@@ -269,7 +264,11 @@ class ConditionalDiffusionGenerator(BaseGenerator):
         How the data stores images.
     model_strata_ : list of tuple
         The strata the network's embedding knows, in embedding order (those
-        of the pretrained model first).
+        of the pretrained model first); with ``conditioning="factorized"``
+        the strata it was trained on.
+    model_classes_, model_groups_ : list
+        With ``conditioning="factorized"``: the classes and groups of the
+        class and group embeddings; any pair of them can be generated.
     n_train_steps_ : int
         Steps trained in this ``fit`` (0 for a pretrained model without
         fine-tuning).
@@ -886,7 +885,7 @@ class ConditionalDiffusionGenerator(BaseGenerator):
         from ._factorized import denoise_composable
 
         emb = self.unet_.class_embedding
-        c, g = (int(v) for v in emb.split(torch_long(label)))
+        c, g = divmod(int(label), emb.n_groups + 1)
         return denoise_composable(
             self.unet_, x, label, emb.index(c, emb.n_groups), emb.index(emb.n_classes, g),
             emb.null_index, scheduler, self.num_inference_steps, weights, interval)
