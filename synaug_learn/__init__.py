@@ -16,6 +16,7 @@ __all__ = [
     "MixupNetClassifier",
     "RetrainClassifier",
     "SynAugSampler",
+    "SyntheticAwareClassifier",
     "__version__",
 ]
 
@@ -26,6 +27,7 @@ _LAZY = {
     "MixupNetClassifier": ".nets",
     "RetrainClassifier": "._retrain",
     "SynAugSampler": "._sampler",
+    "SyntheticAwareClassifier": "._synthetic_aware",
 }
 
 

@@ -61,9 +61,15 @@ def _estimator_has(attr):
 
 
 class _TrainingRows(Callback):
-    """Keeps the ``(X, y)`` the net's training starts on: the rows after the pipeline's samplers."""
+    """Keeps the ``(X, y)`` the net's training starts on: the rows after the pipeline's samplers.
+
+    Only the first training of a fit counts (a two-stage net starts a second
+    training on the real rows only).
+    """
 
     def on_train_begin(self, net, X=None, y=None, **kwargs):
+        if getattr(self, "y_", None) is not None:
+            return
         self.X_ = X["X"] if isinstance(X, Mapping) and "X" in X else X
         self.y_ = y
 
@@ -269,7 +275,7 @@ class RetrainClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         params = dict(fit_params)
         if groups is None:
             return params
-        if _is_pipeline(self.estimator):
+        if _is_pipeline(self.estimator) and not _takes_groups(self.estimator, "fit"):
             consumers = [
                 name for name, step in self.estimator.steps
                 if _takes_groups(step, "fit_resample") or _takes_groups(step, "fit")

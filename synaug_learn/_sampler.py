@@ -21,8 +21,9 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import _check_feature_names
 
+from ._cells import apply_synthetic_share, check_composable, grid_cells, grid_targets
 from ._fill import check_cache_dir, fill, fit_generator, make_bank
-from .generators import check_generator
+from .generators import check_generator, generator_can_compose
 from .utils import check_device, check_groups, check_images
 
 __all__ = ["SynAugSampler"]
@@ -37,6 +38,13 @@ def _water_fill(cell_counts, n_add):
         counts[cell] += 1
         added[cell] += 1
     return added
+
+
+def _share_per_stratum(y, groups, mask):
+    """``{class or (class, group): fraction of generated rows}``."""
+    keys = y.tolist() if groups is None else list(zip(y.tolist(), groups.tolist()))
+    total, generated = Counter(keys), Counter(k for k, m in zip(keys, mask.tolist()) if m)
+    return {k: generated[k] / n for k, n in sorted(total.items(), key=lambda kv: repr(kv[0]))}
 
 
 @Substitution(sampling_strategy=BaseOverSampler._sampling_strategy_docstring)
@@ -62,7 +70,11 @@ class SynAugSampler(BaseOverSampler):
         With ``groups``, the strings apply to ``(class, group)`` cells (so
         ``"auto"`` fills every cell but the largest up to the largest), and
         a dict may name classes (their new rows are spread over the class's
-        cells, smallest first) or ``(class, group)`` cells.
+        cells, smallest first) or ``(class, group)`` cells -- also a cell
+        with **no** rows when its class and its group each occur
+        (``{{("coat", "red"): 60}}``), which needs a generator that can
+        compose (``generator.can_compose()``, e.g.
+        ``ConditionalDiffusionGenerator(conditioning="factorized")``).
 
     generator : generator object, default=None
         An object with ``fit(X, y, groups=None)`` and
@@ -91,6 +103,21 @@ class SynAugSampler(BaseOverSampler):
         Fraction of each deficit that is filled, in (0, 1]. Unlike a float
         ``sampling_strategy`` it works for any number of classes, so it can
         be grid-searched.
+    fill_grid : bool, default=False
+        With ``groups``: the strings of ``sampling_strategy`` and a dict of
+        class totals apply to every cell of the class x group grid (the
+        product of the classes and the groups seen), so ``"auto"`` also fills
+        the cells that have no rows. Needs a generator that can compose (an
+        error names the empty cells otherwise). Ignored without groups.
+    synthetic_share : float or None, default=None
+        In (0, 1): after the fill is planned, every cell's total is raised by
+        one common factor so that at least this fraction of each cell is
+        generated -- the majority cells get generated rows too -- so that
+        "generated" no longer marks the minority cells (a classifier could
+        otherwise learn "looks generated" as a shortcut to them). Balanced
+        targets stay balanced; the largest cell gets exactly this share and
+        smaller cells more (all real rows are kept). ``synthetic_share_``
+        holds the share reached per cell. ``None``: fill the deficits only.
     cache_dir : str or path-like, default=None
         Folder of the on-disk synthetic bank. Generated rows are stored there,
         content-addressed by the generator's fingerprint, the seed and the
@@ -151,7 +178,14 @@ class SynAugSampler(BaseOverSampler):
         (the same generator had been fitted on the same data) instead of
         being trained in this call.
     synthetic_mask_ : ndarray of shape (n_samples_resampled,)
-        True for generated rows.
+        True for generated rows. Steps after the sampler in an
+        imbalanced-learn ``Pipeline`` only get ``(X, y)``; to let the
+        classifier know which rows were generated, use
+        :class:`~synaug_learn.SyntheticAwareClassifier`, which passes this
+        mask to its ``fit`` as ``sample_is_synthetic``.
+    synthetic_share_ : dict
+        Fraction of generated rows per class (or ``(class, group)`` cell) of
+        the output.
     n_original_ : int
         Number of rows passed in; the first ``n_original_`` output rows are them.
     input_shape_ : tuple
@@ -195,6 +229,8 @@ class SynAugSampler(BaseOverSampler):
         **BaseOverSampler._parameter_constraints,
         "generator": [None, HasMethods(["fit", "generate"])],
         "fill_ratio": [Interval(numbers.Real, 0, 1, closed="right")],
+        "fill_grid": ["boolean"],
+        "synthetic_share": [None, Interval(numbers.Real, 0, 1, closed="neither")],
         "cache_dir": [None, str, os.PathLike],
         "backend": [StrOptions({"local", "ray"})],
         "ray_options": [None, dict],
@@ -215,6 +251,8 @@ class SynAugSampler(BaseOverSampler):
         sampling_strategy="auto",
         generator=None,
         fill_ratio=1.0,
+        fill_grid=False,
+        synthetic_share=None,
         cache_dir=None,
         backend="local",
         ray_options=None,
@@ -229,6 +267,8 @@ class SynAugSampler(BaseOverSampler):
         super().__init__(sampling_strategy=sampling_strategy)
         self.generator = generator
         self.fill_ratio = fill_ratio
+        self.fill_grid = fill_grid
+        self.synthetic_share = synthetic_share
         self.cache_dir = cache_dir
         self.backend = backend
         self.ray_options = ray_options
@@ -275,9 +315,13 @@ class SynAugSampler(BaseOverSampler):
             return {(label, None): int(n) for label, n in targets.items()}
 
         cells = Counter(zip(y.tolist(), groups.tolist()))
-        if isinstance(strategy, Mapping) and any(k in cells for k in strategy):
-            self._check_dict_totals(strategy, cells, "(class, group) cell")
-            return {cell: int(strategy[cell]) - cells[cell] for cell in strategy}
+        grid = {c: cells.get(c, 0) for c in grid_cells(y.tolist(), groups.tolist())}
+        if isinstance(strategy, Mapping) and any(k in grid for k in strategy):
+            # cell totals; a cell with no rows may be named when its class and group occur
+            self._check_dict_totals(strategy, grid, "(class, group) cell")
+            return {cell: int(strategy[cell]) - grid[cell] for cell in strategy}
+        if self.fill_grid:
+            cells = grid
         if isinstance(strategy, Mapping):
             class_counts = Counter(y.tolist())
             self._check_dict_totals(strategy, class_counts, "class")
@@ -299,6 +343,8 @@ class SynAugSampler(BaseOverSampler):
                 "a callable sampling_strategy is not supported with groups; pass a dict of "
                 "(class, group) cell totals instead."
             )
+        if self.fill_grid:
+            return grid_targets(strategy, dict(sorted(cells.items(), key=lambda kv: repr(kv[0]))))
         targets = check_sampling_strategy(strategy, cell_ids, self._sampling_type)
         return {cell_list[i]: int(n) for i, n in targets.items()}
 
@@ -338,12 +384,28 @@ class SynAugSampler(BaseOverSampler):
                 raise ValueError(f"generator {type(generator).__name__}: {exc}") from None
         return generator, (0 if verbose == "auto" else int(verbose))
 
-    def _n_per_stratum(self, y, groups):
-        """Rows to generate per stratum: each deficit times ``fill_ratio``, rounded down."""
+    def _plain_deficits(self, y, groups):
+        """Each deficit times ``fill_ratio``, rounded down (strata with none left out)."""
         return {
             s: int(math.floor(d * self.fill_ratio + 1e-9))
             for s, d in self._deficits(y, groups).items() if d > 0
         }
+
+    def _n_per_stratum(self, y, groups, generator):
+        """Rows to generate per stratum: each deficit times ``fill_ratio``, rounded down.
+
+        Then raised to ``synthetic_share`` when set; a cell without rows is
+        checked against ``generator`` (it must compose) before any work.
+        """
+        n_per_stratum = self._plain_deficits(y, groups)
+        counts = Counter(zip(y.tolist(), groups.tolist() if groups is not None
+                             else [None] * len(y)))
+        if self.synthetic_share is not None:
+            n_per_stratum = apply_synthetic_share(n_per_stratum, counts, self.synthetic_share)
+        check_composable(n_per_stratum, counts, generator_can_compose(generator),
+                         "the default generator" if generator is None
+                         else type(generator).__name__)
+        return n_per_stratum
 
     # ------------------------------------------------------------------ resampling
     def fit(self, X, y, *, groups=None):
@@ -355,8 +417,9 @@ class SynAugSampler(BaseOverSampler):
         self._binarize_y = False
         X, y, groups = self._check_inputs(X, y, groups)
         self.n_features_in_ = int(np.prod(X.shape[1:]))
-        self.sampling_strategy_ = {
-            (s[0] if groups is None else s): n for s, n in self._n_per_stratum(y, groups).items()
+        self.sampling_strategy_ = {  # the default generator (None here) cannot compose
+            (s[0] if groups is None else s): n
+            for s, n in self._n_per_stratum(y, groups, self.generator).items()
         }
         return self
 
@@ -390,9 +453,9 @@ class SynAugSampler(BaseOverSampler):
         self._binarize_y = False
         table = hasattr(X, "columns")  # a DataFrame is a table whatever its width
         X, y, groups = self._check_inputs(X, y, groups)
-        n_per_stratum = self._n_per_stratum(y, groups)
         generator, self._verbose = self._check_generator_param(
-            X, y, sum(n_per_stratum.values()), groups, table=table)
+            X, y, sum(self._plain_deficits(y, groups).values()), groups, table=table)
+        n_per_stratum = self._n_per_stratum(y, groups, generator)
         # The bank folder is created only once every input is known to be valid.
         cache_dir = check_cache_dir(self.cache_dir)
         X_res, y_res = self._fit_resample(X, y, groups=groups, generator=generator,
@@ -430,6 +493,8 @@ class SynAugSampler(BaseOverSampler):
         self.groups_resampled_ = (
             None if groups is None else np.concatenate([groups, g_new.astype(groups.dtype)])
         )
+        self.synthetic_share_ = _share_per_stratum(y_res, self.groups_resampled_,
+                                                   self.synthetic_mask_)
         self.report_ = None
         if self.report and len(X_new):
             self.report_ = self._synthetic_report(X, y, groups, X_new, y_new, g_new, fit_rows,

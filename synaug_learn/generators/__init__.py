@@ -4,7 +4,7 @@ All follow the contract in :mod:`synaug_learn.generators._base`.
 """
 
 from ..utils import ImageFormat
-from ._base import BaseGenerator, check_generator
+from ._base import BaseGenerator, check_generator, generator_can_compose
 from ._conditional import ConditionalDiffusionGenerator, class_mapping_by_name, list_pretrained
 from ._image_to_image import ImageToImageGenerator
 from ._jitter import JitterGenerator
@@ -25,6 +25,7 @@ __all__ = [
     "generate_rows",
     "generate_seeded_with_ray",
     "generate_with_ray",
+    "generator_can_compose",
     "list_pretrained",
     "plan_rows",
 ]

@@ -17,6 +17,12 @@ A generator is a scikit-learn estimator with three methods:
 ``fingerprint()``
     A stable hash of everything that determines the output (class, params,
     weights, training data), used to content-address the synthetic bank.
+``can_compose()`` (optional; ``False`` when absent, as in ``BaseGenerator``)
+    Whether ``generate`` can draw a ``(label, group)`` cell that had **no**
+    rows in the fitted data, when its label and its group each occurred
+    (e.g. ``ConditionalDiffusionGenerator(conditioning="factorized")``).
+    It answers from the parameters alone, before ``fit``, so a sampler asked
+    for such a cell fails before any work when the generator cannot compose.
 
 ``generate`` must be a pure function of ``(fitted state, n_per_stratum,
 random_state)`` so that the bank can regenerate any shard alone.
@@ -40,7 +46,7 @@ from ..utils import (
     stratum_labels,
 )
 
-__all__ = ["BaseGenerator", "check_generator"]
+__all__ = ["BaseGenerator", "check_generator", "generator_can_compose"]
 
 
 # The synthetic-data report belongs to the caller side of the package, and generators must not
@@ -104,6 +110,33 @@ def check_generator(generator, param_name="generator"):
             f"{', '.join(missing)}."
         )
     return generator
+
+
+def generator_can_compose(generator):
+    """Whether ``generator`` says it can draw cells absent from its data (``can_compose()``).
+
+    Generators without the method cannot.
+
+    Parameters
+    ----------
+    generator : object
+        A generator (see the contract above).
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> from synaug_learn.generators import (ConditionalDiffusionGenerator, JitterGenerator,
+    ...                                      generator_can_compose)
+    >>> generator_can_compose(JitterGenerator())
+    False
+    >>> generator_can_compose(ConditionalDiffusionGenerator(conditioning="factorized"))
+    True
+    """
+    method = getattr(generator, "can_compose", None)
+    return bool(method()) if callable(method) else False
 
 
 class BaseGenerator(BaseEstimator):
@@ -213,6 +246,19 @@ class BaseGenerator(BaseEstimator):
 
     def _generate_stratum(self, stratum, seeds):
         raise NotImplementedError
+
+    def can_compose(self):
+        """Whether a cell absent from the fitted data can be generated (False here).
+
+        Generators that compose a cell from its class and its group (see the
+        module docstring) override this; the answer must follow from the
+        parameters alone.
+
+        Returns
+        -------
+        bool
+        """
+        return False
 
     def fingerprint(self) -> str:
         """Stable hash of the class, the params and the fitted data."""

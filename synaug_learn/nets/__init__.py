@@ -16,7 +16,7 @@ from ._losses import (
     GroupDROLoss,
     balanced_class_weights,
 )
-from ._mixing import MixedBatch, MixedTarget, MixupMixin, mix_batch
+from ._mixing import MixedBatch, MixedTarget, MixupMixin, mix_batch, pair_rows
 from ._modules import MLP, MODULES, ResNet32, SmallCNN, get_head
 
 __all__ = [
@@ -34,4 +34,5 @@ __all__ = [
     "balanced_class_weights",
     "get_head",
     "mix_batch",
+    "pair_rows",
 ]

@@ -34,7 +34,7 @@ from ._augment import flip_crop
 from ._callbacks import CosineAnnealing, accuracy_on_encoded
 from ._input import InputAdapter, as_array, check_y
 from ._losses import BalancedSoftmaxLoss, ClassWeightedCrossEntropy, GroupDROLoss
-from ._mixing import GROUPS_KEY, MixupMixin, seed_from
+from ._mixing import GROUPS_KEY, PAIRINGS, SYNTHETIC_KEY, MixupMixin, seed_from
 from ._modules import accepted_kwargs, get_head, is_flat_module, resolve_module
 
 __all__ = ["MixupNetClassifier"]
@@ -74,6 +74,18 @@ class MixupNetClassifier(MixupMixin, NeuralNetClassifier):
         batch uses one of them at random.
     mix_prob : float, default=1.0
         Probability that a training batch is mixed; 0 gives plain training.
+    mixup_pairing : {"random", "real_synthetic"}, default="random"
+        ``"real_synthetic"``: Mixup / CutMix pair each real row with a
+        generated one of the same batch (the domain Mixup of SYNAuG, which
+        bridges the gap between real and generated images); needs
+        ``fit(..., sample_is_synthetic=mask)``.
+    two_stage_epochs : int, default=0
+        When > 0, after the ``max_epochs`` on all rows, fine-tune for this
+        many epochs on the real rows only (``sample_is_synthetic`` False),
+        as "From Fake to Real" (Qraitem et al., 2023) trains on synthetic,
+        then real data. Needs ``fit(..., sample_is_synthetic=mask)``.
+    two_stage_lr : float or None, default=None
+        Constant learning rate of the second stage; ``None`` = ``lr / 10``.
     loss : {"cross_entropy", "class_weighted", "balanced_softmax", "group_dro"}, \
 default="cross_entropy"
         The criterion (ignored when ``criterion`` is given): plain
@@ -148,6 +160,12 @@ default="cross_entropy"
     imbalanced-learn's Pipeline passes only ``(X, y)`` from a sampler to the
     next step, so Group DRO cannot follow a sampler that changes the rows.
 
+    **Generated rows.** ``fit(X, y, sample_is_synthetic=mask)`` tells the
+    net which rows were generated (:class:`~synaug_learn.SyntheticAwareClassifier`
+    passes a sampler's ``synthetic_mask_`` this way); the mask travels with
+    the images (dataset key ``"synthetic"``) so that each batch knows its
+    generated rows. Only ``mixup_pairing`` and ``two_stage_epochs`` use it.
+
     **Custom scoring callbacks** see the encoded targets ``0 .. n_classes - 1``
     (use ``net.classes_[y]`` to map them back).
 
@@ -172,6 +190,9 @@ default="cross_entropy"
         "mixup_alpha": [Interval(numbers.Real, 0, None, closed="left")],
         "cutmix_alpha": [Interval(numbers.Real, 0, None, closed="left")],
         "mix_prob": [Interval(numbers.Real, 0, 1, closed="both")],
+        "mixup_pairing": [StrOptions(set(PAIRINGS))],
+        "two_stage_epochs": [Interval(numbers.Integral, 0, None, closed="left")],
+        "two_stage_lr": [Interval(numbers.Real, 0, None, closed="neither"), None],
         "loss": [StrOptions(set(_LOSSES))],
         "loss_tau": [Interval(numbers.Real, 0, None, closed="left")],
         "class_counts": [dict, None],
@@ -188,6 +209,9 @@ default="cross_entropy"
         mixup_alpha=1.0,
         cutmix_alpha=0.0,
         mix_prob=1.0,
+        mixup_pairing="random",
+        two_stage_epochs=0,
+        two_stage_lr=None,
         loss="cross_entropy",
         loss_tau=1.0,
         class_counts=None,
@@ -213,6 +237,7 @@ default="cross_entropy"
             mixup_alpha=mixup_alpha,
             cutmix_alpha=cutmix_alpha,
             mix_prob=mix_prob,
+            mixup_pairing=mixup_pairing,
             criterion=criterion,
             optimizer=optimizer,
             lr=lr,
@@ -223,6 +248,8 @@ default="cross_entropy"
             verbose=verbose,
             **kwargs,
         )
+        self.two_stage_epochs = two_stage_epochs
+        self.two_stage_lr = two_stage_lr
         self.loss = loss
         self.loss_tau = loss_tau
         self.class_counts = class_counts
@@ -320,15 +347,47 @@ default="cross_entropy"
             self.group_encoder_ = LabelEncoder().fit(groups)
             self.groups_ = self.group_encoder_.classes_
 
-    def _with_groups(self, X, groups):
-        if groups is None or self.group_encoder_ is None:
-            return X
-        groups = np.asarray(groups)
-        if groups.shape != (len(X),):
+    def _with_groups(self, X, groups, synthetic=None):
+        """``X``, or a dict of it with the rows' group codes and/or synthetic mask."""
+        out = {}
+        if groups is not None and self.group_encoder_ is not None:
+            groups = np.asarray(groups)
+            if groups.shape != (len(X),):
+                raise ValueError(
+                    f"groups must have one entry per row of X ({len(X)}); got shape "
+                    f"{groups.shape}."
+                )
+            out[GROUPS_KEY] = self.group_encoder_.transform(groups).astype(np.int64)
+        if synthetic is not None and self.mixup_pairing == "real_synthetic":
+            out[SYNTHETIC_KEY] = synthetic
+        return {"X": X, **out} if out else X
+
+    def _check_synthetic(self, sample_is_synthetic, n):
+        """The mask as a bool array of shape (n,), or None; error when an option needs it."""
+        needs = [name for name, on in (("mixup_pairing='real_synthetic'",
+                                        self.mixup_pairing == "real_synthetic"),
+                                       (f"two_stage_epochs={self.two_stage_epochs}",
+                                        self.two_stage_epochs > 0)) if on]
+        if sample_is_synthetic is None:
+            if needs:
+                raise ValueError(
+                    f"{' and '.join(needs)} needs to know which rows are generated: pass "
+                    "fit(X, y, sample_is_synthetic=mask), or wrap the sampler and the net in "
+                    "SyntheticAwareClassifier(sampler, net), which does."
+                )
+            return None
+        mask = np.asarray(sample_is_synthetic)
+        if mask.shape != (n,) or mask.dtype != bool:
             raise ValueError(
-                f"groups must have one entry per row of X ({len(X)}); got shape {groups.shape}."
+                f"sample_is_synthetic must be a boolean array with one entry per row of X "
+                f"({n}); got dtype {mask.dtype} and shape {mask.shape}."
             )
-        return {"X": X, GROUPS_KEY: self.group_encoder_.transform(groups).astype(np.int64)}
+        if self.two_stage_epochs > 0 and mask.all():
+            raise ValueError(
+                f"two_stage_epochs={self.two_stage_epochs} fine-tunes on the real rows, but "
+                "sample_is_synthetic marks every row as generated."
+            )
+        return mask
 
     @contextlib.contextmanager
     def _seeded(self):
@@ -343,7 +402,7 @@ default="cross_entropy"
             torch.manual_seed(seed_from(self.random_state, 0))
             yield
 
-    def fit(self, X, y, groups=None, **fit_params):
+    def fit(self, X, y, groups=None, sample_is_synthetic=None, **fit_params):
         """Fit the net on ``X`` (images or rows), labels ``y`` and, for Group DRO, ``groups``.
 
         Parameters
@@ -354,6 +413,9 @@ default="cross_entropy"
             Labels of any type.
         groups : array-like of shape (n,) or None
             Group of each row; needed by ``loss="group_dro"``, ignored otherwise.
+        sample_is_synthetic : array-like of bool, shape (n,), or None
+            Which rows were generated; needed by ``mixup_pairing="real_synthetic"``
+            and ``two_stage_epochs``, ignored otherwise.
         **fit_params
             Passed to skorch's ``fit``.
 
@@ -362,11 +424,36 @@ default="cross_entropy"
         self
         """
         self._check_params()
+        mask = self._check_synthetic(sample_is_synthetic, len(X))
         if not (self.warm_start and self.initialized_):
             self._setup(X, y, groups)
-        X_in = self._with_groups(X, groups)
+        X_in = self._with_groups(X, groups, mask)
         with self._seeded():
-            return super().fit(X_in, y, **fit_params)
+            super().fit(X_in, y, **fit_params)
+            if self.two_stage_epochs > 0:
+                self._fine_tune_on_real(X, y, groups, ~mask)
+        return self
+
+    def _fine_tune_on_real(self, X, y, groups, real):
+        """Second stage: ``two_stage_epochs`` epochs on the real rows, constant learning rate.
+
+        The learning-rate schedule of the first stage is paused (its callback
+        is taken out of ``callbacks_`` for this stage and put back after).
+        """
+        idx = np.flatnonzero(real)
+        X_real = as_array(X)[idx]
+        y_real = np.asarray(y)[idx]
+        g_real = None if groups is None else np.asarray(groups)[idx]
+        lr = self.lr / 10.0 if self.two_stage_lr is None else self.two_stage_lr
+        for group in self.optimizer_.param_groups:
+            group["lr"] = lr
+        callbacks = self.callbacks_
+        self.callbacks_ = [(n, cb) for n, cb in callbacks if n != "lr_scheduler"]
+        try:
+            X_in = self._with_groups(X_real, g_real, np.zeros(len(idx), dtype=bool))
+            NeuralNetClassifier.partial_fit(self, X_in, y_real, epochs=self.two_stage_epochs)
+        finally:
+            self.callbacks_ = callbacks
 
     def partial_fit(self, X, y=None, classes=None, groups=None, **fit_params):
         """Continue training (see skorch); the first call fixes the input format and labels."""
@@ -453,10 +540,12 @@ default="cross_entropy"
     def get_dataset(self, X, y=None):
         if is_dataset(X) or not hasattr(self, "input_adapter_"):
             return super().get_dataset(X, y)
-        if isinstance(X, Mapping):
+        if isinstance(X, Mapping):  # images plus per-row group codes and/or synthetic mask
             X = {
                 "X": torch.from_numpy(self.input_adapter_.transform(X["X"])),
-                GROUPS_KEY: torch.as_tensor(np.asarray(X[GROUPS_KEY]), dtype=torch.int64),
+                **{k: torch.as_tensor(np.asarray(X[k]),
+                                      dtype=torch.int64 if k == GROUPS_KEY else torch.bool)
+                   for k in (GROUPS_KEY, SYNTHETIC_KEY) if k in X},
             }
         else:
             X = torch.from_numpy(self.input_adapter_.transform(X))
@@ -475,7 +564,7 @@ default="cross_entropy"
             ) from exc
 
     def infer(self, x, **fit_params):
-        if isinstance(x, Mapping) and GROUPS_KEY in x:
+        if isinstance(x, Mapping) and "X" in x:
             x = x["X"]
         return super().infer(x, **fit_params)
 

@@ -20,10 +20,78 @@ from sklearn.utils import check_random_state
 from skorch.dataset import unpack_data
 from skorch.utils import to_tensor
 
-__all__ = ["GROUPS_KEY", "MixedBatch", "MixedTarget", "MixupMixin", "mix_batch", "seed_from"]
+__all__ = [
+    "GROUPS_KEY",
+    "PAIRINGS",
+    "SYNTHETIC_KEY",
+    "MixedBatch",
+    "MixedTarget",
+    "MixupMixin",
+    "mix_batch",
+    "pair_rows",
+    "seed_from",
+]
 
 #: Key under which per-row groups travel next to the images in a batch dict.
 GROUPS_KEY = "groups"
+#: Key under which the per-row "is generated" mask travels next to the images in a batch dict.
+SYNTHETIC_KEY = "synthetic"
+#: How Mixup pairs the rows of a batch: at random, or each real row with a generated one.
+PAIRINGS = ("random", "real_synthetic")
+
+
+def pair_rows(n, rng, synthetic=None, pairing="random"):
+    """The partner of each of ``n`` rows: ``perm`` with row ``i`` mixed with row ``perm[i]``.
+
+    ``pairing="random"``: ``rng.permutation(n)`` (Mixup's usual pairing).
+    ``pairing="real_synthetic"`` (the domain Mixup of SYNAuG): each row gets
+    a partner of the other kind -- a real row a generated one and vice versa
+    -- drawn uniformly from the batch with ``u = rng.rand(n)``; a row whose
+    other kind is absent from the batch is paired with itself (not mixed).
+
+    Parameters
+    ----------
+    n : int
+        Rows in the batch.
+    rng : numpy.random.RandomState
+        Source of the draws.
+    synthetic : array-like of bool, shape (n,), or None
+        Which rows are generated; needed by ``"real_synthetic"``.
+    pairing : {"random", "real_synthetic"}, default="random"
+
+    Returns
+    -------
+    perm : ndarray of int, shape (n,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from synaug_learn.nets import pair_rows
+    >>> mask = np.array([False, False, True, True, True])
+    >>> perm = pair_rows(5, np.random.RandomState(0), mask, "real_synthetic")
+    >>> bool(np.all(mask[perm] != mask))
+    True
+    """
+    if pairing not in PAIRINGS:
+        raise ValueError(f"mixup_pairing={pairing!r} is not one of {list(PAIRINGS)}.")
+    if pairing == "random":
+        return rng.permutation(n)
+    if synthetic is None:
+        raise ValueError(
+            "mixup_pairing='real_synthetic' needs to know which rows are generated: "
+            "fit(X, y, sample_is_synthetic=mask), e.g. through SyntheticAwareClassifier."
+        )
+    synthetic = np.asarray(synthetic, dtype=bool).reshape(-1)
+    if synthetic.shape != (n,):
+        raise ValueError(f"the synthetic mask has shape {synthetic.shape}; expected ({n},).")
+    u = rng.rand(n)
+    perm = np.arange(n)
+    for kind in (False, True):
+        rows = np.flatnonzero(synthetic == kind)
+        others = np.flatnonzero(synthetic != kind)
+        if len(others):
+            perm[rows] = others[(u[rows] * len(others)).astype(int)]
+    return perm
 
 
 @dataclass
@@ -104,7 +172,7 @@ class MixedBatch:
 
 
 def mix_batch(x, y, *, mixup_alpha=1.0, cutmix_alpha=0.0, mix_prob=1.0, switch_prob=0.5,
-              random_state=None):
+              random_state=None, synthetic=None, pairing="random"):
     """Mix one batch with Mixup or CutMix.
 
     Random draws, in this order, all from one ``numpy.random.RandomState``:
@@ -113,7 +181,8 @@ def mix_batch(x, y, *, mixup_alpha=1.0, cutmix_alpha=0.0, mix_prob=1.0, switch_p
        ``u < mix_prob`` (``mix_prob=0`` never mixes and draws nothing);
     2. if both alphas are > 0: CutMix if ``rng.rand() < switch_prob``, else Mixup;
     3. ``lam = rng.beta(alpha, alpha)`` for the chosen method;
-    4. ``perm = rng.permutation(n)``: row ``i`` is mixed with row ``perm[i]``;
+    4. ``perm = pair_rows(n, rng, synthetic, pairing)``: row ``i`` is mixed
+       with row ``perm[i]`` (``rng.permutation(n)`` for ``pairing="random"``);
     5. CutMix only: the box centre ``cy = rng.randint(H)``, ``cx = rng.randint(W)``;
        the box has sides ``int(H * sqrt(1 - lam))`` x ``int(W * sqrt(1 - lam))``,
        is clipped to the image, and ``lam`` is reset to the exact unpasted
@@ -135,6 +204,10 @@ def mix_batch(x, y, *, mixup_alpha=1.0, cutmix_alpha=0.0, mix_prob=1.0, switch_p
         Probability of CutMix when both methods are enabled (as timm).
     random_state : int, RandomState or None
         Source of the draws above.
+    synthetic : array-like of bool, shape (n,), or None
+        Which rows are generated (needed by ``pairing="real_synthetic"``).
+    pairing : {"random", "real_synthetic"}, default="random"
+        How rows are paired, see :func:`pair_rows`.
 
     Returns
     -------
@@ -174,7 +247,9 @@ def mix_batch(x, y, *, mixup_alpha=1.0, cutmix_alpha=0.0, mix_prob=1.0, switch_p
     alpha = mixup_alpha if method == "mixup" else cutmix_alpha
     lam = float(rng.beta(alpha, alpha))
     n = x.shape[0]
-    perm = torch.as_tensor(rng.permutation(n), device=x.device)
+    if synthetic is not None and isinstance(synthetic, torch.Tensor):
+        synthetic = synthetic.detach().cpu().numpy()
+    perm = torch.as_tensor(pair_rows(n, rng, synthetic, pairing), device=x.device)
     y_b = y[perm.to(y.device)] if isinstance(y, torch.Tensor) else np.asarray(y)[perm.cpu().numpy()]
     if method == "mixup":
         return MixedBatch(lam * x + (1.0 - lam) * x[perm], y, y_b, lam, perm, None, method)
@@ -223,6 +298,10 @@ class MixupMixin:
         positive each batch uses one of them, chosen at random (as timm).
     mix_prob : float, default=1.0
         Probability that a training batch is mixed; 0 disables mixing.
+    mixup_pairing : {"random", "real_synthetic"}, default="random"
+        How the rows of a batch are paired (:func:`pair_rows`):
+        ``"real_synthetic"`` mixes each real row with a generated one (the
+        batch needs the ``X`` dict key ``"synthetic"``).
     **kwargs
         Passed to the skorch net.
 
@@ -254,11 +333,13 @@ class MixupMixin:
     (3,)
     """
 
-    def __init__(self, *args, mixup_alpha=1.0, cutmix_alpha=0.0, mix_prob=1.0, **kwargs):
+    def __init__(self, *args, mixup_alpha=1.0, cutmix_alpha=0.0, mix_prob=1.0,
+                 mixup_pairing="random", **kwargs):
         super().__init__(*args, **kwargs)
         self.mixup_alpha = mixup_alpha
         self.cutmix_alpha = cutmix_alpha
         self.mix_prob = mix_prob
+        self.mixup_pairing = mixup_pairing
 
     # -- randomness -------------------------------------------------------------------
 
@@ -295,6 +376,8 @@ class MixupMixin:
             cutmix_alpha=self.cutmix_alpha,
             mix_prob=self.mix_prob,
             random_state=self.mix_rng_,
+            synthetic=Xi.get(SYNTHETIC_KEY) if is_dict else None,
+            pairing=getattr(self, "mixup_pairing", "random"),
         )
         y_out = yi if out.perm is None else MixedTarget(out.y_a, out.y_b, out.lam, out.perm)
         if is_dict:
