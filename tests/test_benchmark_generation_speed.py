@@ -58,3 +58,21 @@ def test_results_have_the_benchmark_shape(speed, tmp_path):
     assert "| **`dpmpp8_guided`** | 16 |" in text
     assert "0.610 ± 0.008" in text and "+0.010" in text
     assert "32: 9.0, 256: 5.0" in text
+
+
+def test_student_card_states_its_quality_next_to_the_teacher(speed, tmp_path):
+    (tmp_path / "synaug_generator.json").write_text(json.dumps({"distillation": {
+        "teacher_sampler": "dpm++ 8 steps (trailing), guidance 1.5", "method": "m",
+        "n_trajectories": 640, "seed": 0, "train_steps": 300, "lr": 1e-4, "batch_size": 32,
+        "threads": 1, "wall_s": 2400}}))
+    results = {"ddim20_guided": _r(40, 0.90, 1.00), "dpmpp8_guided": _r(16, 0.89, 1.0),
+               "student4": _r(4, 0.80, 0.95)}
+    result = {"command": "python x", "date": "d", "seeds": [0, 1, 2],
+              "config": {"per_class": 16, "judge_accuracy": 0.8, "n_max": 100,
+                         "recommended": "dpmpp8_guided"},
+              "rows": speed.rows_of(results, {"ddim20_guided": ([0.6, 0.6, 0.6], 1.0)})}
+    speed.student_card(result, tmp_path)
+    card = (tmp_path / "README.md").read_text()
+    assert "| `ddim20_guided` | 40 | 0.5 | 0.900 | 1.00 | 0.600 ± 0.000 |" in card
+    assert "| `student4` | 4 | 5.0 | 0.800 | 0.95 | not measured |" in card
+    assert "300 optimiser steps" in card
