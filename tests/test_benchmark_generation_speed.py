@@ -45,6 +45,7 @@ def test_results_have_the_benchmark_shape(speed, tmp_path):
                                                  "load_average_1m_at_end": 1.0},
               "versions": {"torch": "2"}, "seeds": [0, 1, 2],
               "config": {"per_class": 20, "judge_accuracy": 0.8, "n_max": 100,
+                         "imbalance_factor": 100,
                          "train_steps": 250, "recommended": "dpmpp8_guided",
                          "recommended_student": None},
               "cpu_details": {"setting": "dpmpp8_guided",
