@@ -24,8 +24,9 @@ run on one machine:
 
 The recommended setting (``config.recommended``) is the one with the fewest
 passes per image whose validation fidelity is within 2 points of
-``ddim20_guided`` and whose novelty is not lower by more than 0.05; it is
-chosen before any test score is computed.
+``ddim20_guided``, whose novelty is not lower by more than 0.05 and whose
+diversity not by more than 0.1; it is chosen before any test score is
+computed (``--render`` re-applies the rule to a written result).
 
     python benchmarks/generation_speed.py            # ~20 CPU-minutes (one thread)
     python benchmarks/generation_speed.py --quick    # smoke run
@@ -198,10 +199,15 @@ def make_judge(pool, heldout):
 
 
 def choose(results, names):
-    """Fewest passes among settings no worse than the baseline on the validation metrics."""
+    """Fewest passes among settings no worse than the baseline on the validation metrics.
+
+    Fidelity within 2 points, novelty and diversity within 0.05 and 0.1: a pixel judge
+    recognises blurry class prototypes well, so fidelity alone would reward a collapse.
+    """
     base = results[BASELINE]
     ok = [s for s in names if results[s]["fidelity"] >= base["fidelity"] - 0.02
-          and results[s]["novelty"] >= base["novelty"] - 0.05]
+          and results[s]["novelty"] >= base["novelty"] - 0.05
+          and results[s]["diversity"] >= base["diversity"] - 0.1]
     return min(ok, key=lambda s: (results[s]["passes_per_image"], -results[s]["fidelity"]),
                default=None)
 
@@ -463,6 +469,8 @@ def main(argv=None):
     parser.add_argument("--sweep-images", type=int, default=64)
     parser.add_argument("--quick", action="store_true", help="smoke run: tiny sizes, 1 seed")
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--render", action="store_true",
+                        help="re-apply the choice to written results and re-write them")
     parser.add_argument("--student-card", type=Path, default=None,
                         help="write the student's model card (README.md) into this folder")
     args = parser.parse_args(argv)
@@ -474,6 +482,22 @@ def main(argv=None):
     def log(msg):
         print(f"[{time.time() - start:6.0f} s] {msg}", flush=True)
 
+    if args.render:  # re-apply the choice to the stored validation metrics, re-write
+        import json
+
+        out = args.out or RESULTS
+        result = json.loads((out / "generation_speed.json").read_text())
+        stored = {r["method"]: {k: v["mean"] for k, v in r["metrics"].items()}
+                  for r in result["rows"]}
+        names = list(stored)
+        cfg = result["config"]
+        cfg["recommended"] = choose(stored, [s for s in names if not s.startswith("student")])
+        student = choose(stored, [s for s in names if s.startswith("student")] + [BASELINE])
+        cfg["recommended_student"] = student if student != BASELINE else None
+        write_results(result, markdown, out)
+        if args.student_card:
+            student_card(result, args.student_card)
+        return result
     if args.add_downstream is not None:
         import torch
 

@@ -25,6 +25,8 @@ def test_choose_takes_the_fewest_passes_within_the_quality_bounds(speed):
                "ddim10": _r(10, 0.91, 0.90)}         # less novel by 0.10: out
     assert speed.choose(results, list(results)) == "dpmpp5_guided_interval"
     assert speed.choose(results, ["dpmpp5", "ddim10"]) is None
+    results["student1"] = {**_r(1, 0.95, 1.0), "diversity": 0.6}  # blurry prototypes: out
+    assert speed.choose(results, list(results)) == "dpmpp5_guided_interval"
 
 
 def test_results_have_the_benchmark_shape(speed, tmp_path):

@@ -106,7 +106,7 @@ class ConditionalDiffusionGenerator(BaseGenerator):
     fine_tune : int, default=0
         With ``pretrained``, continue training for this many steps on the
         user's data (0 = off). Fine-tuning on a few tail images turns a useful
-        generator back into a copier (FINDINGS §2: 300 steps cost 9.8
+        generator back into a copier (measured: 300 steps cost 9.8
         points), so keep it short, with a low ``fine_tune_lr``, and check the
         novelty in the sampler's report.
     fine_tune_lr : float, default=1e-4
@@ -148,7 +148,7 @@ class ConditionalDiffusionGenerator(BaseGenerator):
         classifier-free guidance possible.
     class_balanced : bool, default=True
         Draw training batches uniformly over strata (measured better on all
-        10 seeds in FINDINGS §1), else uniformly over rows.
+        10 seeds of a digits split), else uniformly over rows.
     guidance_scale : float, default=1.5
         Classifier-free guidance at sampling; 1 disables it (and halves the
         cost). More guidance gives more faithful but less diverse images.
