@@ -76,6 +76,6 @@ def test_student_card_states_its_quality_next_to_the_teacher(speed, tmp_path):
               "rows": speed.rows_of(results, {"ddim20_guided": ([0.6, 0.6, 0.6], 1.0)})}
     speed.student_card(result, tmp_path)
     card = (tmp_path / "README.md").read_text()
-    assert "| `ddim20_guided` | 40 | 0.5 | 0.900 | 1.00 | 0.600 ± 0.000 |" in card
-    assert "| `student4` | 4 | 5.0 | 0.800 | 0.95 | not measured |" in card
+    assert "| `ddim20_guided` | 40 | 0.5 | 0.900 | 1.00 | 1.00 | 0.600 ± 0.000 |" in card
+    assert "| `student4` | 4 | 5.0 | 0.800 | 0.95 | 1.00 | not measured |" in card
     assert "300 optimiser steps" in card
