@@ -971,7 +971,8 @@ def model_card(result, folder):
     up = ", ".join(uc.get("up_block_types", []))
     text = f"""# `{name}`: a small class-conditional diffusion generator for Fashion-MNIST
 
-A stand-in for "a generator that has seen the concepts elsewhere" (FINDINGS.md §2): a
+A stand-in for "a generator that has seen the concepts elsewhere" (one that brings what a
+long-tailed split lacks): a
 class-conditional DDPM (diffusers `UNet2DModel`) trained on a balanced pool of Fashion-MNIST
 training images (rows 50000..59999) that long-tailed splits drawn from rows 0..49999 — as
 `synaug demo` draws them — never contain. Load it by name:
@@ -1063,7 +1064,8 @@ synthetic fill does when the generator holds knowledge the user's data lacks.
 - Not disjoint from `load_fashion_mnist_lt` splits with the default `pool_start=None` (they
   draw from all 60,000 training rows), nor from any data that includes training rows
   50000..59999.
-- Fine-tuning it on a few tail images turns it back into a copier (FINDINGS.md §2); check the
+- Fine-tuning it on a few tail images turns it back into a copier (measured: 300 steps on a
+  long-tailed split cost 9.8 points of balanced accuracy); check the
   novelty report (`SynAugSampler.report_`) if you use `fine_tune`.
 - Fashion-MNIST is © Zalando SE, MIT licence.
 
