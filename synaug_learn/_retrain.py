@@ -159,9 +159,10 @@ class RetrainClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         The ``head_name`` of the network's module: the layer that was refitted.
     n_retrain_rows_ : int
         Rows the head was refitted on (all of them with ``method="crt"``).
-    sampling_weights_ : ndarray of shape (n_retrain_rows_,) or None
-        With ``method="crt"``: each row's probability of being drawn (equal
-        totals per stratum); ``None`` otherwise.
+    sampling_weights_ : ndarray of shape (n_rows,) or None
+        With ``method="crt"``: each of the ``n_retrain_rows_`` rows'
+        probability of being drawn (equal totals per stratum); ``None``
+        otherwise.
     draw_counts_ : ndarray of int or None
         With ``method="crt"``: how often each row was drawn over the epochs.
     retrain_indices_ : ndarray of int
