@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
+import importlib.metadata
 import json
 import os
 import platform
@@ -45,11 +46,20 @@ def versions(extra=()):
     for name in ("synaug_learn", "torch", "skorch", "numpy", *extra):
         try:
             module = importlib.import_module(_MODULES.get(name, name))
-            out[name] = getattr(module, "__version__", None)
         except ImportError:
             out[name] = None
+            continue
+        out[name] = getattr(module, "__version__", None) or _distribution_version(name)
     out["python"] = platform.python_version()
     return out
+
+
+def _distribution_version(name):
+    """The installed distribution's version, for a module without ``__version__``."""
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
 
 
 def git_revision():
