@@ -146,6 +146,10 @@ class BaseGenerator(BaseEstimator):
     ``_generate_stratum(stratum, seeds) -> X_new`` (one sample per seed, in the
     user's format); this base validates the request, derives one seed per row
     (``derive_seed(random_state, stratum, i)``) and assembles labels and groups.
+    A subclass that turns a whole request into rows better at once (e.g. one
+    decoding of a table for all strata) overrides ``_generate_jobs(jobs)``,
+    ``jobs`` being the checked ``[(stratum, seeds), ...]`` that ``generate``
+    asks for.
 
     Fitted attributes set here: ``classes_``, ``strata_`` (list of
     ``(label, group_or_None)``), ``has_groups_``, ``image_format_`` (or
