@@ -32,8 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from synaug_learn.generators import ConditionalDiffusionGenerator
-from synaug_learn.generators._sampling import make_scheduler
+from synaug_learn.generators import ConditionalDiffusionGenerator, make_scheduler
 
 PRETRAINED = Path(__file__).resolve().parent.parent / "synaug_learn" / "pretrained"
 GRID = (999, 749, 499, 249)  # the student's diffusion times; index 4 = the clean image

@@ -41,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .utils import hash_array, jsonable, stratum_key
+from .utils import check_count, hash_array, jsonable, stratum_key
 
 __all__ = ["SyntheticBank"]
 
@@ -191,8 +191,7 @@ class SyntheticBank:
             raise TypeError(f"shard_size must be an int >= 1; got {shard_size!r}.")
         if shard_size < 1:
             raise ValueError(f"shard_size must be an int >= 1; got {shard_size!r}.")
-        if isinstance(verbose, bool) or not isinstance(verbose, numbers.Integral) or verbose < 0:
-            raise ValueError(f"verbose must be an int >= 0; got {verbose!r}.")
+        check_count(verbose, "verbose", 0, allow_none=False)
         self.path = path
         self.shard_size = int(shard_size)
         self.verbose = int(verbose)

@@ -42,7 +42,7 @@ from sklearn.base import clone
 from tqdm.auto import tqdm
 
 from ._bank import SyntheticBank
-from .utils import check_strata, derive_seed, stratum_labels
+from .utils import check_count, check_strata, derive_seed, stratum_labels
 
 __all__ = ["check_cache_dir", "fill", "fit_generator", "make_bank"]
 
@@ -311,9 +311,7 @@ def fill(bank, generator, n_per_stratum, random_state, *, backend="local", ray_w
         )
     classes = getattr(generator, "classes_", None)
     request = check_strata(n_per_stratum, classes, bool(getattr(generator, "has_groups_", False)))
-    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) \
-            or batch_size < 1:
-        raise ValueError(f"batch_size must be an int >= 1; got {batch_size!r}.")
+    check_count(batch_size, "batch_size", 1, allow_none=False)
     bank.open()
     filler = _Filler(bank, generator, random_state, backend, ray_wave, ray_options, batch_size)
     bank.start_fill()

@@ -19,7 +19,7 @@ from scipy.spatial.distance import pdist
 from sklearn.metrics import pairwise_distances
 from sklearn.utils import check_random_state
 
-from .utils import ImageFormat, check_column, feature_map
+from .utils import ImageFormat, check_column, check_count, feature_map
 
 __all__ = ["SyntheticReport", "holdout_split", "synthetic_report"]
 
@@ -568,9 +568,7 @@ def _check_report_options(copy_threshold, max_samples, classifier, copy_quantile
                 or not low < value < high + (name != "copy_quantile")):
             raise ValueError(f"{name} must be a number in ({low:g}, {high:g}"
                              f"{')' if name == 'copy_quantile' else ']'}; got {value!r}.")
-    if (isinstance(max_samples, bool) or not isinstance(max_samples, numbers.Integral)
-            or max_samples < 2):
-        raise ValueError(f"max_samples must be an int >= 2; got {max_samples!r}.")
+    check_count(max_samples, "max_samples", 2, allow_none=False)
     if classifier is not None and not callable(getattr(classifier, "predict", None)):
         raise TypeError(f"classifier must be a fitted classifier with predict; got {classifier!r}.")
 

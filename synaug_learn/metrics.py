@@ -195,13 +195,31 @@ def _check_groups(groups, n):
     return groups
 
 
-def _group_metric(func):
-    """Validate ``(y_true, y_pred, groups)`` and fill in their shared docstring block."""
-    func = Substitution(group_parameters=_GROUP_PARAMETERS_DOC)(func)
-    return validate_params(
-        {"y_true": ["array-like"], "y_pred": ["array-like"], "groups": ["array-like"]},
-        prefer_skip_nested_validation=True,
-    )(func)
+def _metric(constraints, **docs):
+    """Decorator: validate ``y_true``, ``y_pred`` and ``constraints``; fill in ``docs``."""
+
+    def decorate(func):
+        func = Substitution(**docs)(func)
+        return validate_params(
+            {"y_true": ["array-like"], "y_pred": ["array-like"], **constraints},
+            prefer_skip_nested_validation=True,
+        )(func)
+
+    return decorate
+
+
+_group_metric = _metric({"groups": ["array-like"]}, group_parameters=_GROUP_PARAMETERS_DOC)
+
+
+def _fairness_metric(name, **constraints):
+    """:func:`_metric` for a fairlearn metric ``name``: its parameters and docstring blocks."""
+    return _metric(
+        {"sensitive_features": ["array-like"],
+         "method": [StrOptions({"between_groups", "to_overall"})],
+         **constraints,
+         "sample_weight": ["array-like", None]},
+        ovr=_FAIRNESS_DOC.format(name=name), targets=_TARGETS_DOC,
+    )
 
 
 @_group_metric
@@ -300,18 +318,7 @@ def _one_vs_rest(metric, y_true, y_pred, sensitive_features, **kwargs):
     )
 
 
-@validate_params(
-    {
-        "y_true": ["array-like"],
-        "y_pred": ["array-like"],
-        "sensitive_features": ["array-like"],
-        "method": [StrOptions({"between_groups", "to_overall"})],
-        "agg": [StrOptions({"worst_case", "mean"})],
-        "sample_weight": ["array-like", None],
-    },
-    prefer_skip_nested_validation=True,
-)
-@Substitution(ovr=_FAIRNESS_DOC.format(name="equalized_odds_difference"), targets=_TARGETS_DOC)
+@_fairness_metric("equalized_odds_difference", agg=[StrOptions({"worst_case", "mean"})])
 def equalized_odds_difference(
     y_true,
     y_pred,
@@ -361,18 +368,7 @@ def equalized_odds_difference(
     )
 
 
-@validate_params(
-    {
-        "y_true": ["array-like"],
-        "y_pred": ["array-like"],
-        "sensitive_features": ["array-like"],
-        "method": [StrOptions({"between_groups", "to_overall"})],
-        "sample_weight": ["array-like", None],
-    },
-    prefer_skip_nested_validation=True,
-)
-@Substitution(ovr=_FAIRNESS_DOC.format(name="demographic_parity_difference"),
-              targets=_TARGETS_DOC)
+@_fairness_metric("demographic_parity_difference")
 def demographic_parity_difference(
     y_true, y_pred, sensitive_features, *, method="between_groups", sample_weight=None
 ):

@@ -11,7 +11,7 @@ import numbers
 
 import numpy as np
 
-from .utils import ImageFormat
+from .utils import ImageFormat, check_count
 
 __all__ = ["plot_class_distribution", "plot_per_class_accuracy", "plot_samples"]
 
@@ -193,9 +193,7 @@ def plot_samples(X, y, n_per_class=8, class_names=None, synthetic_mask=None, ax=
         )
     if len(X) != len(y):
         raise ValueError(f"y must have one label per image of X ({len(X)}); got {len(y)}.")
-    if (isinstance(n_per_class, bool) or not isinstance(n_per_class, numbers.Integral)
-            or n_per_class < 1):
-        raise ValueError(f"n_per_class must be an int >= 1; got {n_per_class!r}.")
+    check_count(n_per_class, "n_per_class", 1, allow_none=False)
     if synthetic_mask is None:
         mask = np.zeros(len(y), dtype=bool)
     else:

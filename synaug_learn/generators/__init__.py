@@ -9,6 +9,7 @@ from ._conditional import ConditionalDiffusionGenerator, class_mapping_by_name, 
 from ._image_to_image import ImageToImageGenerator
 from ._jitter import JitterGenerator
 from ._ray import generate_rows, generate_seeded_with_ray, generate_with_ray, plan_rows
+from ._sampling import make_scheduler
 from ._tabular import TabularDiffusionGenerator
 from ._text_to_image import TextToImageGenerator
 
@@ -27,5 +28,6 @@ __all__ = [
     "generate_with_ray",
     "generator_can_compose",
     "list_pretrained",
+    "make_scheduler",
     "plan_rows",
 ]

@@ -146,6 +146,10 @@ class BaseGenerator(BaseEstimator):
     ``_generate_stratum(stratum, seeds) -> X_new`` (one sample per seed, in the
     user's format); this base validates the request, derives one seed per row
     (``derive_seed(random_state, stratum, i)``) and assembles labels and groups.
+    A subclass that turns a whole request into rows better at once (e.g. one
+    decoding of a table for all strata) overrides ``_generate_jobs(jobs)``,
+    ``jobs`` being the checked ``[(stratum, seeds), ...]`` that ``generate``
+    asks for.
 
     Fitted attributes set here: ``classes_``, ``strata_`` (list of
     ``(label, group_or_None)``), ``has_groups_``, ``image_format_`` (or
@@ -181,19 +185,23 @@ class BaseGenerator(BaseEstimator):
         """Fit the generator on ``X`` (images or rows), labels ``y`` and optional ``groups``."""
         X = np.asarray(X)
         y = np.asarray(y)
-        self.classes_ = np.unique(y)
-        self.has_groups_ = groups is not None
         groups_arr = None if groups is None else np.asarray(groups)
-        self.strata_ = sorted(
-            set(zip(y.tolist(), groups_arr.tolist() if self.has_groups_ else [None] * len(y))),
-            key=repr,
-        )
+        self._set_strata(y, groups_arr)
         self.n_features_in_ = int(np.prod(X.shape[1:]))
         self.sample_shape_ = tuple(X.shape[1:])
         self.dtype_ = X.dtype
         self.data_hash_ = hash_array(X, y, groups_arr)
         self._fit(X, y, groups_arr)
         return self
+
+    def _set_strata(self, y, groups):
+        """Set ``classes_``, ``has_groups_`` and ``strata_`` from labels and optional groups."""
+        self.classes_ = np.unique(y)
+        self.has_groups_ = groups is not None
+        self.strata_ = sorted(
+            set(zip(y.tolist(), groups.tolist() if self.has_groups_ else [None] * len(y))),
+            key=repr,
+        )
 
     def _fit(self, X, y, groups):
         raise NotImplementedError
@@ -214,29 +222,38 @@ class BaseGenerator(BaseEstimator):
         y_new : ndarray of shape (sum(n),)
         groups_new : ndarray of shape (sum(n),) or None
         """
-        check_is_fitted(self, "classes_")
+        self._check_fitted()
         request = check_strata(n_per_stratum, self.classes_, self.has_groups_)
         base = derive_seed(random_state)
-        X_parts = [
-            self.generate_seeded(stratum, [derive_seed(base, stratum, i) for i in range(n)])
-            for stratum, n in request if n
-        ]
-        X_out = (np.concatenate(X_parts) if X_parts
-                 else np.empty((0, *self.sample_shape_), dtype=self.dtype_))
+        X_out = self._generate_jobs([(stratum, [derive_seed(base, stratum, i) for i in range(n)])
+                                     for stratum, n in request if n])
         y_out, groups_out = stratum_labels(request, self.classes_.dtype, self.has_groups_)
         return X_out, y_out, groups_out
+
+    def _check_fitted(self):
+        """Raise scikit-learn's ``NotFittedError`` unless ``fit`` has run."""
+        check_is_fitted(self, "classes_")
 
     def _check_stratum(self, stratum):
         """``stratum`` as a checked ``(label, group)`` pair of the fitted strata."""
         ((label, group), _), = check_strata({stratum: 0}, self.classes_, self.has_groups_)
         return label, group
 
+    def _generate_jobs(self, jobs):
+        """Samples of ``[(stratum, seeds), ...]`` (checked), job after job, in the fitted format.
+
+        ``generate`` calls this; the default asks ``generate_seeded`` for each job.
+        """
+        X_parts = [self.generate_seeded(stratum, seeds) for stratum, seeds in jobs]
+        return (np.concatenate(X_parts) if X_parts
+                else np.empty((0, *self.sample_shape_), dtype=self.dtype_))
+
     def generate_seeded(self, stratum, seeds):
         """Generate one sample of ``stratum`` per seed, in the fitted format.
 
         The output for a seed does not depend on the other seeds in the call.
         """
-        check_is_fitted(self, "classes_")
+        self._check_fitted()
         stratum = self._check_stratum(tuple(stratum))
         seeds = [int(s) for s in seeds]
         if not seeds:
@@ -295,3 +312,19 @@ class BaseGenerator(BaseEstimator):
     def _state_hash(self):
         """Hash of learnt weights; generators with weights override this."""
         return None
+
+    def _module_hash(self, attribute):
+        """SHA-256 of the torch module ``self.<attribute>``'s weights (``None`` before fit).
+
+        Cached in ``_weights_hash``, which whoever changes the weights resets to ``None``.
+        """
+        module = getattr(self, attribute, None)
+        if module is None:
+            return None
+        if getattr(self, "_weights_hash", None) is None:
+            h = hashlib.sha256()
+            for name, tensor in sorted(module.state_dict().items()):
+                h.update(name.encode())
+                h.update(tensor.detach().cpu().numpy().tobytes())
+            self._weights_hash = h.hexdigest()
+        return self._weights_hash

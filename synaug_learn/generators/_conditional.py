@@ -1138,15 +1138,7 @@ class ConditionalDiffusionGenerator(BaseGenerator):
         check_is_fitted(self, "unet_")
 
     def _state_hash(self):
-        if not hasattr(self, "unet_"):
-            return None
-        if getattr(self, "_weights_hash", None) is None:
-            h = hashlib.sha256()
-            for name, tensor in sorted(self.unet_.state_dict().items()):
-                h.update(name.encode())
-                h.update(tensor.detach().cpu().numpy().tobytes())
-            self._weights_hash = h.hexdigest()
-        return self._weights_hash
+        return self._module_hash("unet_")
 
     def _fit_trains(self):
         return self.pretrained is None or self.fine_tune > 0

@@ -8,41 +8,9 @@ import numpy as np
 from sklearn.utils._param_validation import Interval
 
 from ._base import BaseGenerator
+from ._table import column_kind, is_frame
 
 __all__ = ["JitterGenerator"]
-
-
-def _is_frame(X):
-    return hasattr(X, "columns") and hasattr(X, "dtypes") and hasattr(X, "iloc")
-
-
-def _column_kinds(X, dtypes, table):
-    """``"categorical"``, ``"integer"`` or ``"numeric"`` for each feature of ``X`` (n, d).
-
-    Categorical: a bool or non-numeric dtype (pandas ``category``, ``object``,
-    ``string``), or -- in a table -- a numeric column with at most two distinct
-    values (a flag, e.g. a bool column that arrived as 0.0 / 1.0).
-    Integer: an integer dtype, or -- in a table -- a float column holding only
-    whole numbers. Images (3-D / 4-D input) go by their dtype alone.
-    """
-    kinds = []
-    for j, dtype in enumerate(dtypes):
-        dtype = np.dtype(dtype) if not hasattr(dtype, "kind") else dtype
-        kind_char = getattr(dtype, "kind", "O")
-        if kind_char in "bOUSc" or str(dtype) in ("category", "string", "str"):
-            kinds.append("categorical" if kind_char != "c" else "numeric")
-            continue
-        if not table:
-            kinds.append("integer" if kind_char in "iu" else "numeric")
-            continue
-        values = X[:, j].astype(np.float64)
-        if len(np.unique(values)) <= 2:
-            kinds.append("categorical")
-        elif kind_char in "iu" or np.all(values == np.round(values)):
-            kinds.append("integer")
-        else:
-            kinds.append("numeric")
-    return kinds
 
 
 class JitterGenerator(BaseGenerator):
@@ -126,7 +94,7 @@ class JitterGenerator(BaseGenerator):
     def fit(self, X, y, groups=None):
         """Fit on ``X`` (an array of any shape, or a DataFrame), labels ``y``, optional groups."""
         self._frame = None
-        if _is_frame(X):
+        if is_frame(X):
             self.feature_names_in_ = np.asarray([str(c) for c in X.columns], dtype=object)
             self._frame = {"columns": list(X.columns), "dtypes": list(X.dtypes)}
             if X.isna().any().any():
@@ -142,7 +110,8 @@ class JitterGenerator(BaseGenerator):
         if np.iscomplexobj(flat):
             raise ValueError(f"X is complex (dtype={flat.dtype}); real numbers are needed.")
         dtypes = self._frame["dtypes"] if self._frame else [flat.dtype] * flat.shape[1]
-        self.column_kinds_ = _column_kinds(flat, dtypes, table=X.ndim == 2)
+        self.column_kinds_ = [column_kind(flat[:, j], dtype, table=X.ndim == 2)
+                              for j, dtype in enumerate(dtypes)]
         self._num = np.array([k != "categorical" for k in self.column_kinds_])
         # integer columns among the numeric ones (the order of self._rows' columns)
         self._int = np.array([k == "integer" for k in self.column_kinds_ if k != "categorical"],

@@ -29,17 +29,49 @@ AUTO_BATCH_SIZE = {"cpu": 32, "other": 256}
 
 def make_scheduler(name, num_train_timesteps=1000, timestep_spacing=None,
                    prediction_type="epsilon"):
-    """A fresh diffusers scheduler for ``name`` (one of :data:`SCHEDULERS`).
+    """A fresh diffusers scheduler for the solver ``name``, as the generators sample with it.
 
-    ``"ddim"`` is deterministic DDIM (eta 0, no clipping: clipping collapses
-    samples at guidance > 2); ``"dpm++"`` the second-order multistep
-    DPM-Solver++ (``algorithm_type="dpmsolver++"``, first order on the last
-    step, final sigma zero) and ``"unipc"`` the UniPC multistep solver
-    (``bh2``), the two that need few steps for guided sampling.
-    ``timestep_spacing`` (``"leading"``, ``"linspace"`` or ``"trailing"``)
-    overrides the scheduler's own default. ``prediction_type`` is what the
-    network predicts (``"epsilon"``, or ``"v_prediction"`` for the few-step
-    students of ``scripts/distill_generator.py``).
+    What ``ConditionalDiffusionGenerator(scheduler=name)`` builds for each batch;
+    public so that code which trains or samples a compatible network (e.g.
+    ``scripts/distill_generator.py``) uses the very same solver settings.
+
+    Parameters
+    ----------
+    name : {"ddim", "dpm++", "unipc"}
+        ``"ddim"`` is deterministic DDIM (eta 0, no clipping: clipping
+        collapses samples at guidance > 2); ``"dpm++"`` the second-order
+        multistep DPM-Solver++ (``algorithm_type="dpmsolver++"``, first order
+        on the last step, final sigma zero) and ``"unipc"`` the UniPC multistep
+        solver (``bh2``), the two that need few steps for guided sampling.
+    num_train_timesteps : int, default=1000
+        Length of the training noise schedule.
+    timestep_spacing : {"leading", "linspace", "trailing"} or None, default=None
+        Overrides the scheduler's own default spacing of the sampling steps.
+    prediction_type : {"epsilon", "v_prediction"}, default="epsilon"
+        What the network predicts (``"v_prediction"`` for the few-step
+        students of ``scripts/distill_generator.py``).
+
+    Returns
+    -------
+    scheduler : diffusers scheduler
+        A new instance: the multistep solvers keep past predictions, so use
+        one per batch.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` or ``timestep_spacing`` is not one of the options.
+
+    Examples
+    --------
+    >>> from synaug_learn.generators import make_scheduler
+    >>> scheduler = make_scheduler("dpm++", timestep_spacing="trailing")
+    >>> type(scheduler).__name__, scheduler.config.timestep_spacing
+    ('DPMSolverMultistepScheduler', 'trailing')
+    >>> make_scheduler("euler")
+    Traceback (most recent call last):
+    ...
+    ValueError: scheduler='euler' is not one of ['ddim', 'dpm++', 'unipc'].
     """
     if name == "ddim":
         from diffusers import DDIMScheduler as cls

@@ -26,15 +26,31 @@ import numpy as np
 __all__ = ["TableFormat"]
 
 
-def _is_frame(X):
+def is_frame(X):
+    """Whether ``X`` is a pandas DataFrame (checked by its attributes; pandas is not imported)."""
     return hasattr(X, "columns") and hasattr(X, "dtypes") and hasattr(X, "iloc")
 
 
-def _column_kind(values, dtype):
-    """``"numeric"`` or ``"categorical"`` for one column (see the module docstring)."""
-    if str(dtype) == "bool" or not np.issubdtype(np.asarray(values).dtype, np.number):
+def column_kind(values, dtype, table=True):
+    """``"categorical"``, ``"integer"`` or ``"numeric"``: the kind of one column of ``X``.
+
+    Categorical: a dtype that does not hold numbers (bool, pandas ``category``,
+    ``object``, ``string``, dates), or -- in a table -- a numeric column with at
+    most two distinct values (a flag, e.g. a bool column that arrived as
+    0.0 / 1.0). Integer: a numeric column holding only whole numbers (any
+    integer dtype). With ``table=False`` (the pixels of images) the dtype
+    alone decides. The one rule for :class:`TableFormat` (whose numeric
+    columns are the integer and numeric ones) and ``JitterGenerator``.
+    """
+    dtype = dtype if hasattr(dtype, "kind") else np.dtype(dtype)
+    if dtype.kind not in "iufc" or str(dtype) == "category":
         return "categorical"
-    return "categorical" if len(np.unique(values)) <= 2 else "numeric"
+    if not table:
+        return "integer" if dtype.kind in "iu" else "numeric"
+    values = np.asarray(values).astype(np.float64)
+    if len(np.unique(values)) <= 2:
+        return "categorical"
+    return "integer" if np.all(values == np.round(values)) else "numeric"
 
 
 @dataclass
@@ -65,7 +81,7 @@ class TableFormat:
     @classmethod
     def from_table(cls, X, normalization="quantile", random_state=None, param_name="X"):
         """Describe ``X`` (2-D array or DataFrame) and fit the numeric normalisation."""
-        frame = _is_frame(X)
+        frame = is_frame(X)
         if not frame:
             X = np.asarray(X)
             if X.ndim != 2:
@@ -78,8 +94,9 @@ class TableFormat:
         columns = []
         for j in range(X.shape[1]):
             values, dtype, name = cls._column(X, j, frame)
-            kind = _column_kind(values, dtype)
-            col = {"name": name, "kind": kind, "dtype": str(dtype)}
+            kind = column_kind(values, dtype)
+            col = {"name": name, "kind": "categorical" if kind == "categorical" else "numeric",
+                   "dtype": str(dtype)}
             if kind == "categorical":
                 col["levels"] = _levels(X.iloc[:, j] if frame else values, dtype)
                 col["ordered"] = bool(getattr(dtype, "ordered", False) or False)
@@ -89,8 +106,7 @@ class TableFormat:
                     raise ValueError(
                         f"{param_name} column {name!r} contains NaN or infinity; impute it first."
                     )
-                col.update(integer=bool(np.all(v == np.round(v))),
-                           low=float(v.min()), high=float(v.max()))
+                col.update(integer=kind == "integer", low=float(v.min()), high=float(v.max()))
             columns.append(col)
         fmt = cls(columns, frame=frame, dtype=None if frame else str(X.dtype),
                   normalization=normalization)

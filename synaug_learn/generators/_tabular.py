@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import numbers
@@ -11,7 +10,8 @@ from pathlib import Path
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._base import BaseGenerator, derive_seed, hash_array
+from ..utils import check_column, check_is_fitted, derive_seed, hash_array
+from ._base import BaseGenerator
 from ._table import TableFormat
 
 __all__ = ["TabularDiffusionGenerator"]
@@ -195,23 +195,6 @@ class TabularDiffusionGenerator(BaseGenerator):
                 f"hidden_dims must be a non-empty tuple of positive ints; got {self.hidden_dims!r}."
             )
 
-    @staticmethod
-    def _check_y_groups(X, y, groups):
-        n = X.shape[0]
-        y = np.asarray(y)
-        if y.ndim != 1 or len(y) != n:
-            raise ValueError(
-                f"y must be 1-D with one label per row of X ({n}); got shape {y.shape}."
-            )
-        if groups is not None:
-            groups = np.asarray(groups)
-            if groups.ndim != 1 or len(groups) != n:
-                raise ValueError(
-                    f"groups must be 1-D with one entry per row of X ({n}); got shape "
-                    f"{groups.shape}."
-                )
-        return y, groups
-
     # ------------------------------------------------------------------ fitting
     def fit(self, X, y, groups=None):
         """Train the diffusion model on the table ``X``, labels ``y`` and optional ``groups``.
@@ -241,17 +224,13 @@ class TabularDiffusionGenerator(BaseGenerator):
                 f"X must be a 2-D table (n_samples, n_features); got {X.ndim}-D with shape "
                 f"{X.shape}; use ConditionalDiffusionGenerator for images."
             )
-        y, groups = self._check_y_groups(X, y, groups)
+        y = check_column(y, X.shape[0], "y")
+        groups = None if groups is None else check_column(groups, X.shape[0], "groups")
         base = derive_seed(self.random_state)
         fmt = TableFormat.from_table(X, self.normalization, random_state=base % 2**31)
         self.table_format_ = fmt
-        self.classes_ = np.unique(y)
-        self.has_groups_ = groups is not None
+        self._set_strata(y, groups)
         self.groups_ = np.unique(groups) if self.has_groups_ else None
-        self.strata_ = sorted(
-            set(zip(y.tolist(), groups.tolist() if self.has_groups_ else [None] * len(y))),
-            key=repr,
-        )
         self.n_features_in_ = X.shape[1]
         self.sample_shape_ = (X.shape[1],)
         self.dtype_ = None if fmt.frame else np.asarray(X).dtype
@@ -338,10 +317,7 @@ class TabularDiffusionGenerator(BaseGenerator):
 
     # ------------------------------------------------------------------ sampling
     def _check_fitted(self):
-        if not hasattr(self, "model_"):
-            from sklearn.exceptions import NotFittedError
-
-            raise NotFittedError(f"{type(self).__name__} is not fitted; call fit first.")
+        check_is_fitted(self, "model_")
 
     def _check_group(self, group):
         if self.has_groups_ and group not in set(self.groups_.tolist()):
@@ -378,55 +354,27 @@ class TabularDiffusionGenerator(BaseGenerator):
             out.append(x.numpy())
         return np.concatenate(out)
 
-    def _generate_stratum(self, stratum, seeds):
-        return self.table_format_.decode(self._sample_encoded(stratum, seeds))
+    def _generate_jobs(self, jobs):
+        # Rows are sampled encoded, stratum after stratum, and decoded once: one table back.
+        Z_parts = [self._sample_encoded(stratum, seeds) for stratum, seeds in jobs if seeds]
+        Z = np.concatenate(Z_parts) if Z_parts else np.empty((0, self.table_format_.n_encoded))
+        return self.table_format_.decode(Z)
 
     def generate_seeded(self, stratum, seeds):
         """Generate one row of ``stratum`` per seed, in the fitted container and dtypes."""
         self._check_fitted()
-        stratum = self._check_stratum(tuple(stratum))
-        seeds = [int(s) for s in seeds]
-        Z = self._sample_encoded(stratum, seeds) if seeds else \
-            np.empty((0, self.table_format_.n_encoded))
-        return self.table_format_.decode(Z)
+        return self._generate_jobs([(self._check_stratum(tuple(stratum)), [int(s) for s in seeds])])
 
     def generate(self, n_per_stratum, random_state=None):
         """Generate ``n`` rows for each ``(label, group)`` stratum.
 
-        Parameters
-        ----------
-        n_per_stratum : dict
-            ``{(label, group_or_None): n}``; ``n`` may be 0.
-        random_state : int, RandomState or None
-            Base seed; row ``i`` of a stratum uses ``derive_seed(random_state, stratum, i)``.
-
-        Returns
-        -------
-        X_new : ndarray or DataFrame of shape (sum(n), n_features)
-            In the fitted table's container, column names and dtypes.
-        y_new : ndarray of shape (sum(n),)
-        groups_new : ndarray of shape (sum(n),) or None
+        As :meth:`BaseGenerator.generate`; ``X_new`` is in the fitted table's
+        container (ndarray or DataFrame), with its column names and dtypes.
         """
-        self._check_fitted()
-        base = derive_seed(random_state)
-        Z_parts, y_parts, g_parts = [], [], []
-        for stratum, n in n_per_stratum.items():
-            label, group = self._check_stratum(stratum)
-            n = int(n)
-            if n < 0:
-                raise ValueError(f"n_per_stratum[{stratum!r}] must be >= 0; got {n}.")
-            if n == 0:
-                continue
-            seeds = [derive_seed(base, stratum, i) for i in range(n)]
-            Z_parts.append(self._sample_encoded((label, group), seeds))
-            y_parts.append(np.full(n, label, dtype=self.classes_.dtype))
-            g_parts.append(np.full(n, group, dtype=object if group is None else None))
-        Z = np.concatenate(Z_parts) if Z_parts else np.empty((0, self.table_format_.n_encoded))
-        y_new = np.concatenate(y_parts) if y_parts else np.empty(0, dtype=self.classes_.dtype)
-        g_new = None
-        if self.has_groups_:
-            g_new = np.concatenate(g_parts) if g_parts else np.empty(0, dtype=self.groups_.dtype)
-        return self.table_format_.decode(Z), y_new, g_new
+        X_new, y_new, groups_new = super().generate(n_per_stratum, random_state)
+        if self.has_groups_ and not len(groups_new):
+            groups_new = np.empty(0, dtype=self.groups_.dtype)
+        return X_new, y_new, groups_new if self.has_groups_ else None
 
     # ------------------------------------------------------------------ persistence
     def save_pretrained(self, path):
@@ -501,15 +449,7 @@ class TabularDiffusionGenerator(BaseGenerator):
 
     # ------------------------------------------------------------------ identity
     def _state_hash(self):
-        if not hasattr(self, "model_"):
-            return None
-        if getattr(self, "_weights_hash", None) is None:
-            h = hashlib.sha256()
-            for name, tensor in sorted(self.model_.state_dict().items()):
-                h.update(name.encode())
-                h.update(tensor.detach().cpu().numpy().tobytes())
-            self._weights_hash = h.hexdigest()
-        return self._weights_hash
+        return self._module_hash("model_")
 
     def _fit_trains(self):
         return True

@@ -297,8 +297,11 @@ def check_strata(n_per_stratum, classes=None, has_groups=False):
             raise ValueError(
                 f"n_per_stratum keys must be (label, group_or_None) tuples; got {stratum!r}."
             )
-        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0:
+        if isinstance(n, bool) or not isinstance(n, numbers.Integral):
             raise ValueError(f"n_per_stratum[{stratum!r}] must be an int >= 0; got {n!r}.")
+        if n < 0:
+            raise ValueError(f"n_per_stratum[{stratum!r}] must be an int >= 0 (a number of rows, "
+                             f"which must be >= 0; got {n!r}).")
         label, group = stratum
         if known is not None and label not in known:
             raise ValueError(
