@@ -127,3 +127,14 @@ def write_results(result, markdown, out=RESULTS):
     (out / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
     (out / f"{name}.md").write_text(markdown(result) if callable(markdown) else markdown)
     return out / f"{name}.json", out / f"{name}.md"
+
+
+def merge_records(lists, key):
+    """One list of per-seed records from several runs (e.g. a long run split by ``--seeds`` or
+    ``--tasks``): ``key(record)`` identifies a record; a later list's record replaces an
+    earlier one with the same key, and the first-seen order is kept."""
+    merged = {}
+    for records in lists:
+        for record in records:
+            merged[key(record)] = record
+    return list(merged.values())
