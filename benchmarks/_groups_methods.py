@@ -91,19 +91,29 @@ def cannot_run_reason(method, task, args):
         gen, _ = parse_synaug(method)
         if gen == "pretrained" and not args.pretrained_generator:
             return "skipped: no --pretrained-generator PATH given"
-        if empty and gen in ("joint", "jitter"):
-            return composability_error(gen, task)
+        if empty:
+            return composability_error(gen, task, args)
     return None
 
 
-def composability_error(gen, task):
+def composability_error(gen, task, args):
     """The sampler's own error for filling the empty cells with a generator that cannot compose
-    (raised while planning, before any training), as ``"cannot run: ..."``."""
+    (raised while planning, before any training), as ``"cannot run: ..."``; None if it can."""
     from synaug_learn import SynAugSampler
-    from synaug_learn.generators import ConditionalDiffusionGenerator, JitterGenerator
+    from synaug_learn.generators import (
+        ConditionalDiffusionGenerator,
+        JitterGenerator,
+        generator_can_compose,
+    )
 
-    generator = (JitterGenerator() if gen == "jitter"
-                 else ConditionalDiffusionGenerator(conditioning="joint", max_steps=1))
+    if gen == "pretrained":
+        generator = ConditionalDiffusionGenerator.from_pretrained(str(args.pretrained_generator))
+    elif gen == "jitter":
+        generator = JitterGenerator()
+    else:
+        generator = ConditionalDiffusionGenerator(conditioning=gen)
+    if generator_can_compose(generator):
+        return None
     sampler = SynAugSampler(generator=generator, fill_grid=True, report=False, random_state=0)
     try:
         sampler.fit_resample(task["X_train"], task["y_train"], groups=task["a_train"])

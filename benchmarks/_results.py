@@ -129,12 +129,14 @@ def write_results(result, markdown, out=RESULTS):
     return out / f"{name}.json", out / f"{name}.md"
 
 
-def merge_records(lists, key):
+def merge_records(lists, key, prefer=None):
     """One list of per-seed records from several runs (e.g. a long run split by ``--seeds`` or
-    ``--tasks``): ``key(record)`` identifies a record; a later list's record replaces an
-    earlier one with the same key, and the first-seen order is kept."""
+    ``--tasks``): ``key(record)`` identifies a record; of two with the same key the later
+    one is kept unless ``prefer(old, new)`` is False. The first-seen order is kept."""
     merged = {}
     for records in lists:
         for record in records:
-            merged[key(record)] = record
+            k = key(record)
+            if k not in merged or prefer is None or prefer(merged[k], record):
+                merged[k] = record
     return list(merged.values())

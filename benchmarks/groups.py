@@ -204,6 +204,18 @@ def main(argv=None):
         torch.set_num_threads(threads_before)  # main() may run inside another process (tests)
 
 
+def _hash(value):
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def part_name(args, name, gen):
+    """File stem of a stored record: a pretrained generator's rows are keyed by its path too,
+    so that they can be added to a run made without it."""
+    if gen != "pretrained":
+        return name
+    return f"{name}@{_hash(str(args.pretrained_generator))[:8]}"
+
+
 def settings(args):
     """The arguments that determine the numbers (a work folder holds results of one setting)."""
     return {k: (str(v) if isinstance(v, Path) else v) for k, v in sorted(vars(args).items())
@@ -213,8 +225,8 @@ def settings(args):
 def _run(args, argv):
     started, revision = time.time(), git_revision()
     config = settings(args)
-    key = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:12]
-    work = Path(args.work) / key  # other settings never reuse these results
+    work = Path(args.work) / _hash({k: v for k, v in config.items() if k != "pretrained_generator"})
+    # other settings never reuse these results; the pretrained generator only keys its own rows
     runs, fills, tasks_config = [], [], {}
     for task_name in args.tasks:
         t_runs, t_fills, tasks_config[task_name] = run_task(task_name, args, work / task_name)
@@ -233,17 +245,25 @@ def merge(paths, out, argv):
     """Join results files of pieces of one run (same settings) into ``out/groups.{json,md}``."""
     results = [json.loads(Path(p).read_text()) for p in paths]
     first = results[0]
+    def same(settings):
+        return {k: v for k, v in settings.items() if k != "pretrained_generator"}
+
     for r, p in zip(results[1:], paths[1:]):
-        if r["config"]["settings"] != first["config"]["settings"]:
+        if same(r["config"]["settings"]) != same(first["config"]["settings"]):
             raise SystemExit(f"{p} was run with other settings than {paths[0]}; not merged")
+    pretrained = {r["config"]["settings"]["pretrained_generator"] for r in results} - {None}
+    if len(pretrained) > 1:
+        raise SystemExit(f"the pieces used different pretrained generators: {pretrained}")
     runs = merge_records([r["runs"] for r in results],
-                         key=lambda x: (x["task"], x["method"], x["seed"]))
+                         key=lambda x: (x["task"], x["method"], x["seed"]),
+                         prefer=lambda old, new: new["status"] == "ok" or old["status"] != "ok")
     fills = merge_records([r["fills"] for r in results],
                           key=lambda x: (x["task"], x["generator"], x["kind"], x["seed"]))
     tasks = {k: v for r in results for k, v in r["config"]["tasks"].items()}
     seeds = sorted({x["seed"] for x in runs})
     methods = [m for m in ALL_METHODS if any(x["method"] == m for x in runs)]
-    result = build_result(NAME, runs, fills, tasks, first["config"]["settings"], seeds, methods)
+    settings = {**first["config"]["settings"], "pretrained_generator": next(iter(pretrained), None)}
+    result = build_result(NAME, runs, fills, tasks, settings, seeds, methods)
     result.update(command=command(argv), date=utc_now(), merged_from=[str(p) for p in paths],
                   git=sorted({r.get("git") for r in results}, key=str),
                   total_wall_s=round(sum(r["total_wall_s"] for r in results), 1))
@@ -299,43 +319,70 @@ def run_task(task_name, args, folder):
     print(f"[{task_name}] {task['description']}\n  train {cfg['train_cells']} val "
           f"{cfg['val_cells']} test {cfg['test_cells']}", flush=True)
     reasons = {m: cannot_run_reason(m, task, args) for m in args.methods}
-    fills_needed = needed_fills(args.methods, reasons)
     folders = {g: folder / f"generator_{g}" for g in ("joint", "factorized")}
-    for gen in {g for g, _ in fills_needed} & set(folders):
+    ctx = {"task_name": task_name, "task": task, "args": args, "folder": folder, "cfg": cfg,
+           "folders": folders, "bank": folder / "bank", "judges": []}
+    for gen in {g for g, _ in needed_fills(args.methods, reasons)} & set(folders):
         cfg[f"generator_{gen}"] = train_generator(task, args, gen, folders[gen])
         print(f"  generator {gen}: {cfg[f'generator_{gen}']}", flush=True)
-    judges = []  # trained on first use: a resumed run whose fills are all stored skips them
-    bank = folder / "bank"
     runs, fills = [], []
     for seed in args.seeds:
-        for gen, kind in fills_needed:
-            def fill(gen=gen, kind=kind, seed=seed):
-                if not judges:
-                    judges.append(train_judges(task, args))
-                    cfg["judges"] = judges[0][1]
-                share = args.synthetic_share if kind == "share" else None
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    out = prepare_fill(gen, share, task, args, seed, folders, bank,
-                                       judges[0][0])
-                return {"task": task_name, "generator": gen, "kind": kind, "seed": seed, **out}
-            record = cached(folder / "parts" / f"fill__{gen}__{kind}__seed{seed}.json", fill)
-            fills.append(record)
-            print(f"  seed {seed} fill {gen}/{kind}: {record['generation_wall_s']:.1f} s, "
-                  f"detector {record['detector']['overall']}", flush=True)
+        failed = {}  # (generator, kind) -> why its fill failed
+        for gen, kind in needed_fills(args.methods, reasons):
+            record = run_fill(ctx, gen, kind, seed)
+            if record.get("status") == "failed":
+                failed[(gen, kind)] = record["reason"]
+            else:
+                fills.append(record)
         for method in args.methods:
-            record = cached(folder / "parts" / f"{method}__seed{seed}.json",
-                            lambda m=method, s=seed: run_one(m, task_name, task, args, s,
-                                                             folders, bank, reasons[m]))
+            gen = parse_synaug(method)[0] if method.startswith("synaug_") else None
+            fill_failed = failed.get((gen, "share" if method.endswith("_share") else "fill"))
+            stem = f"{part_name(args, method, gen)}__seed{seed}"
+            if fill_failed and reasons[method] is None:  # not stored: a re-run tries again
+                record = {"task": task_name, "method": method, "seed": seed,
+                          "status": "failed", "reason": fill_failed}
+            else:
+                record = cached(folder / "parts" / f"{stem}.json",
+                                lambda m=method, s=seed: run_one(m, ctx, s, reasons[m]))
             runs.append(record)
             print_record(record)
     return runs, fills, cfg
 
 
-def run_one(method, task_name, task, args, seed, folders, bank, reason):
+def run_fill(ctx, gen, kind, seed):
+    """Generate and judge one fill (stored; a later run reads it), or say why it failed."""
+    task, args = ctx["task"], ctx["args"]
+    head = {"task": ctx["task_name"], "generator": gen, "kind": kind, "seed": seed}
+
+    def compute():
+        if not ctx["judges"]:  # trained on first use: a resumed run may not need them
+            judges, ctx["cfg"]["judges"] = train_judges(task, args)
+            ctx["judges"].append(judges)
+        share = args.synthetic_share if kind == "share" else None
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return {**head, **prepare_fill(gen, share, task, args, seed, ctx["folders"],
+                                               ctx["bank"], ctx["judges"][0])}
+        except Exception as exc:  # its rows say so
+            return {**head, "status": "failed",
+                    "reason": f"cannot run: the fill failed: {type(exc).__name__}: {exc}"}
+
+    stem = part_name(args, f"fill__{gen}__{kind}__seed{seed}", gen)
+    record = cached(ctx["folder"] / "parts" / f"{stem}.json", compute)
+    if record.get("status") == "failed":
+        print(f"  seed {seed} fill {gen}/{kind}: {record['reason']}", flush=True)
+    else:
+        print(f"  seed {seed} fill {gen}/{kind}: {record['generation_wall_s']:.1f} s, detector "
+              f"{record['detector']['overall']}", flush=True)
+    return record
+
+
+def run_one(method, ctx, seed, reason):
     """Fit ``method`` for ``seed``: its validation and test scores, times and details; or the
     reason it cannot run (``status`` ``cannot_run``, ``skipped`` or ``failed``)."""
-    record = {"task": task_name, "method": method, "seed": seed}
+    task, args, folders, bank = ctx["task"], ctx["args"], ctx["folders"], ctx["bank"]
+    record = {"task": ctx["task_name"], "method": method, "seed": seed}
     if reason is not None:
         return {**record, "status": reason.split(":")[0].replace(" ", "_"), "reason": reason}
     t0, c0 = time.perf_counter(), time.process_time()
