@@ -211,7 +211,26 @@ def _task_lines(result, task, tc):
             f"| {_pm(m['equalized_odds_difference'])} "
             f"| {_delta(m.get('delta_worst_group_accuracy_vs_reference'))} "
             f"| {_pm(m.get('detector_overall'))} | {r['wall_s']:.0f} |")
-    return lines + _fill_lines(result, task, tc) + _jtt_lines(result, task)
+    return (lines + _cell_lines(result, task, tc) + _fill_lines(result, task, tc)
+            + _jtt_lines(result, task))
+
+
+def _cell_lines(result, task, tc):
+    """Test accuracy per (y, a) cell: on an unseen task, the empty cells' columns are the ones
+    only composition can raise."""
+    rows = [r for r in result["rows"] if r["task"] == task and r["status"] == "ok"]
+    if not rows:
+        return []
+    empty = {f"y{c}_a{g}" for c, g in tc["empty_cells"]}
+    minority = {f"y{c}_a{g}" for c, g in tc["minority_cells"]}
+    names = [c + (" (no training rows)" if c in empty else " (minority)" if c in minority
+                  else "") for c in CELLS]
+    lines = ["", "Test accuracy per cell (y, a):", "", "| method | " + " | ".join(names) + " |",
+             "|---|" + "---|" * len(CELLS)]
+    for r in rows:
+        lines.append(f"| `{r['method']}` | " + " | ".join(
+            _pm(r["metrics"].get(f"accuracy_{c}")) for c in CELLS) + " |")
+    return lines
 
 
 def _fill_lines(result, task, tc):
