@@ -112,6 +112,9 @@ def _check_shape(result, out):
     assert on_disk["config"]["tasks"]["spurious_colour_unseen"]["train_cells"]["y0_a1"] == 0
     assert on_disk["config"]["tasks"]["spurious_colour_unseen"]["test_cells"]["y0_a1"] > 0
     assert on_disk["config"]["selected_on_validation"]["spurious_colour"].startswith("synaug")
+    # the unseen task's validation has no rows of the empty cells: ranked on the full task's
+    assert "task with every cell" in on_disk["config"]["selected_by"]["spurious_colour_unseen"]
+    assert "task with every cell" not in on_disk["config"]["selected_by"]["spurious_colour"]
     md = (out / "groups.md").read_text()
     assert "cannot run: empty cell (0, 1), (1, 0)" in md and "## What it shows" in md
 
