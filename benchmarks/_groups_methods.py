@@ -278,11 +278,12 @@ def prepare_fill(gen, share, task, args, seed, folders, bank, judges):
     return out
 
 
-def detector_accuracy(X_real, X_gen, seed, cap):
-    """5-fold cross-validated accuracy of a logistic regression on pixels telling ``X_real``
-    from ``X_gen`` (as many of each, at most ``cap``); None with fewer than 10 of either."""
+def detector_accuracy(X_real, X_gen, seed, cap, cnn=None, folds=5):
+    """Cross-validated accuracy (``folds`` folds) of a detector telling ``X_real`` from
+    ``X_gen`` (as many of each, at most ``cap``): a logistic regression on pixels, or the
+    classifier ``cnn()`` makes (the small CNN of every row); None with fewer than 10 of either."""
     from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import StratifiedKFold, cross_val_score
+    from sklearn.model_selection import StratifiedKFold
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
@@ -290,22 +291,31 @@ def detector_accuracy(X_real, X_gen, seed, cap):
     if n < 10:
         return None
     rng = np.random.RandomState(seed)
-    X_r = X_real[rng.choice(len(X_real), n, replace=False)]
-    X_g = X_gen[rng.choice(len(X_gen), n, replace=False)]
-    X_d = np.concatenate([X_r, X_g]).reshape(2 * n, -1).astype(np.float32) / 255.0
+    X_d = np.concatenate([X_real[rng.choice(len(X_real), n, replace=False)],
+                          X_gen[rng.choice(len(X_gen), n, replace=False)]])
     t_d = np.r_[np.zeros(n, np.int64), np.ones(n, np.int64)]
-    clf = make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=300))
-    folds = StratifiedKFold(5, shuffle=True, random_state=seed)
-    return float(np.mean(cross_val_score(clf, X_d, t_d, cv=folds)))
+    if cnn is None:
+        X_d = X_d.reshape(2 * n, -1).astype(np.float32) / 255.0
+    accs = []
+    for fit, test in StratifiedKFold(folds, shuffle=True, random_state=seed).split(X_d, t_d):
+        clf = cnn() if cnn else make_pipeline(StandardScaler(),
+                                              LogisticRegression(C=0.1, max_iter=300))
+        accs.append(np.mean(clf.fit(X_d[fit], t_d[fit]).predict(X_d[test]) == t_d[test]))
+    return float(np.mean(accs))
 
 
 def fill_detectors(X_res, y_res, g_res, mask, task, args, seed):
-    """Detector accuracy over the whole filled training set (does "generated" carry information
-    a net could use?) and per cell (real rows of the cell vs its generated rows; a cell without
-    real training rows is compared with the judge pool's real rows of that cell, if any)."""
+    """Detector accuracy over the whole filled training set (does "generated" carry
+    information a net could use? by logistic regression, and by the small CNN when
+    ``--cnn-detector-folds`` > 0) and per cell (real rows of the cell vs its generated rows;
+    a cell without real training rows against the judge pool's real rows of it, if any)."""
     cap = args.detector_max
     out = {"overall": detector_accuracy(X_res[~mask], X_res[mask], seed, cap), "cells": {},
            "reference": {}}
+    if args.cnn_detector_folds:  # the stronger detector, on the whole filled set only
+        out["overall_cnn"] = detector_accuracy(
+            X_res[~mask], X_res[mask], seed, cap, cnn=lambda: make_net(args, seed),
+            folds=args.cnn_detector_folds)
     pool = task.get("judge")
     for c in (0, 1):
         for g in (0, 1):

@@ -38,7 +38,8 @@ def _fill_metrics(task, method, seeds, fills):
     if not recs:
         return out
     values = {"generation_wall_s": [f["generation_wall_s"] for f in recs],
-              "detector_overall": [f["detector"]["overall"] for f in recs]}
+              "detector_overall": [f["detector"]["overall"] for f in recs],
+              "detector_overall_cnn": [f["detector"].get("overall_cnn") for f in recs]}
     for cell in CELLS:
         values[f"detector_{cell}"] = [f["detector"]["cells"].get(cell) for f in recs]
     for key in ("minority_label_fidelity", "minority_attribute_fidelity"):
@@ -181,6 +182,11 @@ def _delta(metric):
     return f"{metric['mean']:+.3f} ± {metric['std']:.3f} ({metric['n_better']}/{metric['n_seeds']})"
 
 
+def _detectors(metrics):
+    vals = [metrics.get(k) for k in ("detector_overall", "detector_overall_cnn")]
+    return " / ".join(f"{v['mean']:.3f}" if v else "—" for v in vals) if any(vals) else "—"
+
+
 def _header(result):
     s = result["config"]["settings"]
     return [
@@ -222,7 +228,7 @@ def _task_lines(result, task, tc):
     lines += ["", f"Reference: `{ref['method']}` ({ref['why']}). SynAug row chosen on "
               f"validation: `{sel}` (by {by}).", "",
               "| method | val worst-group | test worst-group | test mean group | equalized odds "
-              "(↓) | Δ worst vs reference (seeds better) | detector, whole filled set | "
+              "(↓) | Δ worst vs reference (seeds better) | detector (LR / CNN), whole filled set | "
               "wall s / seed |",
               "|---|---|---|---|---|---|---|---|"]
     for r in (r for r in result["rows"] if r["task"] == task):
@@ -235,7 +241,7 @@ def _task_lines(result, task, tc):
             f"| {_pm(m['worst_group_accuracy'])} | {_pm(m['mean_accuracy'])} "
             f"| {_pm(m['equalized_odds_difference'])} "
             f"| {_delta(m.get('delta_worst_group_accuracy_vs_reference'))} "
-            f"| {_pm(m.get('detector_overall'))} | {r['wall_s']:.0f} |")
+            f"| {_detectors(m)} | {r['wall_s']:.0f} |")
     return (lines + _cell_lines(result, task, tc) + _fill_lines(result, task, tc)
             + _jtt_lines(result, task))
 
@@ -271,9 +277,9 @@ def _fill_lines(result, task, tc):
              "shortcut give the intended label / a (on real test images of those cells: "
              f"{j.get('label_accuracy_test_minority_cells', float('nan')):.3f} / "
              f"{j.get('attribute_accuracy_test_minority_cells', float('nan')):.3f}).", "",
-             "| generator / kind | generation s | detector, whole set | "
+             "| generator / kind | generation s | detector, whole set | CNN detector, whole set | "
              + " | ".join(f"detector {c}" for c in CELLS) + " | label judged | a judged |",
-             "|---|---|---|" + "---|" * len(CELLS) + "---|---|"]
+             "|---|---|---|---|" + "---|" * len(CELLS) + "---|---|"]
     for gen, kind in fills:
         recs = [f for f in result["fills"] if f["task"] == task and f["generator"] == gen
                 and f["kind"] == kind]
@@ -284,7 +290,8 @@ def _fill_lines(result, task, tc):
         cells = [pm([f["detector"]["cells"].get(c) for f in recs]) for c in CELLS]
         lines.append(
             f"| {gen} / {kind} | {np.mean([f['generation_wall_s'] for f in recs]):.0f} "
-            f"| {pm([f['detector']['overall'] for f in recs])} | " + " | ".join(cells)
+            f"| {pm([f['detector']['overall'] for f in recs])} "
+            f"| {pm([f['detector'].get('overall_cnn') for f in recs])} | " + " | ".join(cells)
             + f" | {pm([f.get('minority_label_fidelity') for f in recs])} "
             f"| {pm([f.get('minority_attribute_fidelity') for f in recs])} |")
     return lines
@@ -321,11 +328,13 @@ def what_it_shows(result, task, tc):
             out.append(f"Chosen on validation: `{sel}`, {d['mean']:+.3f} ± {d['std']:.3f} over "
                        f"`{ref}` (better on {d['n_better']}/{d['n_seeds']} seeds; goal "
                        f">= +{goal:.2f} on every seed: {'met' if met else 'not met'}).")
-        det = rows[sel]["metrics"].get("detector_overall")
-        if det:
-            ok = det["mean"] <= GOALS["detector"]
-            out.append(f"Its fill's detector accuracy {det['mean']:.3f} (goal <= "
-                       f"{GOALS['detector']:.2f}: {'met' if ok else 'not met'}).")
+        dets = [rows[sel]["metrics"].get(k) for k in ("detector_overall", "detector_overall_cnn")]
+        dets = [d["mean"] for d in dets if d]
+        if dets:
+            ok = max(dets) <= GOALS["detector"]
+            out.append(f"Its fill's detector accuracy {max(dets):.3f} (the higher of logistic "
+                       f"regression and CNN; goal <= {GOALS['detector']:.2f}: "
+                       f"{'met' if ok else 'not met'}).")
     cannot = [f"`{m}`" for m, r in rows.items() if r["status"] != "ok"]
     if cannot:
         out.append(f"Not run (reason in the table): {', '.join(cannot)}.")

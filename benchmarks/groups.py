@@ -59,11 +59,12 @@ Each generator's rows are generated once per seed (timed, ``generation_wall_s``)
 into an on-disk bank and read back by every variant. Each fill is judged by a
 real-vs-generated detector (logistic regression on pixels, 5-fold
 cross-validated, as many real as generated rows): over the whole filled
-training set (does "generated" carry information a net could use?) and per
-cell (a cell without real training rows is compared with real images of that
-cell from the judge pool); and by two small CNNs trained on other real images
-where ``a`` is independent of the label (share of generated minority rows
-given the intended label and ``a``).
+training set (does "generated" carry information a net could use? also by the
+rows' small CNN, ``--cnn-detector-folds``-fold; the goal is judged on the
+higher of the two) and per cell (a cell without real training rows is compared
+with real images of that cell from the judge pool); and by two small CNNs
+trained on other real images where ``a`` is independent of the label (share
+of generated minority rows given the intended label and ``a``).
 
 Resumable and splittable: every (task, method, seed) result and every fill is
 written to ``--work`` (default ``benchmarks/.work/groups``) as it finishes, and
@@ -196,12 +197,15 @@ def build_parser():
     p.add_argument("--guidance-rule", default="joint", choices=["joint", "composable"])
     p.add_argument("--detector-max", type=int, default=1000,
                    help="at most this many real and as many generated rows per detector")
+    p.add_argument("--cnn-detector-folds", type=int, default=3,
+                   help="folds of the small-CNN detector on the whole filled set (0: none)")
     return p
 
 
 QUICK = dict(n_per_class=60, n_test_per_class=20, epochs=1, image_size=8, gen_steps=2,
              gen_channels=[8, 16], gen_sampling_steps=2, gen_batch_size=16, jtt_epochs=[1],
-             jtt_upweights=[5], two_stage_epochs=1, detector_max=200)
+             jtt_upweights=[5], two_stage_epochs=1, detector_max=200,
+             cnn_detector_folds=2)
 
 
 def main(argv=None):
