@@ -74,22 +74,23 @@ a re-run with the same settings reuses them (and the trained generators);
 Writes ``OUT/groups.{md,json}``; ``--render`` rewrites the markdown from the
 json (e.g. after adding hand-written ``"notes"``).
 
-The full run (4 tasks, 5 seeds, default methods) in pieces of at most ~40 min
-each, as measured with tiny runs on a loaded 2-core machine (one torch thread;
-an idle core is about 1.7x faster): an in-domain generator trains in ~11
-(joint) / ~15 (factorised) min, once per task, in the task's first piece; a
-seed costs ~13 min on a task with every cell (baselines ~2 min, JTT most of
-it; four fills ~6.5 min; ten SynAug rows ~4.5 min) and ~6.5 min on an unseen
-task. Run a task's pieces one after another (they share its generators in
-``--work``); the two lanes below can run side by side, one per core::
+The full run (4 tasks, 5 seeds, default methods) in pieces of at most ~45 min
+each, as measured with short runs at full data size on a loaded 2-core machine
+(one torch thread; an idle core is about 1.7x faster): an in-domain generator
+trains in ~11 (joint) / ~15 (factorised) min, once per task, in the task's
+first piece; a seed costs ~14.5 min on a task with every cell (baselines ~2
+min, JTT most of it; four fills ~8 min with their detectors; ten SynAug rows
+~4.5 min) and ~7 min on an unseen task. Run a task's pieces one after another
+(they share its generators in ``--work``); the two lanes below can run side by
+side, one per core::
 
     P="python benchmarks/groups.py"; O=benchmarks/results/groups_parts
     for t in spurious_colour fairness; do  # one lane per task family
-      $P --tasks $t --seeds 0:1 --out $O/$t-0            # ~40 min (generators)
-      $P --tasks $t --seeds 1:4 --out $O/$t-1            # ~40 min
-      $P --tasks $t --seeds 4:5 --out $O/$t-4            # ~13 min
-      $P --tasks ${t}_unseen --seeds 0:3 --out $O/${t}_unseen-0  # ~35 min
-      $P --tasks ${t}_unseen --seeds 3:5 --out $O/${t}_unseen-3  # ~13 min
+      $P --tasks $t --seeds 0:1 --out $O/$t-0            # ~41 min (generators)
+      $P --tasks $t --seeds 1:4 --out $O/$t-1            # ~44 min
+      $P --tasks $t --seeds 4:5 --out $O/$t-4            # ~15 min
+      $P --tasks ${t}_unseen --seeds 0:3 --out $O/${t}_unseen-0  # ~36 min
+      $P --tasks ${t}_unseen --seeds 3:5 --out $O/${t}_unseen-3  # ~14 min
     done
     $P --merge $O/*/groups.json --out benchmarks/results
 
