@@ -287,7 +287,10 @@ def merge(paths, out, argv):
                          prefer=lambda old, new: new["status"] == "ok" or old["status"] != "ok")
     fills = merge_records([r["fills"] for r in results],
                           key=lambda x: (x["task"], x["generator"], x["kind"], x["seed"]))
-    tasks = {k: v for r in results for k, v in r["config"]["tasks"].items()}
+    tasks = {}
+    for r in results:  # a piece may lack what another recorded (e.g. the judges)
+        for k, v in r["config"]["tasks"].items():
+            tasks[k] = {**tasks.get(k, {}), **v}
     seeds = sorted({x["seed"] for x in runs})
     methods = [m for m in ALL_METHODS if any(x["method"] == m for x in runs)]
     settings = {**first["config"]["settings"], "pretrained_generator": next(iter(pretrained), None)}
@@ -353,6 +356,9 @@ def run_task(task_name, args, folder):
     for gen in {g for g, _ in needed_fills(args.methods, reasons)} & set(folders):
         cfg[f"generator_{gen}"] = train_generator(task, args, gen, folders[gen])
         print(f"  generator {gen}: {cfg[f'generator_{gen}']}", flush=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    if (folder / "judges_info.json").is_file():  # the judges' accuracy, from an earlier run
+        cfg["judges"] = json.loads((folder / "judges_info.json").read_text())
     runs, fills = [], []
     for seed in args.seeds:
         failed = {}  # (generator, kind) -> why its fill failed
@@ -386,6 +392,7 @@ def run_fill(ctx, gen, kind, seed):
         if not ctx["judges"]:  # trained on first use: a resumed run may not need them
             judges, ctx["cfg"]["judges"] = train_judges(task, args)
             ctx["judges"].append(judges)
+            (ctx["folder"] / "judges_info.json").write_text(json.dumps(ctx["cfg"]["judges"]))
         share = args.synthetic_share if kind == "share" else None
         try:
             with warnings.catch_warnings():

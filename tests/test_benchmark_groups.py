@@ -132,6 +132,9 @@ def test_groups_quick_runs_resumes_and_merges(groups_module, tmp_path):
     # a run of both seeds reuses every stored result: the same rows as the merged pieces
     whole = groups_module.main([*common, "--seeds", "2", "--out", tmp_path / "all"])
     assert whole["rows"] == merged["rows"]
+    # the judges were trained in the first piece only; the resumed run still reports them
+    assert whole["config"]["tasks"]["spurious_colour"]["judges"] == merged["config"]["tasks"][
+        "spurious_colour"]["judges"]
     assert whole["config"]["selected_on_validation"] == merged["config"][
         "selected_on_validation"]
 
