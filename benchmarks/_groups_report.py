@@ -225,8 +225,9 @@ def _task_lines(result, task, tc):
     ref = result["config"]["reference"][task]
     sel = result["config"]["selected_on_validation"][task]
     by = result["config"]["selected_by"][task]
-    lines += ["", f"Reference: `{ref['method']}` ({ref['why']}). SynAug row chosen on "
-              f"validation: `{sel}` (by {by}).", "",
+    ref_text = f"`{ref['method']}` ({ref['why']})" if ref["method"] else "none (no baseline ran)"
+    sel_text = f"`{sel}` (by {by})" if sel else "none (no SynAug row ran)"
+    lines += ["", f"Reference: {ref_text}. SynAug row chosen on validation: {sel_text}.", "",
               "| method | val worst-group | test worst-group | test mean group | equalized odds "
               "(↓) | Δ worst vs reference (seeds better) | detector (LR / CNN), whole filled set | "
               "wall s / seed |",
@@ -271,7 +272,8 @@ def _fill_lines(result, task, tc):
     j = tc.get("judges") or {}
     lines = ["", "Fills (one per generator and kind, per seed; every variant reads them back): "
              "generation time; real-vs-generated detector accuracy (logistic regression on "
-             "pixels, 5-fold CV, 0.5 = indistinguishable) over the whole filled training set "
+             "pixels, 5-fold CV; and the rows' small CNN, k-fold; 0.5 = indistinguishable) "
+             "over the whole filled training set "
              "and per cell (a cell without real training rows against real judge-pool images "
              "of it); share of generated minority-cell rows that judges trained without the "
              "shortcut give the intended label / a (on real test images of those cells: "
