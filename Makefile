@@ -41,8 +41,17 @@ test-ray: install
 bench-long-tail: install fashion-mnist
 	$(PY) benchmarks/long_tail.py --seeds 3 --threads 1
 
+# groups: several hours; two lanes (one per task family), each in resumable pieces, then merged
+# (the pieces' results stay in benchmarks/results/groups_parts/; see benchmarks/groups.py).
 bench-groups: install fashion-mnist
-	$(PY) benchmarks/groups.py --seeds 5
+	for t in spurious_colour fairness; do \
+	  ( for piece in "$$t 0:1" "$$t 1:4" "$$t 4:5" "$${t}_unseen 0:3" "$${t}_unseen 3:5"; do \
+	      set -- $$piece; \
+	      nice -n 10 $(PY) benchmarks/groups.py --tasks $$1 --seeds $$2 \
+	        --out benchmarks/results/groups_parts/$$1-$${2%%:*} || exit 1; \
+	    done ) & \
+	done; wait
+	$(PY) benchmarks/groups.py --merge benchmarks/results/groups_parts/*/groups.json
 
 # smote-variants 1.0.1 declares tensorflow, keras and mkl as requirements: it is installed
 # without its dependencies, plus the few modules its import needs (the [bench] extra).

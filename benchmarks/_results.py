@@ -137,3 +137,16 @@ def write_results(result, markdown, out=RESULTS):
     (out / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
     (out / f"{name}.md").write_text(markdown(result) if callable(markdown) else markdown)
     return out / f"{name}.json", out / f"{name}.md"
+
+
+def merge_records(lists, key, prefer=None):
+    """One list of per-seed records from several runs (e.g. a long run split by ``--seeds`` or
+    ``--tasks``): ``key(record)`` identifies a record; of two with the same key the later
+    one is kept unless ``prefer(old, new)`` is False. The first-seen order is kept."""
+    merged = {}
+    for records in lists:
+        for record in records:
+            k = key(record)
+            if k not in merged or prefer is None or prefer(merged[k], record):
+                merged[k] = record
+    return list(merged.values())

@@ -1,4 +1,5 @@
-"""Smoke tests of benchmarks/groups.py: a tiny configuration writes results of the right shape."""
+"""benchmarks/groups.py: the pure helpers (unseen-cell split, validation split, JTT's up-sampling)
+and a tiny run that writes results of the right shape, resumes and merges."""
 
 import json
 from pathlib import Path
@@ -14,60 +15,135 @@ def groups_module(load_benchmark):
     return load_benchmark("groups")
 
 
+@pytest.fixture
+def data_module(groups_module):
+    import _groups_data
+
+    return _groups_data
+
+
 def _dataset_args():
     has_fashion = (FASHION_HOME / "train-images-idx3-ubyte.gz").is_file()
     return [] if has_fashion else ["--dataset", "digits"]
 
 
-def _check_shape(result, out, methods, tasks):
+def _toy_task(rng):
+    y = np.r_[np.zeros(60, int), np.ones(60, int)]
+    a = np.r_[np.zeros(54, int), np.ones(6, int), np.zeros(4, int), np.ones(56, int)]
+    X = rng.randint(0, 255, (120, 8, 8)).astype(np.uint8)
+    return {"X_train": X, "y_train": y, "a_train": a, "X_test": X[:10], "y_test": y[:10],
+            "a_test": a[:10], "description": "toy"}
+
+
+def test_drop_cells_removes_exactly_the_minority_training_rows(data_module):
+    task = _toy_task(np.random.RandomState(0))
+    cells = data_module.minority_cells(task["y_train"], task["a_train"])
+    assert cells == [(0, 1), (1, 0)]
+    unseen = data_module.drop_cells(task, cells)
+    counts = data_module.cell_counts(unseen["y_train"], unseen["a_train"])
+    assert counts == {(0, 0): 54, (0, 1): 0, (1, 0): 0, (1, 1): 56}
+    assert unseen["empty_cells"] == [(0, 1), (1, 0)]
+    # the kept rows are the original rows, unchanged and in order; the test set is untouched
+    keep = ~data_module.in_cells(task["y_train"], task["a_train"], cells)
+    np.testing.assert_array_equal(unseen["X_train"], task["X_train"][keep])
+    assert unseen["X_test"] is task["X_test"]
+
+
+def test_validation_split_is_stratified_by_cell_and_fixed(data_module):
+    task = _toy_task(np.random.RandomState(0))
+    y, a = task["y_train"], task["a_train"]
+    fit_idx, val_idx = data_module.validation_split(y, a, 0.25, seed=0)
+    assert len(np.intersect1d(fit_idx, val_idx)) == 0 and len(fit_idx) + len(val_idx) == len(y)
+    val = data_module.cell_counts(y[val_idx], a[val_idx])
+    assert val == {(0, 0): 14, (0, 1): 1, (1, 0): 1, (1, 1): 14}  # a quarter of each cell
+    again = data_module.validation_split(y, a, 0.25, seed=0)
+    np.testing.assert_array_equal(again[1], val_idx)
+
+
+def test_jtt_indices_upsample_errors(data_module):
+    errors = np.array([False, True, False, True, True])
+    idx = data_module.jtt_indices(errors, upweight=4)
+    assert len(idx) == 5 + 3 * 3
+    np.testing.assert_array_equal(np.bincount(idx), [1, 4, 1, 4, 4])
+    np.testing.assert_array_equal(data_module.jtt_indices(errors, 1), np.arange(5))
+    with pytest.raises(ValueError):
+        data_module.jtt_indices(errors, 0)
+
+
+def test_seed_and_method_options(groups_module):
+    assert groups_module.parse_seeds("3") == [0, 1, 2]
+    assert groups_module.parse_seeds("3:5") == [3, 4]
+    assert groups_module.parse_seeds("0,4") == [0, 4]
+    assert groups_module.resolve_methods(["synaug_factorized_*", "erm"]) == [
+        "erm", "synaug_factorized_fill", "synaug_factorized_share",
+        "synaug_factorized_two_stage", "synaug_factorized_mixup", "synaug_factorized_dfr"]
+    with pytest.raises(SystemExit):
+        groups_module.resolve_methods(["synaug_nope"])
+
+
+METHODS = ["erm", "group_dro", "jtt", "synaug_joint_fill", "synaug_factorized_share",
+           "synaug_pretrained_fill"]
+TASKS = ["spurious_colour", "spurious_colour_unseen"]
+
+
+def _check_shape(result, out):
     on_disk = json.loads((out / "groups.json").read_text())
     assert on_disk == json.loads(json.dumps(result))
     for key in ("benchmark", "command", "date", "machine", "versions", "config", "seeds", "rows"):
         assert key in on_disk, key
-    assert on_disk["benchmark"] == "groups"
-    assert {"cpu_cores", "gpu"} <= set(on_disk["machine"])
-    assert {"synaug_learn", "torch", "diffusers"} <= set(on_disk["versions"])
-    assert set(on_disk["config"]["tasks"]) == set(tasks)
-    assert on_disk["seeds"] == [0]
-    assert len(on_disk["rows"]) == len(methods) * len(tasks)
-    for row in on_disk["rows"]:
-        assert row["task"] in tasks and row["method"] in methods
-        assert isinstance(row["wall_s"], float)
-        metrics = row["metrics"]
-        for name in ("worst_group_accuracy", "mean_accuracy", "equalized_odds_difference",
-                     "balanced_accuracy"):
-            assert {"mean", "std"} <= set(metrics[name])
-            assert 0.0 <= metrics[name]["mean"] <= 1.0
-        if row["method"] != "erm":
-            delta = metrics["delta_worst_group_accuracy_vs_erm"]
-            assert {"mean", "std", "n_better", "n_seeds"} <= set(delta)
-        if row["method"].startswith("synaug_group"):
-            assert np.isfinite(metrics["minority_novelty"]["mean"])
+    assert set(on_disk["config"]["tasks"]) == set(TASKS)
+    assert len(on_disk["rows"]) == len(METHODS) * len(TASKS)
+    rows = {(r["task"], r["method"]): r for r in on_disk["rows"]}
+    for (_task, method), row in rows.items():
+        if row["status"] != "ok":
+            assert row["reason"].startswith(("cannot run", "skipped")), row["reason"]
+            continue
+        for name in ("worst_group_accuracy", "val_worst_group_accuracy", "mean_accuracy"):
+            assert 0.0 <= row["metrics"][name]["mean"] <= 1.0
+        if method.startswith("synaug"):
+            assert 0.0 <= row["metrics"]["detector_overall"]["mean"] <= 1.0
+            assert row["metrics"]["generation_wall_s"]["mean"] >= 0
+    # where a method cannot run it says why, in the table too
+    assert rows[("spurious_colour_unseen", "group_dro")]["reason"].startswith(
+        "cannot run: empty cell (0, 1), (1, 0)")
+    assert "can_compose" in rows[("spurious_colour_unseen", "synaug_joint_fill")]["reason"]
+    assert rows[("spurious_colour_unseen", "synaug_factorized_share")]["status"] == "ok"
+    assert rows[("spurious_colour", "synaug_pretrained_fill")]["status"] == "skipped"
+    assert on_disk["config"]["tasks"]["spurious_colour_unseen"]["train_cells"]["y0_a1"] == 0
+    assert on_disk["config"]["tasks"]["spurious_colour_unseen"]["test_cells"]["y0_a1"] > 0
+    assert on_disk["config"]["selected_on_validation"]["spurious_colour"].startswith("synaug")
+    # the unseen task's validation has no rows of the empty cells: ranked on the full task's
+    assert "task with every cell" in on_disk["config"]["selected_by"]["spurious_colour_unseen"]
+    assert "task with every cell" not in on_disk["config"]["selected_by"]["spurious_colour"]
     md = (out / "groups.md").read_text()
-    assert "| method | worst-group acc" in md
-    assert "## What it shows" in md
-    for task in tasks:
-        assert f"## Task `{task}`" in md
+    assert "cannot run: empty cell (0, 1), (1, 0)" in md and "## What it shows" in md
 
 
-def test_groups_quick_writes_results(groups_module, tmp_path):
-    # about 10 s of CPU time (no timing assert: the machine is shared)
-    result = groups_module.main(
-        ["--quick", "--seeds", "1", "--out", tmp_path, *_dataset_args()])
-    _check_shape(result, tmp_path, groups_module.METHODS, ["spurious_colour", "fairness"])
-    spurious = [r for r in result["rows"] if r["task"] == "spurious_colour"]
-    assert any(r.get("synthetic_report_seed0") for r in spurious)
-    cells = result["config"]["tasks"]["spurious_colour"]["train_cells"]
-    # the correlated cells dominate the training set
-    assert cells["y0_a0"] > cells["y0_a1"] and cells["y1_a1"] > cells["y1_a0"]
+def test_groups_quick_runs_resumes_and_merges(groups_module, tmp_path):
+    # about 15 s of CPU time (no timing assert: the machine is shared)
+    common = ["--quick", "--tasks", *TASKS, "--methods", *METHODS, "--work", tmp_path / "w",
+              *_dataset_args()]
+    parts = [groups_module.main([*common, "--seeds", s, "--out", tmp_path / s.replace(":", "")])
+             for s in ("0:1", "1:2")]
+    _check_shape(parts[0], tmp_path / "01")
+    merged = groups_module.main(["--merge", tmp_path / "01" / "groups.json",
+                                 tmp_path / "12" / "groups.json", "--out", tmp_path / "m"])
+    assert merged["seeds"] == [0, 1]
+    # a run of both seeds reuses every stored result: the same rows as the merged pieces
+    whole = groups_module.main([*common, "--seeds", "2", "--out", tmp_path / "all"])
+    assert whole["rows"] == merged["rows"]
+    # the judges were trained in the first piece only; the resumed run still reports them
+    assert whole["config"]["tasks"]["spurious_colour"]["judges"] == merged["config"]["tasks"][
+        "spurious_colour"]["judges"]
+    assert whole["config"]["selected_on_validation"] == merged["config"][
+        "selected_on_validation"]
 
-    # --render rewrites the markdown from the json, with hand-written notes
-    path = tmp_path / "groups.json"
+    path = tmp_path / "all" / "groups.json"
     saved = json.loads(path.read_text())
     saved["notes"] = "A hand-written reading of the numbers."
     path.write_text(json.dumps(saved))
-    groups_module.main(["--render", "--out", tmp_path])
-    assert "A hand-written reading of the numbers." in (tmp_path / "groups.md").read_text()
+    groups_module.main(["--render", "--out", tmp_path / "all"])
+    assert "A hand-written reading of the numbers." in (tmp_path / "all" / "groups.md").read_text()
 
 
 def test_groups_utkface_folder(groups_module, tmp_path):
@@ -81,11 +157,12 @@ def test_groups_utkface_folder(groups_module, tmp_path):
         race = 0 if white else 1 + i % 4
         pixels = rng.randint(0, 255, (12, 12, 3)).astype(np.uint8)
         Image.fromarray(pixels).save(faces / f"{20 + i % 50}_{gender}_{race}_2017{i:08d}.jpg")
-    methods = ["erm", "dfr", "synaug_group_jitter"]
+    methods = ["erm", "dfr", "synaug_jitter_fill"]
     result = groups_module.main([
         "--quick", "--seeds", "1", "--tasks", "fairness", "--utkface", faces,
         "--utkface-size", 8, "--methods", *methods, "--out", tmp_path / "out",
+        "--work", tmp_path / "w",
     ])
-    _check_shape(result, tmp_path / "out", methods, ["fairness"])
-    assert result["config"]["dataset"] == "utkface"
+    assert [r["method"] for r in result["rows"]] == methods
+    assert all(r["status"] == "ok" for r in result["rows"]), result["rows"]
     assert "UTKFace" in result["config"]["tasks"]["fairness"]["description"]

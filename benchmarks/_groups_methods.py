@@ -1,0 +1,360 @@
+"""Methods of the group benchmark (``groups.py``): baselines, JTT, the SynAug rows, the fill checks.
+
+Every method is fitted on the task's training rows (``X_train``: the training
+set less the validation split) and returns a fitted model plus a dict of
+details; ``evaluate`` scores it on the validation split and, once, on the test
+set. Public API of ``synaug_learn`` only.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+from _groups_data import cell_counts, in_cells, jtt_indices
+
+BASELINES = ("erm", "group_dro", "dfr", "ros_group", "jtt")
+GENERATORS = ("joint", "factorized", "pretrained", "jitter")
+VARIANTS = ("fill", "share", "two_stage", "mixup", "dfr")
+# baselines whose definition needs rows of every (class, a) cell of the grid
+NEEDS_EVERY_CELL = {
+    "group_dro": "its worst-group objective has no loss for a cell without rows",
+    "dfr": "the head is re-fitted on a cell-balanced subsample of the real rows, and a cell "
+           "without rows cannot be balanced",
+    "ros_group": "a cell without rows cannot be over-sampled",
+}
+
+
+def parse_synaug(method):
+    """``"synaug_factorized_two_stage"`` -> ``("factorized", "two_stage")``."""
+    rest = method.removeprefix("synaug_")
+    for gen in GENERATORS:
+        if rest.startswith(gen + "_") and rest[len(gen) + 1:] in VARIANTS:
+            return gen, rest[len(gen) + 1:]
+    raise ValueError(f"not a SynAug method: {method!r}")
+
+
+def synaug_methods(generators=GENERATORS, variants=VARIANTS):
+    return [f"synaug_{g}_{v}" for g in generators for v in variants]
+
+
+def make_net(args, seed, **params):
+    from synaug_learn import MixupNetClassifier
+
+    params = {"mixup_alpha": 0.0, "max_epochs": args.epochs, **params}
+    return MixupNetClassifier("small_cnn", batch_size=args.batch_size, lr=args.lr,
+                              random_state=seed, **params)
+
+
+def scores(y, a, y_pred):
+    """Worst / mean group accuracy, equalized odds w.r.t. ``a``, balanced and per-cell accuracy
+    (over the cells present in ``y, a``)."""
+    from sklearn.metrics import balanced_accuracy_score
+
+    from synaug_learn.metrics import (
+        equalized_odds_difference,
+        group_accuracy,
+        mean_group_accuracy,
+        worst_group_accuracy,
+    )
+
+    cells = np.column_stack([y, a])
+    out = {
+        "worst_group_accuracy": float(worst_group_accuracy(y, y_pred, cells)),
+        "mean_accuracy": float(mean_group_accuracy(y, y_pred, cells)),
+        "equalized_odds_difference": float(equalized_odds_difference(y, y_pred, a)),
+        "balanced_accuracy": float(balanced_accuracy_score(y, y_pred)),
+    }
+    for (label, group), acc in group_accuracy(y, y_pred, cells).items():
+        out[f"accuracy_y{label}_a{group}"] = float(acc)
+    return out
+
+
+def evaluate(model, task):
+    """Scores on the validation split and on the test set (the one use of the test set)."""
+    return {"val": scores(task["y_val"], task["a_val"], model.predict(task["X_val"])),
+            "test": scores(task["y_test"], task["a_test"], model.predict(task["X_test"]))}
+
+
+def _cells_text(cells):
+    return ", ".join(f"({c}, {g})" for c, g in cells)
+
+
+def cannot_run_reason(method, task, args):
+    """Why ``method`` cannot run on ``task`` (a sentence), or ``None`` when it can."""
+    empty = task["empty_cells"]
+    if method in NEEDS_EVERY_CELL and empty:
+        return f"cannot run: empty cell {_cells_text(empty)}: {NEEDS_EVERY_CELL[method]}"
+    if method.startswith("synaug_"):
+        gen, _ = parse_synaug(method)
+        if gen == "pretrained" and not args.pretrained_generator:
+            return "skipped: no --pretrained-generator PATH given"
+        if empty:
+            return composability_error(gen, task, args)
+    return None
+
+
+def composability_error(gen, task, args):
+    """The sampler's own error for filling the empty cells with a generator that cannot compose
+    (raised while planning, before any training), as ``"cannot run: ..."``; None if it can."""
+    from synaug_learn import SynAugSampler
+    from synaug_learn.generators import (
+        ConditionalDiffusionGenerator,
+        JitterGenerator,
+        generator_can_compose,
+    )
+
+    if gen == "pretrained":
+        generator = ConditionalDiffusionGenerator.from_pretrained(str(args.pretrained_generator))
+    elif gen == "jitter":
+        generator = JitterGenerator()
+    else:
+        generator = ConditionalDiffusionGenerator(conditioning=gen)
+    if generator_can_compose(generator):
+        return None
+    sampler = SynAugSampler(generator=generator, fill_grid=True, report=False, random_state=0)
+    try:
+        sampler.fit_resample(task["X_train"], task["y_train"], groups=task["a_train"])
+    except ValueError as exc:
+        return f"cannot run: empty cell {_cells_text(task['empty_cells'])}: {exc}"
+    return None
+
+
+# ----------------------------------------------------------------------------- baselines
+
+
+def fit_baseline(method, task, args, seed):
+    """``erm``, ``group_dro``, ``dfr``, ``ros_group`` or ``jtt``: ``(fitted model, details)``."""
+    from imblearn.over_sampling import RandomOverSampler
+
+    from synaug_learn import RetrainClassifier
+
+    X, y, a = task["X_train"], task["y_train"], task["a_train"]
+    cells = 2 * y + a
+    if method == "erm":
+        return make_net(args, seed).fit(X, y), {}
+    if method == "group_dro":
+        return make_net(args, seed, loss="group_dro").fit(X, y, groups=cells), {}
+    if method == "dfr":
+        model = RetrainClassifier(make_net(args, seed), balance="group", random_state=seed)
+        return model.fit(X, y, groups=a), {}
+    if method == "ros_group":
+        idx, _ = RandomOverSampler(random_state=seed).fit_resample(
+            np.arange(len(y))[:, None], cells)
+        return make_net(args, seed).fit(X[idx[:, 0]], y[idx[:, 0]]), {}
+    if method == "jtt":
+        return fit_jtt(task, args, seed)
+    raise ValueError(f"unknown method {method!r}")
+
+
+def fit_jtt(task, args, seed):
+    """Just Train Twice (Liu et al., 2021): ERM for T epochs, its training errors up-sampled
+    ``upweight`` times, ERM again; T and ``upweight`` chosen on validation worst-group accuracy
+    (the group labels are used on the validation split only)."""
+    X, y = task["X_train"], task["y_train"]
+    best, tried = None, []
+    for first_epochs in args.jtt_epochs:
+        first = make_net(args, seed, max_epochs=first_epochs).fit(X, y)
+        errors = first.predict(X) != y
+        for upweight in args.jtt_upweights:
+            idx = jtt_indices(errors, upweight)
+            model = make_net(args, seed).fit(X[idx], y[idx])
+            val = scores(task["y_val"], task["a_val"], model.predict(task["X_val"]))
+            tried.append({"first_epochs": int(first_epochs), "upweight": int(upweight),
+                          "n_errors": int(errors.sum()), "n_rows": int(len(idx)),
+                          "val_worst_group_accuracy": val["worst_group_accuracy"]})
+            if best is None or val["worst_group_accuracy"] > best[0]:
+                best = (val["worst_group_accuracy"], model, tried[-1])
+    return best[1], {"jtt_chosen": best[2], "jtt_tried": tried}
+
+
+# ----------------------------------------------------------------------------- generators
+
+
+def train_generator(task, args, conditioning, folder):
+    """Train an in-domain cell-conditional diffusion model on the training rows, once per task;
+    saved in ``folder`` and reused by a later run (its training info in ``train_info.json``)."""
+    from synaug_learn.generators import ConditionalDiffusionGenerator
+
+    folder = Path(folder)
+    info_path = folder / "train_info.json"
+    if info_path.is_file():
+        return json.loads(info_path.read_text())
+    gen = ConditionalDiffusionGenerator(
+        block_out_channels=tuple(args.gen_channels), max_steps=args.gen_steps,
+        max_minutes=args.gen_minutes, batch_size=args.gen_batch_size,
+        conditioning=conditioning, random_state=args.data_seed,
+    )
+    t0, c0 = time.perf_counter(), time.process_time()
+    gen.fit(task["X_train"], task["y_train"], groups=task["a_train"])
+    info = {"generator_train_s": round(time.perf_counter() - t0, 1),
+            "generator_train_cpu_s": round(time.process_time() - c0, 1),
+            "generator_steps": int(gen.n_train_steps_), "conditioning": conditioning}
+    gen.save_pretrained(folder)
+    info_path.write_text(json.dumps(info, indent=2))
+    return info
+
+
+def make_generator(gen, args, folders):
+    """The generator of a SynAug row: the saved in-domain model, the given pretrained one, or
+    the jitter baseline (unfitted; the sampler fits it, which only loads saved weights)."""
+    from synaug_learn.generators import ConditionalDiffusionGenerator, JitterGenerator
+
+    if gen == "jitter":
+        return JitterGenerator()
+    if gen == "pretrained":
+        return ConditionalDiffusionGenerator.from_pretrained(str(args.pretrained_generator))
+    return ConditionalDiffusionGenerator.from_pretrained(
+        str(folders[gen]), num_inference_steps=args.gen_sampling_steps,
+        guidance_scale=args.guidance_scale, guidance_rule=args.guidance_rule)
+
+
+def make_sampler(generator, seed, bank, share=None, report=False):
+    """The fill: every cell of the class x a grid (``fill_grid=True``, so empty cells too) up to
+    the largest; ``share`` sets ``synthetic_share``. Rows are stored in / read from ``bank``."""
+    from synaug_learn import SynAugSampler
+
+    return SynAugSampler(sampling_strategy="auto", generator=generator, fill_grid=True,
+                         synthetic_share=share, cache_dir=str(bank), report=report,
+                         random_state=seed)
+
+
+# ----------------------------------------------------------------------------- SynAug rows
+
+
+def fit_synaug(method, task, args, seed, folders, bank):
+    """A SynAug row: the fill (rows read back from ``bank``), then the net told which rows
+    were generated (``SyntheticAwareClassifier``), as the variant says."""
+    from synaug_learn import RetrainClassifier, SyntheticAwareClassifier
+
+    gen, variant = parse_synaug(method)
+    share = args.synthetic_share if variant == "share" else None
+    sampler = make_sampler(make_generator(gen, args, folders), seed, bank, share,
+                           report=variant == "fill")
+    net = {"two_stage": lambda: make_net(args, seed, two_stage_epochs=args.two_stage_epochs),
+           "mixup": lambda: make_net(args, seed, mixup_alpha=args.mixup_alpha,
+                                     mixup_pairing="real_synthetic")}.get(
+        variant, lambda: make_net(args, seed))()
+    model = SyntheticAwareClassifier(sampler, net)
+    details = {}
+    if variant == "dfr":
+        # on an unseen-cell task the real rows lack the empty cells: balance the filled rows
+        rows = "resampled" if task["empty_cells"] else "original"
+        model = RetrainClassifier(model, balance="group", rows=rows, random_state=seed)
+        details["dfr_rows"] = rows
+    model.fit(task["X_train"], task["y_train"], groups=task["a_train"])
+    fitted = model.estimator_.sampler if variant == "dfr" else model.sampler
+    details["n_generated"] = int(fitted.synthetic_mask_.sum())
+    if fitted.report_ is not None:
+        details.update(report_summary(fitted.report_, task))
+    return model, details
+
+
+def report_summary(report, task):
+    """Mean novelty of the generated rows in the minority (or empty) cells, from ``report_``."""
+    minority = task["minority_cells"]
+    vals = [r["novelty"] for r in report.rows
+            if (r["label"], r["group"]) in minority and r["n_generated"] > 0
+            and r["novelty"] is not None and np.isfinite(r["novelty"])]
+    return {"minority_novelty": float(np.mean(vals))} if vals else {}
+
+
+def prepare_fill(gen, share, task, args, seed, folders, bank, judges):
+    """Generate one fill into ``bank`` (timed) and judge it: the real-vs-generated detectors
+    and, where the task has judges, the share of generated minority rows they label as meant."""
+    sampler = make_sampler(make_generator(gen, args, folders), seed, bank, share)
+    X, y, a = task["X_train"], task["y_train"], task["a_train"]
+    t0, c0 = time.perf_counter(), time.process_time()
+    X_res, y_res = sampler.fit_resample(X, y, groups=a)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    mask, g_res = sampler.synthetic_mask_, sampler.groups_resampled_
+    out = {"generation_wall_s": round(wall, 2), "generation_cpu_s": round(cpu, 2),
+           "n_generated": {f"y{c}_a{g}": n for (c, g), n in
+                           cell_counts(y_res[mask], g_res[mask]).items()},
+           "detector": fill_detectors(X_res, y_res, g_res, mask, task, args, seed)}
+    out.update(judge_fill(judges, X_res[mask], y_res[mask], g_res[mask]))
+    return out
+
+
+def detector_accuracy(X_real, X_gen, seed, cap, cnn=None, folds=5):
+    """Cross-validated accuracy (``folds`` folds) of a detector telling ``X_real`` from
+    ``X_gen`` (as many of each, at most ``cap``): a logistic regression on pixels, or the
+    classifier ``cnn()`` makes (the small CNN of every row); None with fewer than 10 of either."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    n = min(len(X_real), len(X_gen), cap)
+    if n < 10:
+        return None
+    rng = np.random.RandomState(seed)
+    X_d = np.concatenate([X_real[rng.choice(len(X_real), n, replace=False)],
+                          X_gen[rng.choice(len(X_gen), n, replace=False)]])
+    t_d = np.r_[np.zeros(n, np.int64), np.ones(n, np.int64)]
+    if cnn is None:
+        X_d = X_d.reshape(2 * n, -1).astype(np.float32) / 255.0
+    accs = []
+    for fit, test in StratifiedKFold(folds, shuffle=True, random_state=seed).split(X_d, t_d):
+        clf = cnn() if cnn else make_pipeline(StandardScaler(),
+                                              LogisticRegression(C=0.1, max_iter=300))
+        accs.append(np.mean(clf.fit(X_d[fit], t_d[fit]).predict(X_d[test]) == t_d[test]))
+    return float(np.mean(accs))
+
+
+def fill_detectors(X_res, y_res, g_res, mask, task, args, seed):
+    """Detector accuracy over the whole filled training set (does "generated" carry
+    information a net could use? by logistic regression, and by the small CNN when
+    ``--cnn-detector-folds`` > 0) and per cell (real rows of the cell vs its generated rows;
+    a cell without real training rows against the judge pool's real rows of it, if any)."""
+    cap = args.detector_max
+    out = {"overall": detector_accuracy(X_res[~mask], X_res[mask], seed, cap), "cells": {},
+           "reference": {}}
+    if args.cnn_detector_folds:  # the stronger detector, on the whole filled set only
+        out["overall_cnn"] = detector_accuracy(
+            X_res[~mask], X_res[mask], seed, cap, cnn=lambda: make_net(args, seed),
+            folds=args.cnn_detector_folds)
+    pool = task.get("judge")
+    for c in (0, 1):
+        for g in (0, 1):
+            cell = (y_res == c) & (g_res == g)
+            real, ref = X_res[cell & ~mask], "training rows"
+            if len(real) == 0 and pool is not None:
+                real, ref = pool[0][in_cells(pool[1], pool[2], [(c, g)])], "judge pool"
+            out["cells"][f"y{c}_a{g}"] = detector_accuracy(real, X_res[cell & mask], seed, cap)
+            out["reference"][f"y{c}_a{g}"] = ref
+    return out
+
+
+def train_judges(task, args):
+    """Small CNNs of the label and of ``a`` trained on extra real images where ``a`` is
+    independent of the label: they judge generated images without the shortcut."""
+    if "judge" not in task:
+        return None, {}
+    X_j, y_j, a_j = task["judge"]
+    judge_y = make_net(args, args.data_seed).fit(X_j, y_j)
+    judge_a = make_net(args, args.data_seed).fit(X_j, a_j)
+    rows = in_cells(task["y_test"], task["a_test"], task["minority_cells"])
+    info = {
+        "n_images": int(len(y_j)),
+        "label_accuracy_test_minority_cells": float(
+            np.mean(judge_y.predict(task["X_test"][rows]) == task["y_test"][rows])),
+        "attribute_accuracy_test_minority_cells": float(
+            np.mean(judge_a.predict(task["X_test"][rows]) == task["a_test"][rows])),
+    }
+    return (judge_y, judge_a, task["minority_cells"]), info
+
+
+def judge_fill(judges, X_new, y_new, g_new):
+    """Share of the generated minority-cell rows the judges give the intended label and a."""
+    if judges is None:
+        return {}
+    judge_y, judge_a, cells = judges
+    rows = in_cells(y_new, g_new, cells)
+    if not rows.any():
+        return {}
+    return {"minority_label_fidelity": float(np.mean(judge_y.predict(X_new[rows]) == y_new[rows])),
+            "minority_attribute_fidelity": float(
+                np.mean(judge_a.predict(X_new[rows]) == g_new[rows].astype(np.int64)))}
