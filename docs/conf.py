@@ -116,6 +116,9 @@ BENCHMARKS = {
     "groups": "python benchmarks/groups.py",
     "generator_quality": "python benchmarks/generator_quality.py",
     "training_overhead": "python benchmarks/training_overhead.py",
+    "domain_gap": "python benchmarks/domain_gap.py --grid",
+    "domain_gap_shifted": "python benchmarks/domain_gap.py --grid --name domain_gap_shifted "
+                          "--generator synaug_learn/pretrained/fashion-mnist-small-shifted",
     "reproducibility_long_tail": "make check-long-tail",
     "reproducibility_groups": "make check-groups",
     "reproducibility_groups_generator": "make check-groups",

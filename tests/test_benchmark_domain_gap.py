@@ -1,0 +1,85 @@
+"""benchmarks/domain_gap.py and scripts/pretrain_generator.py --style (the shifted generator)."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "pretrain_generator.py"
+
+
+def _fashion_or_skip():
+    from synaug_learn.datasets import load_fashion_mnist
+
+    try:
+        load_fashion_mnist(subset="test")
+    except FileNotFoundError:
+        pytest.skip("Fashion-MNIST files not installed")
+
+
+@pytest.fixture
+def dg(load_benchmark):
+    return load_benchmark("domain_gap")
+
+
+def test_balanced_rows_are_balanced_and_below_the_pool(dg):
+    y = np.arange(60_000) % 10
+    rows = dg.balanced_rows(y, 7, seed=0)
+    assert np.bincount(y[rows]).tolist() == [7] * 10 and rows.max() < 50_000
+    assert not np.array_equal(rows, dg.balanced_rows(y, 7, seed=1))
+
+
+def test_generator_gap_end_to_end(dg, tmp_path):
+    """A tiny styled generator through --generator: the rows, the paired gap and the card."""
+    _fashion_or_skip()
+    from synaug_learn.generators import ConditionalDiffusionGenerator
+
+    rng = np.random.RandomState(0)
+    folder = tmp_path / "tiny-shifted"
+    ConditionalDiffusionGenerator(block_out_channels=(16, 32), max_steps=2, random_state=0).fit(
+        rng.randint(0, 256, (20, 28, 28)).astype(np.uint8), np.arange(20) % 10,
+    ).save_pretrained(folder)
+    (folder / "training.json").write_text(json.dumps({"style": "texture", "steps": 2}))
+    result = dg.main(["--quick", "--generator", str(folder), "--styles", "texture",
+                      "--num-inference-steps", "2", "--n-per-class", "2", "--test-rows", "100",
+                      "--out", str(tmp_path), "--grid"])
+    rows = {r["method"]: r["metrics"] for r in result["rows"]}
+    assert list(rows) == ["real_test", "styled_test_texture", "generated"]
+    gap = rows["generated"]["gap_vs_real_test"]
+    assert gap["mean"] == pytest.approx(rows["real_test"]["accuracy"]["mean"]
+                                        - rows["generated"]["accuracy"]["mean"])
+    assert result["config"]["generator"]["style"] == "texture"
+    assert (tmp_path / "domain_gap.png").is_file()
+    md = (tmp_path / "domain_gap.md").read_text()
+    assert "`generated`" in md and "at least 0.15" in md
+
+
+def test_pretrain_script_style_writes_a_verified_styled_model(tmp_path):
+    _fashion_or_skip()
+    from synaug_learn.datasets import fashion_mnist_pool, stylize_images
+    from synaug_learn.generators import ConditionalDiffusionGenerator
+    from synaug_learn.generators._conditional import verify_pretrained
+    from synaug_learn.utils import hash_array
+
+    spec = importlib.util.spec_from_file_location("pretrain_generator", SCRIPT)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    out = tmp_path / "shifted"
+    script.main(["--style", "texture", "--steps", "2", "--per-class", "20", "--threads", "1",
+                 "--out", str(out)])
+    training = json.loads((out / "training.json").read_text())
+    assert training["style"] == "texture" and training["steps"] == 2
+    assert training["max_minutes"] is None  # a fixed step count, no time limit
+    X, y = fashion_mnist_pool(20)
+    meta = json.loads((out / "synaug_generator.json").read_text())
+    assert meta["training_data_sha256"] == training["training_data_sha256"]
+    assert meta["training_data_sha256"] == hash_array(stylize_images(X, "texture"), y, None)
+    verify_pretrained(out)  # the weights' SHA-256 are recorded and match
+    assert not (out / "class_means.safetensors").exists()  # never a default-sampler pick
+    card = (out / "README.md").read_text()
+    assert "## Measured domain gap" in card and "TBD" in card and "'texture'" in card
+    gen = ConditionalDiffusionGenerator.from_pretrained(out, num_inference_steps=2).fit(X, y)
+    X_new, y_new, _ = gen.generate({(0, None): 2}, random_state=0)
+    assert X_new.shape == (2, 28, 28) and X_new.dtype == np.uint8
