@@ -57,9 +57,9 @@ import tempfile
 import time
 import warnings
 from collections import Counter
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -160,8 +160,7 @@ def validation_split(y, fraction, seed):
     return np.setdiff1d(np.arange(len(y)), val), val
 
 
-@dataclass
-class SeedData:
+class SeedData(NamedTuple):
     """One seed's split: the rows methods fit on, validation, test, pools and counts."""
 
     seed: int
@@ -519,10 +518,7 @@ def finalize(result):
     cfg = result["config"]
     rows = {r["method"]: r for r in result["rows"]}
     key = VALIDATION if cfg.get("validation") else "balanced_accuracy"
-    peer = _best(rows, GENERATOR_FREE, key)
-    if peer is None:
-        return result
-    cfg["peer"] = peer
+    peer = cfg["peer"] = _best(rows, GENERATOR_FREE, key)
     if cfg.get("validation"):
         synaug = [m for m in rows if m.startswith(SYNAUG_PREFIX)]
         cfg["selected_on_validation"] = _best(rows, synaug, VALIDATION)
@@ -532,6 +528,8 @@ def finalize(result):
             "synaug": {m: rows[m]["metrics"][VALIDATION]["mean"] for m in synaug},
             "per_seed": {m: r["choices_per_seed"] for m, r in rows.items()
                          if "choices_per_seed" in r}}
+    if peer is None:
+        return result
     base = rows[peer]["metrics"]["balanced_accuracy"]["values"]
     for method, row in rows.items():
         row.pop("paired_vs_peer", None)
@@ -560,13 +558,14 @@ def _header(result):
         f"({cfg['indomain_train_steps_per_seed']} steps), the shipped one "
         f"{cfg.get('shipped_generator_steps', 4176)} steps; "
         f"{len(result['seeds'])} seeds {result['seeds']}, real test set (10,000 images). "
-        "Many > 100, few < 20 training images. Mean ± std over seeds; Δ is the paired "
-        f"difference in test balanced accuracy against `{cfg['peer']}`, the strongest "
-        "generator-free recipe of this run (mean ± std, seeds better)")
+        "Many > 100, few < 20 training images. Mean ± std over seeds; "
+        + (f"Δ is the paired difference in test balanced accuracy against `{cfg['peer']}`, "
+           "the strongest generator-free recipe of this run (mean ± std, seeds better)"
+           if cfg.get("peer") else "no generator-free recipe ran, so there is no Δ"))
     if not cfg.get("validation"):
         return text + "."
-    return text + (
-        f", chosen on validation. **Validation**: {cfg['validation']:.0%} of each class's "
+    return text + (", chosen on validation" if cfg.get("peer") else "") + (
+        f". **Validation**: {cfg['validation']:.0%} of each class's "
         "long-tailed rows (rounded down, at least one where a class has two or more; a class "
         "with one row keeps it for training), drawn per seed and the same for every method "
         f"(seed 0: fit {cfg['fit_counts_seed0']}, validation {cfg['validation_counts_seed0']}); "
@@ -587,6 +586,8 @@ def _choice_lines(result):
              + fmt(f"`{m}` {v:.3f}" for m, v in vc["synaug"].items()) + ".",
              f"- Strongest generator-free peer: `{cfg['peer']}` among "
              + fmt(f"`{m}` {v:.3f}" for m, v in vc["peer"].items()) + "."]
+    if not vc["synaug"]:
+        lines[3] = "- SynAug row: none ran."
     for method, choices in vc["per_seed"].items():
         lines.append(f"- `{method}`, per seed: " + "; ".join(
             fmt(f"{k}={v}" for k, v in c.items()) for c in choices) + ".")
@@ -647,6 +648,8 @@ def parse_args(argv):
         help="optimiser steps of pool_pretrain's pre-training on the pool")
     add("--methods", nargs="*", default=None, choices=sorted(DESCRIPTIONS) + ["key"],
         help="default: every row of the protocol; 'key' adds the budget sweep's rows")
+    add("--exclude", nargs="*", default=[], choices=sorted(DESCRIPTIONS),
+        help="leave these methods out (e.g. the in-domain rows, run as another piece)")
     add("--device", default="cpu")
     add("--threads", type=int, default=2)
     add("--quick", action="store_true", help="1 seed, tiny sizes: a smoke run")
@@ -655,7 +658,7 @@ def parse_args(argv):
              "hold ~4950 per class, so n_max=4500), 6000 steps, DDIM-25: a GPU run")
     add("--like", type=Path, default=None,
         help="take the settings, seeds, methods and name of this results json "
-             "(a re-run of committed results)")
+             "(a re-run of committed results); --seed-list and --methods pick a piece of it")
     add("--parts", type=Path, default=None,
         help="store each (seed, method) result under PARTS/NAME/ and skip those stored")
     add("--cache-dir", type=Path, default=None,
@@ -675,8 +678,12 @@ def apply_like(args, path):
     """Set ``args`` from a results json: its configuration, seeds, rows and name."""
     result = json.loads(Path(path).read_text())
     cfg = result["config"]
-    args.name, args.seed_list = result["benchmark"], list(result["seeds"])
-    args.methods = [r["method"] for r in result["rows"]]
+    args.name = result["benchmark"]
+    # An explicit --seed-list / --methods picks a piece of the re-run.
+    if args.seed_list is None:
+        args.seed_list = list(result["seeds"])
+    if args.methods is None:
+        args.methods = [r["method"] for r in result["rows"]]
     args.imbalance_factor, args.n_max = cfg["imbalance_factor"], cfg["n_max"]
     args.train_steps = [cfg["train_steps"]]
     args.steps, args.guidance = cfg["inference_steps"], cfg["guidance_scale"]
@@ -705,7 +712,7 @@ def resolve_args(args):
     default = ORDER if args.validation else LEGACY_ORDER
     methods = args.methods or default
     methods = set(methods) | (set(KEY_ROWS) if "key" in methods else set())
-    args.methods = [m for m in ORDER if m in methods]
+    args.methods = [m for m in ORDER if m in methods and m not in args.exclude]
     args.seed_list = args.seed_list if args.seed_list is not None else list(range(args.seeds))
     return args
 
