@@ -553,10 +553,11 @@ def _header(result):
         f"IF={cfg['imbalance_factor']}, n_max={cfg['n_max']} (training counts "
         f"{cfg['class_counts_seed0']}), {cfg['train_steps']} optimiser steps (batch 128) of "
         f"`{cfg['module']}` for every method, DDIM-{cfg['inference_steps']} with guidance "
-        f"{cfg['guidance_scale']}; the in-domain generator trained "
-        f"{_indomain_budget(cfg)} per seed "
-        f"({cfg['indomain_train_steps_per_seed']} steps), the shipped one "
-        f"{cfg.get('shipped_generator_steps', 4176)} steps; "
+        f"{cfg['guidance_scale']}; "
+        + (f"the in-domain generator trained {_indomain_budget(cfg)} per seed "
+           f"({cfg['indomain_train_steps_per_seed']} steps), "
+           if any(cfg["indomain_train_steps_per_seed"]) else "no in-domain generator, ")
+        + f"the shipped one {cfg.get('shipped_generator_steps', 4176)} steps; "
         f"{len(result['seeds'])} seeds {result['seeds']}, real test set (10,000 images). "
         "Many > 100, few < 20 training images. Mean ± std over seeds; "
         + (f"Δ is the paired difference in test balanced accuracy against `{cfg['peer']}`, "
@@ -631,9 +632,9 @@ def parse_args(argv):
         help="run these seeds only (a piece of a split run); overrides --seeds")
     add("--n-max", type=int, default=300)
     add("--imbalance-factor", type=float, default=100)
-    add("--train-steps", type=int, nargs="+", default=[350],
-        help="optimiser steps of every method (epochs follow from its rows); several values "
-             "run one after the other, each into NAME_budget_STEPS")
+    add("--train-steps", type=int, nargs="+", default=None,
+        help="optimiser steps of every method (epochs follow from its rows; default 350); "
+             "several values run one after the other, each into NAME_budget_STEPS")
     add("--steps", type=int, default=10, help="DDIM steps when generating")
     add("--guidance", type=float, default=1.5)
     add("--indomain-steps", type=int, default=None,
@@ -699,14 +700,17 @@ def resolve_args(args):
     if args.like:
         apply_like(args, args.like)
     if args.quick:
-        args.seeds, args.n_max, args.train_steps, args.indomain_steps = 1, 100, [20], 30
+        args.seeds, args.n_max, args.indomain_steps = 1, 100, 30
+        args.train_steps = args.train_steps or [20]
         args.pool_pretrain_steps = 20
         args.imbalance_factor = 20  # keeps >= 5 rows in the tail, which SMOTE needs
         args.name = args.name if args.name != "long_tail" else "long_tail_quick"
     if args.full:
-        args.n_max, args.train_steps, args.steps = 4500, [6000], 25
+        args.n_max, args.steps = 4500, 25
+        args.train_steps = args.train_steps or [6000]
         args.indomain_steps = max(args.indomain_steps or 0, 4000)  # ~ the shipped budget
         args.name = args.name if args.name != "long_tail" else "long_tail_full"
+    args.train_steps = args.train_steps or [350]
     if args.indomain_steps is None:
         args.indomain_steps = shipped_steps() if args.validation else 440
     default = ORDER if args.validation else LEGACY_ORDER
