@@ -528,6 +528,12 @@ def finalize(result):
             "synaug": {m: rows[m]["metrics"][VALIDATION]["mean"] for m in synaug},
             "per_seed": {m: r["choices_per_seed"] for m, r in rows.items()
                          if "choices_per_seed" in r}}
+        retrain = {"original": "synaug_pretrained_mixup_retrain",
+                   "resampled": "synaug_pretrained_mixup_retrain_resampled"}
+        if all(m in rows for m in retrain.values()):  # RetrainClassifier(rows=...)
+            scores = {k: rows[m]["metrics"][VALIDATION]["mean"] for k, m in retrain.items()}
+            cfg["validation_choices"]["retrain_rows"] = {
+                **scores, "chosen": max(scores, key=scores.get)}
     if peer is None:
         return result
     base = rows[peer]["metrics"]["balanced_accuracy"]["values"]
@@ -589,6 +595,10 @@ def _choice_lines(result):
              + fmt(f"`{m}` {v:.3f}" for m, v in vc["peer"].items()) + "."]
     if not vc["synaug"]:
         lines[3] = "- SynAug row: none ran."
+    if "retrain_rows" in vc:
+        r = vc["retrain_rows"]
+        lines.append(f"- `RetrainClassifier(rows=...)` after fill + Mixup: `{r['chosen']}` "
+                     f"(original {r['original']:.3f}, resampled {r['resampled']:.3f}).")
     for method, choices in vc["per_seed"].items():
         lines.append(f"- `{method}`, per seed: " + "; ".join(
             fmt(f"{k}={v}" for k, v in c.items()) for c in choices) + ".")

@@ -76,6 +76,8 @@ def test_merge_chooses_on_validation_not_test(lt, tmp_path):
             _record(seed, "synaug_pretrained_mixup", 0.7, 0.6),
             _record(seed, "balanced_softmax", 0.4, 0.8),
             _record(seed, "logit_adjustment_posthoc", 0.6, 0.5, {"tau": 1.25}),
+            _record(seed, "synaug_pretrained_mixup_retrain", 0.65, 0.7),
+            _record(seed, "synaug_pretrained_mixup_retrain_resampled", 0.55, 0.8),
         ]
     records.append(_record(0, "pool_pretrain", 0.9, 0.9))  # seed 1 missing
     result = lt.merge(records, cfg, {"name": "t", "command": "c", "git": "abc",
@@ -85,6 +87,7 @@ def test_merge_chooses_on_validation_not_test(lt, tmp_path):
     assert config["peer"] == "logit_adjustment_posthoc"
     assert config["validation_choices"]["per_seed"]["logit_adjustment_posthoc"] == [
         {"tau": 1.25}, {"tau": 1.25}]
+    assert config["validation_choices"]["retrain_rows"]["chosen"] == "original"
     assert result["incomplete"] == ["pool_pretrain"]
     assert result["seeds"] == [0, 1] and result["versions"]["git"] == "abc"
     rows = {r["method"]: r for r in result["rows"]}
