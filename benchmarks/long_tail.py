@@ -34,7 +34,7 @@ Two protocols:
 
 A run can be split and resumed: ``--parts DIR`` stores each (seed, method)
 result as ``DIR/NAME/seedS/METHOD.json`` and skips those already there;
-``--seed-list`` and ``--methods`` choose a piece; ``--cache-dir DIR`` keeps
+``--seed-list``, ``--methods`` and ``--exclude`` choose a piece; ``--cache-dir DIR`` keeps
 generated rows and in-domain generators between pieces; ``--merge`` writes
 ``NAME.{md,json}`` from the parts and runs nothing.
 
@@ -418,7 +418,8 @@ def run_seed(seed, methods, args, provenance, log):
                 path = _part_path(args.parts, args.name, seed, method)
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(json.dumps({**record, "config": cfg, **provenance,
-                                            "date": utc_now()}, indent=1) + "\n")
+                                            "machine": machine(), "date": utc_now()},
+                                           indent=1) + "\n")
             records.append(record)
     return records
 
@@ -447,16 +448,19 @@ def _row(method, recs):
     return row
 
 
+def _indomain_by_seed(records):
+    """``{seed: {"steps", "train_s"}}`` of the seeds whose records used an in-domain generator."""
+    return {r["seed"]: r["seed_info"]["indomain_generator"] for r in records
+            if (r.get("seed_info") or {}).get("indomain_generator")}
+
+
 def _indomain_steps(records, seeds):
-    by_seed = {r["seed"]: (r.get("seed_info") or {}).get("indomain_generator")
-               for r in records if (r.get("seed_info") or {}).get("indomain_generator")}
+    by_seed = _indomain_by_seed(records)
     return [by_seed[s]["steps"] if s in by_seed else None for s in seeds]
 
 
 def _indomain_train_s(records):
-    by_seed = {r["seed"]: (r.get("seed_info") or {}).get("indomain_generator") or {}
-               for r in records}
-    return sum(info.get("train_s", 0.0) for info in by_seed.values())
+    return sum(info.get("train_s", 0.0) for info in _indomain_by_seed(records).values())
 
 
 def merge(records, cfg, provenance):
@@ -477,7 +481,8 @@ def merge(records, cfg, provenance):
         sum(r["wall_s"] for r in records) + _indomain_train_s(records), 1)
     result = {"benchmark": provenance["name"], "command": provenance["command"],
               "date": utc_now(), "machine": provenance.get("machine") or machine(),
-              "versions": {**versions(), "git": provenance["git"]},
+              "versions": {**(provenance.get("versions") or versions()),
+                           "git": provenance["git"]},
               "config": config, "seeds": seeds, "rows": rows}
     if len(complete) < len(methods):
         result["incomplete"] = [m for m in methods if m not in complete]
@@ -493,7 +498,7 @@ def merge_parts(args, argv):
     revisions = sorted({r.get("git") or "unknown" for r in records})
     provenance = {"name": args.name, "command": command(argv),
                   "git": revisions[0] if len(revisions) == 1 else ",".join(revisions),
-                  "machine": records[-1].get("machine"),
+                  "machine": records[-1].get("machine"), "versions": records[-1].get("versions"),
                   "part_commands": sorted({r.get("command") for r in records if r.get("command")}),
                   "part_git_revisions": revisions}
     return merge(records, records[0]["config"], provenance)
@@ -752,8 +757,7 @@ def run_budget(args, argv, log, start):
     if args.merge:
         result = merge_parts(args, argv)
     else:
-        part_info = {"command": command(argv), "git": revision, "versions": versions(),
-                     "machine": machine()}
+        part_info = {"command": command(argv), "git": revision, "versions": versions()}
         records = [r for seed in args.seed_list
                    for r in run_seed(seed, args.methods, args, part_info, log)]
         if args.parts:
