@@ -41,8 +41,9 @@ test-ray: install
 # (about an hour each on 2 CPU cores; they overwrite benchmarks/results/NAME.{md,json}).
 # long_tail runs the validated protocol (issue 15): every (seed, method) result is stored under
 # benchmarks/results/long_tail_parts/ and skipped when it is there (an interrupted run resumes);
-# generated rows and in-domain generators are cached in benchmarks/.work/long_tail. Two niced lanes on
-# 2 CPU cores (the in-domain generator trains 4176 steps, ~32 min a seed), ~1.5 h, then the merge.
+# generated rows and in-domain generators are cached in benchmarks/.work/long_tail. Two niced
+# lanes on 2 CPU cores (the in-domain generator trains 4176 steps, ~32 min a seed), ~1.5 h, then
+# the merge.
 LT := nice -n 10 $(PY) benchmarks/long_tail.py --validation 0.2 --threads 1 \
 	--parts benchmarks/results/long_tail_parts --cache-dir benchmarks/.work/long_tail
 LT_INDOMAIN := synaug_indomain synaug_indomain_mixup synaug_indomain_mixup_retrain
@@ -87,10 +88,10 @@ bench-tabular: install
 # long_tail re-runs with the settings, seeds and rows recorded in the committed json (--like),
 # whichever protocol produced it, in two lanes from scratch (no stored parts, no cached generator).
 LT_CHECK := nice -n 10 $(PY) benchmarks/long_tail.py --like benchmarks/results/long_tail.json \
-	--threads 1 --parts benchmarks/results/rerun/parts --cache-dir benchmarks/.work/long_tail_rerun \
-	--out benchmarks/results/rerun
+	--threads 1 --parts benchmarks/.work/long_tail_rerun/parts \
+	--cache-dir benchmarks/.work/long_tail_rerun/cache --out benchmarks/results/rerun
 check-long-tail: install fashion-mnist
-	rm -rf benchmarks/results/rerun/parts/long_tail benchmarks/.work/long_tail_rerun
+	rm -rf benchmarks/.work/long_tail_rerun
 	$(LT_CHECK) --seed-list 0 1 & $(LT_CHECK) --seed-list 2; wait
 	$(LT_CHECK) --merge
 	$(PY) benchmarks/compare_runs.py benchmarks/results/long_tail.json \

@@ -69,6 +69,7 @@ from _results import (  # noqa: E402
     command,
     git_revision,
     machine,
+    merge_records,
     paired_difference,
     summarize,
     utc_now,
@@ -464,7 +465,9 @@ def _indomain_train_s(records):
 
 
 def merge(records, cfg, provenance):
-    """The results dict (BENCHMARKS.md shape) of per-(seed, method) records."""
+    """The results dict (BENCHMARKS.md shape) of per-(seed, method) records (the later of two
+    records of one seed and method wins)."""
+    records = merge_records([records], key=lambda r: (r["seed"], r["method"]))
     seeds = sorted({r["seed"] for r in records})
     by = {(r["seed"], r["method"]): r for r in records}
     methods = [m for m in ORDER if any(k[1] == m for k in by)]
