@@ -43,6 +43,26 @@ generated rows and in-domain generators between pieces; ``--merge`` writes
     python benchmarks/long_tail.py --quick         # a few minutes, smoke run
     python benchmarks/long_tail.py --like benchmarks/results/long_tail.json  # its settings
     python benchmarks/long_tail.py --full --device cuda   # the paper's scale, on a GPU
+
+The validated run in pieces of at most ~40 minutes on one CPU core (estimates from the
+committed run's times on 2 loaded cores at 1 torch thread: a net ~24 s per 350 steps, a
+fill ~9 images/s, the in-domain generator ~0.45 s a step; ``make bench-long-tail`` runs
+them in two lanes)::
+
+    LT="python benchmarks/long_tail.py --validation 0.2 --threads 1 \\
+        --parts benchmarks/results/long_tail_parts --cache-dir benchmarks/.work/long_tail"
+    IND="synaug_indomain synaug_indomain_mixup synaug_indomain_mixup_retrain"
+    $LT --seed-list 0 --methods $IND      # ~36 min (31 of them the 4176-step generator)
+    $LT --seed-list 1 --methods $IND      # ~36 min
+    $LT --seed-list 2 --methods $IND      # ~36 min
+    $LT --seed-list 0 1 --exclude $IND    # ~31 min
+    $LT --seed-list 2 --exclude $IND      # ~16 min
+    $LT --merge                           # results/long_tail.{md,json}
+    # the training budget (key rows; the fills come from the cache above)
+    $LT --train-steps 1000 --name long_tail_budget_1000 --methods key   # ~15 min
+    $LT --train-steps 3000 --name long_tail_budget_3000 --methods key --seed-list 0 1  # ~26 min
+    $LT --train-steps 3000 --name long_tail_budget_3000 --methods key --seed-list 2    # ~13 min
+    $LT --name long_tail_budget_1000 --merge; $LT --name long_tail_budget_3000 --merge
 """
 
 from __future__ import annotations
