@@ -12,27 +12,84 @@ seed, on the long-tailed rows only, for a fixed number of optimiser steps
 how busy the machine is). Every method trains the same network for
 the same number of optimiser steps (``synaug_learn.recipes``); the test set is the real one.
 
-    python benchmarks/long_tail.py                 # ~1 h on 2 CPU cores
+Two protocols:
+
+- without ``--validation`` (the committed results of 2026-11-24, kept so that
+  ``make check-long-tail`` can re-run them): every setting is fixed in
+  advance, the strongest generator-free peer is the one with the best *test*
+  score, and the in-domain generator trains 440 steps;
+- ``--validation 0.2``: 20 % of each class's long-tailed rows (rounded down,
+  at least one where a class has two or more; a class with a single row keeps
+  it for training and has no validation row) are carved off per seed, the
+  same rows for every method. Every choice is made on validation balanced
+  accuracy -- the SynAug row reported as "SynAug"
+  (``config.selected_on_validation``), the strongest generator-free peer,
+  the τ of post-hoc logit adjustment and of Balanced Softmax after a fill, the
+  fine-tuning of ``pool_pretrain`` -- and the test set is scored once per
+  method and seed, for the chosen setting only. The in-domain generator trains
+  as many steps as the shipped one (4176), so that "in-domain vs pretrained"
+  compares data, not compute. Three more rows answer "why not just use the
+  data the generator saw?": ``real_fill_pool``, ``pool_pretrain`` and
+  ``logit_adjustment_posthoc`` (see ``EXTRA_METHODS``).
+
+A run can be split and resumed: ``--parts DIR`` stores each (seed, method)
+result as ``DIR/NAME/seedS/METHOD.json`` and skips those already there;
+``--seed-list``, ``--methods`` and ``--exclude`` choose a piece; ``--cache-dir DIR`` keeps
+generated rows and in-domain generators between pieces; ``--merge`` writes
+``NAME.{md,json}`` from the parts and runs nothing.
+
+    python benchmarks/long_tail.py                 # the committed protocol, ~1 h on 2 CPU cores
+    python benchmarks/long_tail.py --validation 0.2   # the validated protocol
     python benchmarks/long_tail.py --quick         # a few minutes, smoke run
+    python benchmarks/long_tail.py --like benchmarks/results/long_tail.json  # its settings
     python benchmarks/long_tail.py --full --device cuda   # the paper's scale, on a GPU
+
+The validated run in pieces of at most ~40 minutes on one CPU core (estimates from the
+committed run's times on 2 loaded cores at 1 torch thread: a net ~24 s per 350 steps, a
+fill ~9 images/s, the in-domain generator ~0.45 s a step; ``make bench-long-tail`` runs
+them in two lanes)::
+
+    LT="python benchmarks/long_tail.py --validation 0.2 --threads 1 \\
+        --parts benchmarks/results/long_tail_parts --cache-dir benchmarks/.work/long_tail"
+    IND="synaug_indomain synaug_indomain_mixup synaug_indomain_mixup_retrain"
+    $LT --seed-list 0 --methods $IND      # ~36 min (31 of them the 4176-step generator)
+    $LT --seed-list 1 --methods $IND      # ~36 min
+    $LT --seed-list 2 --methods $IND      # ~36 min
+    $LT --seed-list 0 1 --exclude $IND    # ~31 min
+    $LT --seed-list 2 --exclude $IND      # ~16 min
+    $LT --merge                           # results/long_tail.{md,json}
+    # the training budget (key rows; the fills come from the cache above)
+    $LT --train-steps 1000 --name long_tail_budget_1000 --methods key   # ~15 min
+    $LT --train-steps 3000 --name long_tail_budget_3000 --methods key --seed-list 0 1  # ~26 min
+    $LT --train-steps 3000 --name long_tail_budget_3000 --methods key --seed-list 2    # ~13 min
+    $LT --name long_tail_budget_1000 --merge; $LT --name long_tail_budget_3000 --merge
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import copy
+import hashlib
+import json
 import sys
 import tempfile
 import time
+import warnings
 from collections import Counter
+from importlib import resources
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _results import (  # noqa: E402
+    RESULTS,
     command,
     git_revision,
     machine,
+    merge_records,
     paired_difference,
     summarize,
     utc_now,
@@ -40,87 +97,473 @@ from _results import (  # noqa: E402
     write_results,
 )
 
+from synaug_learn import LogitAdjustedClassifier  # noqa: E402
 from synaug_learn.datasets import (  # noqa: E402
     FASHION_MNIST_POOL_START,
+    fashion_mnist_pool,
     load_fashion_mnist,
     load_fashion_mnist_lt,
 )
 from synaug_learn.generators import ConditionalDiffusionGenerator  # noqa: E402
 from synaug_learn.recipes import METHODS, evaluate, make_recipe  # noqa: E402
 
+#: Rows this benchmark adds to the package's recipes (built here from the public API).
+EXTRA_METHODS = {
+    "logit_adjustment_posthoc":
+        "post-hoc logit adjustment (Menon et al. 2021): the cross-entropy net's "
+        "log-probabilities minus tau * log(training prior), tau chosen on validation "
+        "(LogitAdjustedClassifier)",
+    "real_fill_pool":
+        "the long-tailed rows plus the generator's whole pool of real images "
+        "(900 per class, what the shipped generator was trained on)",
+    "pool_pretrain":
+        "the same net pre-trained on the generator's whole pool (900 real images per class), "
+        "then fine-tuned on the long-tailed rows (loss and learning rate chosen on validation)",
+}
+DESCRIPTIONS = {**METHODS, **EXTRA_METHODS}
 # Candidates for "the strongest peer": recipes that use no generator and no extra real data.
 GENERATOR_FREE = ["ce", "ros", "smote", "class_weighted_ce", "balanced_softmax", "crt",
-                  "ros_mixup", "balanced_softmax_mixup"]
-ORDER = [
+                  "ros_mixup", "balanced_softmax_mixup", "logit_adjustment_posthoc"]
+# The rows of the committed protocol (no validation split), in table order.
+LEGACY_ORDER = [
     "ce", "ros", "smote", "class_weighted_ce", "balanced_softmax", "crt", "ros_mixup",
     "balanced_softmax_mixup", "synaug_indomain", "synaug_indomain_mixup",
     "synaug_indomain_mixup_retrain", "synaug_pretrained", "synaug_pretrained_mixup",
     "synaug_pretrained_mixup_retrain", "synaug_pretrained_mixup_retrain_resampled",
     "synaug_pretrained_balanced_softmax_mixup", "synthetic_only", "real_fill", "oracle",
 ]
+ORDER = (LEGACY_ORDER[:8] + ["logit_adjustment_posthoc"] + LEGACY_ORDER[8:-1]
+         + ["real_fill_pool", "pool_pretrain", "oracle"])
+#: The rows of the training-budget sweep (issue 15, item 4).
+KEY_ROWS = ["balanced_softmax", "synaug_pretrained", "synaug_pretrained_mixup",
+            "synaug_pretrained_mixup_retrain"]
+#: SynAug rows with the shipped generator: the one with the best validation score is "SynAug".
+SYNAUG_PREFIX = "synaug_pretrained"
 METRICS = ("balanced_accuracy", "many", "medium", "few")
+VALIDATION = "validation_balanced_accuracy"
+# Settings chosen on validation, default (the committed protocol's value) first: a tie
+# goes to the earlier candidate, and without a validation split only the first is run.
+POSTHOC_TAUS = (1.0, 0.0, 0.25, 0.5, 0.75, 1.25, 1.5, 1.75, 2.0)
+FILL_TAUS = (0.5, 0.25, 1.0)
+POOL_FINE_TUNE = (("cross_entropy", 0.05), ("cross_entropy", 0.005),
+                  ("balanced_softmax", 0.05), ("balanced_softmax", 0.005))
+POOL_PER_CLASS = 900  # the shipped generator's pool (its training.json)
+SPLIT_SALT = 15  # the validation carve's random stream: [SPLIT_SALT, seed]
 
 
-def run_seed(seed, args, log):
-    """All methods on one seed's long-tailed split; returns {method: metrics}."""
+def shipped_steps(name="fashion-mnist-small"):
+    """Optimiser steps the shipped generator was trained for (its ``training.json``)."""
+    info = resources.files("synaug_learn") / "pretrained" / name / "training.json"
+    return int(json.loads(info.read_text())["steps"])
+
+
+def validation_split(y, fraction, seed):
+    """Class-stratified ``(train, validation)`` row indices of the long-tailed rows.
+
+    Each class gives ``floor(fraction * n)`` of its ``n`` rows to validation,
+    at least one when ``n >= 2`` and never all; a class with a single row
+    keeps it for training and has no validation row (validation balanced
+    accuracy is then the mean recall over the classes that have one). The
+    rows are drawn from ``RandomState([SPLIT_SALT, seed])``, class by class in
+    sorted label order, so the split depends on ``seed`` and ``y`` only.
+    """
+    if not 0 < fraction < 1:
+        raise ValueError(f"fraction must be in (0, 1); got {fraction!r}.")
+    y = np.asarray(y)
+    rng = np.random.RandomState([SPLIT_SALT, int(seed)])
+    val = [np.zeros(0, dtype=int)]
+    for label in np.unique(y):
+        rows = np.flatnonzero(y == label)
+        n_val = 0 if len(rows) < 2 else min(len(rows) - 1,
+                                            max(1, int(np.floor(fraction * len(rows)))))
+        val.append(np.sort(rng.permutation(rows)[:n_val]))
+    val = np.sort(np.concatenate(val))
+    return np.setdiff1d(np.arange(len(y)), val), val
+
+
+class SeedData(NamedTuple):
+    """One seed's split: the rows methods fit on, validation, test, pools and counts."""
+
+    seed: int
+    X_fit: np.ndarray
+    y_fit: np.ndarray
+    X_val: np.ndarray | None
+    y_val: np.ndarray | None
+    X_test: np.ndarray
+    y_test: np.ndarray
+    counts: dict  # rows per class the methods fit on (the prior, the fill target)
+    shot_counts: dict  # long-tailed rows per class before the carve (many/medium/few)
+    pools: dict
+
+    def info(self):
+        val = (Counter(self.y_val.tolist()) if self.y_val is not None else {})
+        return {"class_counts": list(self.shot_counts.values()),
+                "fit_counts": list(self.counts.values()),
+                "validation_counts": [int(val.get(c, 0)) for c in self.counts]}
+
+
+def _oracle_pool(X_lt, seed):
+    """Training rows below the pool start that are not in the long-tailed split, shuffled."""
+    X_all, y_all = load_fashion_mnist("train")
+    rng = np.random.RandomState(seed)
+    lt_bytes = {r.tobytes() for r in X_lt}
+    outside = np.array([i for i in rng.permutation(FASHION_MNIST_POOL_START)
+                        if X_all[i].tobytes() not in lt_bytes])
+    return X_all[outside].reshape(len(outside), -1), y_all[outside]
+
+
+def seed_data(seed, args, methods):
+    """Load one seed's long-tailed split, carve the validation rows, build the pools."""
     data = load_fashion_mnist_lt(args.imbalance_factor, n_max=args.n_max,
                                  pool_per_class=args.n_max,
                                  pool_start=FASHION_MNIST_POOL_START, random_state=seed)
     # Flat rows for every method: imblearn's ROS and SMOTE take 2-D input only; the net and
     # the generator read 784-feature rows as 28x28 images.
     flat = {k: data[k].reshape(len(data[k]), -1) for k in ("X_train", "X_test", "X_pool")}
-    X_lt, y_lt, X_test = flat["X_train"], data.y_train, flat["X_test"]
-    counts = dict(sorted(Counter(y_lt.tolist()).items()))
+    X_lt, y_lt = flat["X_train"], data.y_train
     # The oracle's balanced real rows come from outside both the split and the pool.
-    X_all, y_all = load_fashion_mnist("train")
-    rng = np.random.RandomState(seed)
-    lt_bytes = {r.tobytes() for r in X_lt}
-    outside = np.array([i for i in rng.permutation(FASHION_MNIST_POOL_START)
-                        if X_all[i].tobytes() not in lt_bytes])
-    pools = {"real_fill": (flat["X_pool"], data.y_pool),
-             "oracle": (X_all[outside].reshape(len(outside), -1), y_all[outside])}
+    pools = {"real_fill": (flat["X_pool"], data.y_pool), "oracle": _oracle_pool(X_lt, seed)}
+    if {"real_fill_pool", "pool_pretrain"} & set(methods):
+        X_pool, y_pool = fashion_mnist_pool(POOL_PER_CLASS)
+        pools["pool"] = (X_pool.reshape(len(X_pool), -1), y_pool)
+    if args.validation:
+        fit, val = validation_split(y_lt, args.validation, seed)
+        X_fit, y_fit, X_val, y_val = X_lt[fit], y_lt[fit], X_lt[val], y_lt[val]
+    else:
+        X_fit, y_fit, X_val, y_val = X_lt, y_lt, None, None
+    shots = dict(sorted(Counter(y_lt.tolist()).items()))
+    return SeedData(seed, X_fit, y_fit, X_val, y_val, flat["X_test"], data.y_test,
+                    dict(sorted(Counter(y_fit.tolist()).items())), shots, pools)
+
+
+def _indomain_generator(sd, args, cache, log):
+    """Train (or load from ``cache``) the in-domain generator of one seed's fit rows."""
+    sampling = {"num_inference_steps": args.steps, "guidance_scale": args.guidance}
+    key = hashlib.sha256(sd.X_fit.tobytes() + sd.y_fit.tobytes()).hexdigest()[:12]
+    folder = Path(cache) / f"indomain_seed{sd.seed}_steps{args.indomain_steps}_{key}"
+    info_file = folder / "benchmark_training.json"
+    if not info_file.is_file():
+        t0 = time.time()
+        indomain = ConditionalDiffusionGenerator(
+            max_steps=args.indomain_steps, max_minutes=args.indomain_minutes,
+            random_state=sd.seed, device=args.device, **sampling).fit(sd.X_fit, sd.y_fit)
+        indomain.save_pretrained(folder)
+        info = {"steps": int(indomain.n_train_steps_), "train_s": round(time.time() - t0, 1)}
+        info_file.write_text(json.dumps(info))
+        log(f"  seed {sd.seed}: in-domain generator trained {info['steps']} steps "
+            f"in {info['train_s']:.0f} s")
+    info = json.loads(info_file.read_text())
+    # Loading the saved model keeps its training out of every recipe's fit.
+    return ConditionalDiffusionGenerator.from_pretrained(folder, device=args.device,
+                                                         **sampling), info
+
+
+def generators_for(sd, methods, args, cache, log):
+    """The generators ``methods`` need, and the in-domain one's training record (or None)."""
     sampling = {"num_inference_steps": args.steps, "guidance_scale": args.guidance}
     generators = {"pretrained": ConditionalDiffusionGenerator.from_pretrained(
         "fashion-mnist-small", device=args.device, **sampling)}
-    results = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        methods = [m for m in ORDER if m in args.methods]
-        if any("indomain" in m for m in methods):
-            t0 = time.time()
-            indomain = ConditionalDiffusionGenerator(
-                max_steps=args.indomain_steps, max_minutes=args.indomain_minutes,
-                random_state=seed,
-                device=args.device, **sampling).fit(X_lt, y_lt)
-            indomain.save_pretrained(Path(tmp) / "indomain")
-            # Loading the saved model keeps its training out of every recipe's fit.
-            generators["indomain"] = ConditionalDiffusionGenerator.from_pretrained(
-                Path(tmp) / "indomain", device=args.device, **sampling)
-            results["_indomain_steps"] = int(indomain.n_train_steps_)
-            log(f"  seed {seed}: in-domain generator trained {indomain.n_train_steps_} steps "
-                f"in {time.time() - t0:.0f} s")
-        for method in methods:
-            t0 = time.time()
-            est = make_recipe(method, class_counts=counts, n_target=max(counts.values()),
-                              generators=generators, pools=pools,
-                              net_params={"device": args.device}, train_steps=args.train_steps,
-                              cache_dir=str(Path(tmp) / "bank"), random_state=seed)
-            est.fit(X_lt, y_lt)
-            metrics = evaluate(est, X_test, data.y_test, counts)
-            metrics.pop("per_class")
-            results[method] = {**metrics, "wall_s": time.time() - t0}
-            log(f"  seed {seed}: {method:44s} bal.acc {metrics['balanced_accuracy']:.3f} "
-                f"few {metrics['few']:.3f} ({results[method]['wall_s']:.0f} s)")
-    return results, counts
+    info = None
+    if any("indomain" in m for m in methods):
+        generators["indomain"], info = _indomain_generator(sd, args, cache, log)
+    return generators, info
+
+
+def _grid(values, args):
+    """Every candidate with a validation split; only the default (the first) without."""
+    return values if args.validation else values[:1]
+
+
+def _recipe_args(sd, generators, args, bank):
+    return {"class_counts": sd.counts, "n_target": max(sd.counts.values()),
+            "generators": generators, "pools": sd.pools,
+            "net_params": {"device": args.device}, "train_steps": args.train_steps,
+            "cache_dir": bank, "random_state": sd.seed}
+
+
+def _append_rows(X, y, *, X_extra, y_extra):
+    """A FunctionSampler function: the rows, then ``X_extra`` (the pool) after them."""
+    return (np.concatenate([X, X_extra.astype(X.dtype)]),
+            np.concatenate([y, y_extra.astype(y.dtype)]))
+
+
+def _real_fill_pool(sd, common):
+    """Cross-entropy on the long-tailed rows plus the whole pool, the same step budget."""
+    from imblearn import FunctionSampler
+    from imblearn.pipeline import Pipeline
+
+    X_pool, y_pool = sd.pools["pool"]
+    pool_counts = Counter(y_pool.tolist())
+    # make_recipe sets the epochs from the rows the net sees: here rows + pool.
+    net = make_recipe("ce", **{**common, "class_counts": {
+        c: n + pool_counts[c] for c, n in sd.counts.items()}})
+    return Pipeline([("sampler", FunctionSampler(
+        func=_append_rows, validate=False, kw_args={"X_extra": X_pool, "y_extra": y_pool})),
+        ("clf", net)])
+
+
+def _pool_pretrain(sd, common, args):
+    """Yield ``(choice, fitted net)``: pre-trained on the pool, fine-tuned on the fit rows."""
+    X_pool, y_pool = sd.pools["pool"]
+    pool_counts = dict(Counter(y_pool.tolist()))
+    pre = make_recipe("ce", **{**common, "class_counts": pool_counts,
+                               "train_steps": args.pool_pretrain_steps})
+    pre.fit(X_pool, y_pool)
+    for loss, lr in _grid(POOL_FINE_TUNE, args):
+        recipe = "ce" if loss == "cross_entropy" else loss
+        net = make_recipe(recipe, **common)
+        # skorch takes a module instance in the constructor only: the same net, pre-trained.
+        net = type(net)(**{**net.get_params(deep=False), "module": copy.deepcopy(pre.module_),
+                           "lr": lr})
+        yield {"loss": loss, "lr": lr}, net.fit(sd.X_fit, sd.y_fit)
+
+
+def fit_candidates(method, sd, generators, args, bank):
+    """Yield ``(choice, fitted estimator)`` for each setting of ``method``, default first."""
+    common = _recipe_args(sd, generators, args, bank)
+    if method == "logit_adjustment_posthoc":
+        # tau only enters predict: one fit, then every tau on the same net.
+        est = LogitAdjustedClassifier(make_recipe("ce", **common)).fit(sd.X_fit, sd.y_fit)
+        for tau in _grid(POSTHOC_TAUS, args):
+            yield {"tau": tau}, copy.copy(est).set_params(tau=tau)
+    elif method == "pool_pretrain":
+        yield from _pool_pretrain(sd, common, args)
+    elif method == "real_fill_pool":
+        yield {}, _real_fill_pool(sd, common).fit(sd.X_fit, sd.y_fit)
+    elif method == "synaug_pretrained_balanced_softmax_mixup":
+        for tau in _grid(FILL_TAUS, args):  # the recipe is a Pipeline(sampler, clf)
+            est = make_recipe(method, **common).set_params(clf__loss_tau=tau)
+            yield {"loss_tau": tau}, est.fit(sd.X_fit, sd.y_fit)
+    else:
+        yield {}, make_recipe(method, **common).fit(sd.X_fit, sd.y_fit)
+
+
+def validation_score(est, sd):
+    """Balanced accuracy on the seed's validation rows (the classes that have some)."""
+    from sklearn.metrics import balanced_accuracy_score
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a prediction of a class without validation rows
+        return float(balanced_accuracy_score(sd.y_val, est.predict(sd.X_val)))
+
+
+def run_method(method, sd, generators, args, bank):
+    """Fit every candidate of ``method``, keep the best on validation, score it on test once."""
+    t0, best, tried = time.time(), None, []
+    for choice, est in fit_candidates(method, sd, generators, args, bank):
+        val = validation_score(est, sd) if sd.X_val is not None else None
+        tried.append({"choice": choice, VALIDATION: val})
+        if best is None or (val is not None and val > best[1]):
+            best = (choice, val, est)
+    choice, val, est = best
+    metrics = evaluate(est, sd.X_test, sd.y_test, sd.shot_counts)
+    metrics.pop("per_class")
+    if val is not None:
+        metrics[VALIDATION] = val
+    record = {"seed": sd.seed, "method": method, "metrics": metrics,
+              "wall_s": time.time() - t0}
+    if len(tried) > 1:
+        record.update(choice=choice, candidates=tried)
+    return record
+
+
+# -- runs, parts and merging ------------------------------------------------------------------
+
+def protocol_config(args):
+    """What determines the numbers; parts of one results file must agree on all of it."""
+    cfg = {"dataset": "fashion_mnist_lt", "imbalance_factor": args.imbalance_factor,
+           "n_max": args.n_max, "train_steps": args.train_steps, "batch_size": 128,
+           "module": "small_cnn", "inference_steps": args.steps,
+           "guidance_scale": args.guidance, "indomain_steps": args.indomain_steps,
+           "indomain_minutes": args.indomain_minutes,
+           "pretrained_generator": "fashion-mnist-small", "device": args.device}
+    if args.validation:  # absent from the committed protocol's results, which stay as they are
+        cfg.update(validation=args.validation, validation_rule=(
+            "per class floor(fraction * n) rows, at least 1 where n >= 2, never all; "
+            f"RandomState([{SPLIT_SALT}, seed])"),
+            posthoc_taus=list(POSTHOC_TAUS), fill_taus=list(FILL_TAUS),
+            pool_per_class=POOL_PER_CLASS, pool_pretrain_steps=args.pool_pretrain_steps,
+            pool_fine_tune=[list(c) for c in POOL_FINE_TUNE],
+            shipped_generator_steps=shipped_steps())
+    return cfg
+
+
+def _part_path(parts, name, seed, method):
+    return Path(parts) / name / f"seed{seed}" / f"{method}.json"
+
+
+def load_part(path, cfg):
+    """A stored (seed, method) result, or None; an error when its configuration differs."""
+    if not path.is_file():
+        return None
+    part = json.loads(path.read_text())
+    if part["config"] != cfg:
+        diff = {k: (part["config"].get(k), cfg.get(k)) for k in set(part["config"]) | set(cfg)
+                if part["config"].get(k) != cfg.get(k)}
+        raise SystemExit(f"{path} was run with another configuration (stored, now): {diff}; "
+                         "use another --parts folder or --name.")
+    return part
+
+
+@contextlib.contextmanager
+def _cache(args):
+    if args.cache_dir:
+        Path(args.cache_dir).mkdir(parents=True, exist_ok=True)
+        yield str(args.cache_dir)
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            yield tmp
+
+
+def run_seed(seed, methods, args, provenance, log):
+    """Run ``methods`` on one seed (skipping stored parts); returns the seed's records."""
+    cfg, records, todo = protocol_config(args), [], []
+    for method in methods:
+        part = load_part(_part_path(args.parts, args.name, seed, method), cfg) \
+            if args.parts else None
+        (records.append(part) if part else todo.append(method))
+    if not todo:
+        return records
+    sd = seed_data(seed, args, todo)
+    with _cache(args) as cache:
+        generators, indomain = generators_for(sd, todo, args, cache, log)
+        for method in todo:
+            record = run_method(method, sd, generators, args, str(Path(cache) / "bank"))
+            record["seed_info"] = {**sd.info(), "indomain_generator": indomain}
+            m = record["metrics"]
+            val = f" val {m[VALIDATION]:.3f}" if VALIDATION in m else ""
+            log(f"  seed {seed}: {method:44s}{val} bal.acc {m['balanced_accuracy']:.3f} "
+                f"few {m['few']:.3f} ({record['wall_s']:.0f} s)"
+                + (f" chose {record['choice']}" if "choice" in record else ""))
+            if args.parts:
+                path = _part_path(args.parts, args.name, seed, method)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(json.dumps({**record, "config": cfg, **provenance,
+                                            "machine": machine(), "date": utc_now()},
+                                           indent=1) + "\n")
+            records.append(record)
+    return records
+
+
+def read_parts(parts, name):
+    """Every stored record of results ``name``; they must share one configuration."""
+    records = [json.loads(p.read_text())
+               for p in sorted((Path(parts) / name).glob("seed*/*.json"))]
+    if not records:
+        raise SystemExit(f"no parts under {Path(parts) / name}")
+    configs = {json.dumps(r["config"], sort_keys=True) for r in records}
+    if len(configs) > 1:
+        raise SystemExit(f"the parts under {Path(parts) / name} disagree on the configuration")
+    return records
+
+
+def _row(method, recs):
+    """One results row from the per-seed records of a method (seeds in order)."""
+    names = METRICS + ((VALIDATION,) if VALIDATION in recs[0]["metrics"] else ())
+    row = {"method": method, "description": DESCRIPTIONS[method], "metrics": {
+        k: summarize([r["metrics"][k] for r in recs]) for k in names},
+        "wall_s": float(np.mean([r["wall_s"] for r in recs]))}
+    if any("choice" in r for r in recs):
+        row["choices_per_seed"] = [r.get("choice") for r in recs]
+        row["candidates_per_seed"] = [r.get("candidates") for r in recs]
+    return row
+
+
+def _indomain_by_seed(records):
+    """``{seed: {"steps", "train_s"}}`` of the seeds whose records used an in-domain generator."""
+    return {r["seed"]: r["seed_info"]["indomain_generator"] for r in records
+            if (r.get("seed_info") or {}).get("indomain_generator")}
+
+
+def _indomain_steps(records, seeds):
+    by_seed = _indomain_by_seed(records)
+    return [by_seed[s]["steps"] if s in by_seed else None for s in seeds]
+
+
+def _indomain_train_s(records):
+    return sum(info.get("train_s", 0.0) for info in _indomain_by_seed(records).values())
+
+
+def merge(records, cfg, provenance):
+    """The results dict (BENCHMARKS.md shape) of per-(seed, method) records (the later of two
+    records of one seed and method wins)."""
+    records = merge_records([records], key=lambda r: (r["seed"], r["method"]))
+    seeds = sorted({r["seed"] for r in records})
+    by = {(r["seed"], r["method"]): r for r in records}
+    methods = [m for m in ORDER if any(k[1] == m for k in by)]
+    complete = [m for m in methods if all((s, m) in by for s in seeds)]
+    rows = [_row(m, [by[s, m] for s in seeds]) for m in complete]
+    info0 = by[seeds[0], complete[0]].get("seed_info", {}) if complete else {}
+    config = {**cfg, "indomain_train_steps_per_seed": _indomain_steps(records, seeds),
+              "class_counts_seed0": info0.get("class_counts")}
+    if cfg.get("validation"):
+        config.update(fit_counts_seed0=info0.get("fit_counts"),
+                      validation_counts_seed0=info0.get("validation_counts"))
+    # From parts: the methods' times plus each seed's in-domain generator training.
+    config["wall_s_total"] = provenance.pop("wall_s_total", None) or round(
+        sum(r["wall_s"] for r in records) + _indomain_train_s(records), 1)
+    result = {"benchmark": provenance["name"], "command": provenance["command"],
+              "date": utc_now(), "machine": provenance.get("machine") or machine(),
+              "versions": {**(provenance.get("versions") or versions()),
+                           "git": provenance["git"]},
+              "config": config, "seeds": seeds, "rows": rows}
+    if len(complete) < len(methods):
+        result["incomplete"] = [m for m in methods if m not in complete]
+    for key in ("part_commands", "part_git_revisions"):
+        if key in provenance:
+            result[key] = provenance[key]
+    return finalize(result)
+
+
+def merge_parts(args, argv):
+    """Merge the parts of ``args.name`` under ``args.parts`` into NAME.{md,json}."""
+    records = read_parts(args.parts, args.name)
+    revisions = sorted({r.get("git") or "unknown" for r in records})
+    provenance = {"name": args.name, "command": command(argv),
+                  "git": revisions[0] if len(revisions) == 1 else ",".join(revisions),
+                  "machine": records[-1].get("machine"), "versions": records[-1].get("versions"),
+                  "part_commands": sorted({r.get("command") for r in records if r.get("command")}),
+                  "part_git_revisions": revisions}
+    return merge(records, records[0]["config"], provenance)
+
+
+# -- choices, markdown --------------------------------------------------------------------------
+
+def _best(rows, candidates, key):
+    """The candidate row with the best mean ``key`` (the first one on a tie), or None."""
+    present = [m for m in candidates if m in rows and key in rows[m]["metrics"]]
+    if not present:
+        return None
+    return max(present, key=lambda m: rows[m]["metrics"][key]["mean"])
 
 
 def finalize(result):
-    """Pick the strongest generator-free recipe and add paired differences against it."""
+    """Choose the peer (and, with validation, "SynAug"); add paired differences vs the peer.
+
+    Without a validation split the peer is the generator-free recipe with the best test
+    score (the committed protocol); with one, both choices use validation scores only.
+    """
+    cfg = result["config"]
     rows = {r["method"]: r for r in result["rows"]}
-    candidates = [m for m in GENERATOR_FREE if m in rows]
-    if not candidates:
+    key = VALIDATION if cfg.get("validation") else "balanced_accuracy"
+    peer = cfg["peer"] = _best(rows, GENERATOR_FREE, key)
+    if cfg.get("validation"):
+        synaug = [m for m in rows if m.startswith(SYNAUG_PREFIX)]
+        cfg["selected_on_validation"] = _best(rows, synaug, VALIDATION)
+        cfg["validation_choices"] = {
+            "peer": {m: rows[m]["metrics"][VALIDATION]["mean"]
+                     for m in GENERATOR_FREE if m in rows},
+            "synaug": {m: rows[m]["metrics"][VALIDATION]["mean"] for m in synaug},
+            "per_seed": {m: r["choices_per_seed"] for m, r in rows.items()
+                         if "choices_per_seed" in r}}
+        retrain = {"original": "synaug_pretrained_mixup_retrain",
+                   "resampled": "synaug_pretrained_mixup_retrain_resampled"}
+        if all(m in rows for m in retrain.values()):  # RetrainClassifier(rows=...)
+            scores = {k: rows[m]["metrics"][VALIDATION]["mean"] for k, m in retrain.items()}
+            cfg["validation_choices"]["retrain_rows"] = {
+                **scores, "chosen": max(scores, key=scores.get)}
+    if peer is None:
         return result
-    peer = max(candidates, key=lambda m: rows[m]["metrics"]["balanced_accuracy"]["mean"])
-    result["config"]["peer"] = peer
     base = rows[peer]["metrics"]["balanced_accuracy"]["values"]
     for method, row in rows.items():
         row.pop("paired_vs_peer", None)
@@ -138,120 +581,243 @@ def _indomain_budget(cfg):
     return f"{cfg['indomain_steps']} steps" + (f" (capped at {cap} minutes)" if cap else "")
 
 
-def markdown(result):
+def _header(result):
     cfg = result["config"]
-    lines = [
-        "# Long-tail benchmark: Fashion-MNIST-LT",
-        "",
+    text = (
         f"IF={cfg['imbalance_factor']}, n_max={cfg['n_max']} (training counts "
         f"{cfg['class_counts_seed0']}), {cfg['train_steps']} optimiser steps (batch 128) of "
         f"`{cfg['module']}` for every method, DDIM-{cfg['inference_steps']} with guidance "
-        f"{cfg['guidance_scale']}; the in-domain generator trained "
-        f"{_indomain_budget(cfg)} per seed "
-        f"({cfg['indomain_train_steps_per_seed']} steps), the shipped one 4176 steps; "
+        f"{cfg['guidance_scale']}; "
+        + (f"the in-domain generator trained {_indomain_budget(cfg)} per seed "
+           f"({cfg['indomain_train_steps_per_seed']} steps), "
+           if any(cfg["indomain_train_steps_per_seed"]) else "no in-domain generator, ")
+        + f"the shipped one {cfg.get('shipped_generator_steps', 4176)} steps; "
         f"{len(result['seeds'])} seeds {result['seeds']}, real test set (10,000 images). "
-        "Many > 100, few < 20 training images. Mean ± std over seeds; Δ is the paired "
-        f"difference in balanced accuracy against `{cfg['peer']}`, the strongest generator-free "
-        "recipe of this run (mean ± std, seeds better).",
-        "",
-        "| method | balanced acc | many | medium | few | Δ vs peer | wall s |",
-        "|---|---|---|---|---|---|---|",
-    ]
+        "Many > 100, few < 20 training images. Mean ± std over seeds; "
+        + (f"Δ is the paired difference in test balanced accuracy against `{cfg['peer']}`, "
+           "the strongest generator-free recipe of this run (mean ± std, seeds better)"
+           if cfg.get("peer") else "no generator-free recipe ran, so there is no Δ"))
+    if not cfg.get("validation"):
+        return text + "."
+    return text + (", chosen on validation" if cfg.get("peer") else "") + (
+        f". **Validation**: {cfg['validation']:.0%} of each class's "
+        "long-tailed rows (rounded down, at least one where a class has two or more; a class "
+        "with one row keeps it for training), drawn per seed and the same for every method "
+        f"(seed 0: fit {cfg['fit_counts_seed0']}, validation {cfg['validation_counts_seed0']}); "
+        "the methods train on the rest, fills go up to its largest class, the shot groups "
+        "use the counts before the carve. Every choice below is made on validation balanced "
+        "accuracy (\"val\"); the test set is scored once per method and seed, for the chosen "
+        f"setting. **SynAug (chosen on validation): `{cfg['selected_on_validation']}`**.")
+
+
+def _choice_lines(result):
+    cfg = result["config"]
+    vc = cfg.get("validation_choices")
+    if not vc:
+        return []
+    fmt = ", ".join
+    lines = ["", "Choices made on validation (mean validation balanced accuracy over seeds):", "",
+             f"- SynAug row: `{cfg['selected_on_validation']}` among "
+             + fmt(f"`{m}` {v:.3f}" for m, v in vc["synaug"].items()) + ".",
+             f"- Strongest generator-free peer: `{cfg['peer']}` among "
+             + fmt(f"`{m}` {v:.3f}" for m, v in vc["peer"].items()) + "."]
+    if not vc["synaug"]:
+        lines[3] = "- SynAug row: none ran."
+    if "retrain_rows" in vc:
+        r = vc["retrain_rows"]
+        lines.append(f"- `RetrainClassifier(rows=...)` after fill + Mixup: `{r['chosen']}` "
+                     f"(original {r['original']:.3f}, resampled {r['resampled']:.3f}).")
+    for method, choices in vc["per_seed"].items():
+        lines.append(f"- `{method}`, per seed: " + "; ".join(
+            fmt(f"{k}={v}" for k, v in c.items()) for c in choices) + ".")
+    return lines
+
+
+def markdown(result):
+    cfg = result["config"]
+    val = bool(cfg.get("validation"))
+    head = ["method"] + (["val bal. acc"] if val else []) + [
+        "balanced acc", "many", "medium", "few", "Δ vs peer", "wall s"]
+    lines = ["# Long-tail benchmark: Fashion-MNIST-LT", "", _header(result), "",
+             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in result["rows"]:
         m = row["metrics"]
-        cells = [f"{m[k]['mean']:.3f} ± {m[k]['std']:.3f}" for k in METRICS]
+        keys = ((VALIDATION,) if val else ()) + METRICS
+        cells = [f"{m[k]['mean']:.3f} ± {m[k]['std']:.3f}" for k in keys]
         d = row.get("paired_vs_peer")
         delta = (f"{d['mean']:+.3f} ± {d['std']:.3f} ({d['n_better']}/{d['n_seeds']})"
                  if d else "—")
-        lines.append(f"| `{row['method']}` | " + " | ".join(cells)
-                     + f" | {delta} | {row['wall_s']:.0f} |")
+        name = f"`{row['method']}`"
+        if row["method"] == cfg.get("selected_on_validation"):
+            name = f"**{name} (SynAug)**"
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {delta} | {row['wall_s']:.0f} |")
+    lines += _choice_lines(result)
+    if result.get("incomplete"):
+        lines += ["", "Left out (not run on every seed): "
+                  + ", ".join(f"`{m}`" for m in result["incomplete"]) + "."]
     lines += ["", f"Command: `{result['command']}`; machine: {result['machine']}; "
-              f"date {result['date']}.", ""]
+              f"date {result['date']}; git {result['versions'].get('git')} at start.", ""]
     return "\n".join(lines)
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--n-max", type=int, default=300)
-    parser.add_argument("--imbalance-factor", type=float, default=100)
-    parser.add_argument("--train-steps", type=int, default=350,
-                        help="optimiser steps of every method (epochs follow from its rows)")
-    parser.add_argument("--steps", type=int, default=10, help="DDIM steps when generating")
-    parser.add_argument("--guidance", type=float, default=1.5)
-    parser.add_argument("--indomain-steps", type=int, default=440,
-                        help="in-domain generator training steps per seed (about 4 CPU-minutes)")
-    parser.add_argument("--indomain-minutes", type=float, default=None,
-                        help="optional wall-clock cap on the in-domain generator's training")
-    parser.add_argument("--methods", nargs="*", default=ORDER, choices=sorted(METHODS))
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--quick", action="store_true", help="1 seed, tiny sizes: a smoke run")
-    parser.add_argument("--full", action="store_true",
-                        help="the paper's scale (n_max=6000 is not possible here: rows < 50000 "
-                             "hold ~4950 per class, so n_max=4500), 6000 steps, DDIM-25: a GPU run")
-    parser.add_argument("--name", default="long_tail")
-    parser.add_argument("--out", type=Path, default=None)
-    parser.add_argument("--from-json", type=Path, default=None,
-                        help="re-render the markdown (and peer comparison) of a results json")
-    args = parser.parse_args(argv)
-    if args.from_json:
-        import json
+# -- command line ---------------------------------------------------------------------------------
 
-        result = finalize(json.loads(args.from_json.read_text()))
-        return write_results(result, markdown(result), out=args.out or args.from_json.parent)
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add = parser.add_argument
+    add("--seeds", type=int, default=3, help="seeds 0 .. N-1")
+    add("--seed-list", type=int, nargs="+", default=None,
+        help="run these seeds only (a piece of a split run); overrides --seeds")
+    add("--n-max", type=int, default=300)
+    add("--imbalance-factor", type=float, default=100)
+    add("--train-steps", type=int, nargs="+", default=None,
+        help="optimiser steps of every method (epochs follow from its rows; default 350); "
+             "several values run one after the other, each into NAME_budget_STEPS")
+    add("--steps", type=int, default=10, help="DDIM steps when generating")
+    add("--guidance", type=float, default=1.5)
+    add("--indomain-steps", type=int, default=None,
+        help="in-domain generator training steps per seed; default 440 (about 4 CPU-minutes) "
+             "without --validation, the shipped generator's 4176 with it")
+    add("--indomain-minutes", type=float, default=None,
+        help="optional wall-clock cap on the in-domain generator's training")
+    add("--validation", type=float, default=None,
+        help="carve this fraction of each class's long-tailed rows as a validation split and "
+             "make every choice on it (the validated protocol; e.g. 0.2)")
+    add("--pool-pretrain-steps", type=int, default=1000,
+        help="optimiser steps of pool_pretrain's pre-training on the pool")
+    add("--methods", nargs="*", default=None, choices=sorted(DESCRIPTIONS) + ["key"],
+        help="default: every row of the protocol; 'key' adds the budget sweep's rows")
+    add("--exclude", nargs="*", default=[], choices=sorted(DESCRIPTIONS),
+        help="leave these methods out (e.g. the in-domain rows, run as another piece)")
+    add("--device", default="cpu")
+    add("--threads", type=int, default=2)
+    add("--quick", action="store_true", help="1 seed, tiny sizes: a smoke run")
+    add("--full", action="store_true",
+        help="the paper's scale (n_max=6000 is not possible here: rows < 50000 "
+             "hold ~4950 per class, so n_max=4500), 6000 steps, DDIM-25: a GPU run")
+    add("--like", type=Path, default=None,
+        help="take the settings, seeds, methods and name of this results json "
+             "(a re-run of committed results); --seed-list and --methods pick a piece of it")
+    add("--parts", type=Path, default=None,
+        help="store each (seed, method) result under PARTS/NAME/ and skip those stored")
+    add("--cache-dir", type=Path, default=None,
+        help="keep generated rows and in-domain generators here (default: a temporary folder)")
+    add("--merge", action="store_true",
+        help="write NAME.{md,json} from the parts under --parts; runs nothing")
+    add("--plan", action="store_true",
+        help="print the resolved settings, seeds, methods and stored parts; run nothing")
+    add("--name", default="long_tail")
+    add("--out", type=Path, default=None)
+    add("--from-json", type=Path, default=None,
+        help="re-render the markdown (and peer comparison) of a results json")
+    return parser, parser.parse_args(argv)
+
+
+def apply_like(args, path):
+    """Set ``args`` from a results json: its configuration, seeds, rows and name."""
+    result = json.loads(Path(path).read_text())
+    cfg = result["config"]
+    args.name = result["benchmark"]
+    # An explicit --seed-list / --methods picks a piece of the re-run.
+    if args.seed_list is None:
+        args.seed_list = list(result["seeds"])
+    if args.methods is None:
+        args.methods = [r["method"] for r in result["rows"]]
+    args.imbalance_factor, args.n_max = cfg["imbalance_factor"], cfg["n_max"]
+    args.train_steps = [cfg["train_steps"]]
+    args.steps, args.guidance = cfg["inference_steps"], cfg["guidance_scale"]
+    args.indomain_steps, args.indomain_minutes = cfg["indomain_steps"], cfg["indomain_minutes"]
+    args.validation = cfg.get("validation")
+    args.pool_pretrain_steps = cfg.get("pool_pretrain_steps", args.pool_pretrain_steps)
+    args.device = cfg.get("device", args.device)
+    return args
+
+
+def resolve_args(args):
+    """Fill the defaults that depend on other options (--quick, --full, --validation)."""
+    if args.like:
+        apply_like(args, args.like)
     if args.quick:
-        args.seeds, args.n_max, args.train_steps, args.indomain_steps = 1, 100, 20, 30
+        args.seeds, args.n_max, args.indomain_steps = 1, 100, 30
+        args.train_steps = args.train_steps or [20]
+        args.pool_pretrain_steps = 20
         args.imbalance_factor = 20  # keeps >= 5 rows in the tail, which SMOTE needs
         args.name = args.name if args.name != "long_tail" else "long_tail_quick"
     if args.full:
-        args.n_max, args.train_steps, args.steps = 4500, 6000, 25
-        args.indomain_steps = max(args.indomain_steps, 4000)  # the shipped model's budget
+        args.n_max, args.steps = 4500, 25
+        args.train_steps = args.train_steps or [6000]
+        args.indomain_steps = max(args.indomain_steps or 0, 4000)  # ~ the shipped budget
         args.name = args.name if args.name != "long_tail" else "long_tail_full"
+    args.train_steps = args.train_steps or [350]
+    if args.indomain_steps is None:
+        args.indomain_steps = shipped_steps() if args.validation else 440
+    default = ORDER if args.validation else LEGACY_ORDER
+    methods = args.methods or default
+    methods = set(methods) | (set(KEY_ROWS) if "key" in methods else set())
+    args.methods = [m for m in ORDER if m in methods and m not in args.exclude]
+    args.seed_list = args.seed_list if args.seed_list is not None else list(range(args.seeds))
+    return args
+
+
+def print_plan(args):
+    """Print what a run with these options would do (per budget), and what is stored."""
+    for steps in args.train_steps:
+        a = copy.copy(args)
+        a.train_steps = steps
+        a.name = args.name if len(args.train_steps) == 1 else f"{args.name}_budget_{steps}"
+        print(json.dumps({"name": a.name, "seeds": a.seed_list, "methods": a.methods,
+                          "config": protocol_config(a)}, indent=1))
+        for seed in a.seed_list if a.parts else []:
+            stored = [m for m in a.methods if _part_path(a.parts, a.name, seed, m).is_file()]
+            print(f"seed {seed}: {len(stored)} of {len(a.methods)} methods stored")
+    return None
+
+
+def run_budget(args, argv, log, start):
+    """Run (or merge) one training budget into ``args.name``; returns the result or None."""
+    revision = git_revision()  # the code that runs, not the code at the end
+    provenance = {"name": args.name, "command": command(argv), "git": revision}
+    if args.merge:
+        result = merge_parts(args, argv)
+    else:
+        part_info = {"command": command(argv), "git": revision, "versions": versions()}
+        records = [r for seed in args.seed_list
+                   for r in run_seed(seed, args.methods, args, part_info, log)]
+        if args.parts:
+            log(f"parts of {args.name} stored under {args.parts / args.name}; "
+                "--merge writes the results")
+            return None
+        provenance["wall_s_total"] = round(time.time() - start, 1)
+        result = merge(records, protocol_config(args), provenance)
+    paths = write_results(result, markdown, out=args.out or RESULTS)
+    log(f"wrote {paths}")
+    return result
+
+
+def main(argv=None):
+    parser, args = parse_args(argv)
+    if args.from_json:
+        result = finalize(json.loads(args.from_json.read_text()))
+        return write_results(result, markdown(result), out=args.out or args.from_json.parent)
+    args = resolve_args(args)
+    if args.merge and not args.parts:
+        parser.error("--merge needs --parts")
+    if args.plan:
+        return print_plan(args)
 
     import torch
 
     torch.set_num_threads(args.threads)
-    start, revision = time.time(), git_revision()  # the code that runs, not the code at the end
+    start = time.time()
 
     def log(msg):
         print(f"[{time.time() - start:6.0f} s] {msg}", flush=True)
 
-    seeds = list(range(args.seeds))
-    per_seed, counts0 = {}, None
-    for seed in seeds:
-        per_seed[seed], counts = run_seed(seed, args, log)
-        counts0 = counts0 or counts
-    indomain_steps = [per_seed[s].pop("_indomain_steps", None) for s in seeds]
-    methods = [m for m in ORDER if m in per_seed[seeds[0]]]
-    rows = []
-    for method in methods:
-        row = {"method": method, "description": METHODS[method], "metrics": {
-            k: summarize([per_seed[s][method][k] for s in seeds]) for k in METRICS},
-            "wall_s": float(np.mean([per_seed[s][method]["wall_s"] for s in seeds]))}
-        rows.append(row)
-    result = {
-        "benchmark": args.name,
-        "command": command(argv),
-        "date": utc_now(),
-        "machine": machine(),
-        "versions": {**versions(), "git": revision},
-        "config": {"dataset": "fashion_mnist_lt", "imbalance_factor": args.imbalance_factor,
-                   "n_max": args.n_max, "train_steps": args.train_steps, "batch_size": 128,
-                   "module": "small_cnn",
-                   "inference_steps": args.steps, "guidance_scale": args.guidance,
-                   "indomain_steps": args.indomain_steps,
-                   "indomain_minutes": args.indomain_minutes,
-                   "indomain_train_steps_per_seed": indomain_steps,
-                   "pretrained_generator": "fashion-mnist-small",
-                   "class_counts_seed0": list(counts0.values()), "device": args.device,
-                   "wall_s_total": round(time.time() - start, 1)},
-        "seeds": seeds,
-        "rows": rows,
-    }
-    result = finalize(result)
-    paths = write_results(result, markdown(result), **({"out": args.out} if args.out else {}))
-    log(f"wrote {paths}")
+    budgets, name, result = list(args.train_steps), args.name, None
+    for steps in budgets:
+        args.train_steps = steps
+        args.name = name if len(budgets) == 1 else f"{name}_budget_{steps}"
+        result = run_budget(args, argv, log, start)
     return result
 
 

@@ -1,0 +1,138 @@
+"""Fast tests of benchmarks/long_tail.py's pure helpers: the validation carve, parts, merging.
+
+No network is trained here; the benchmark itself is smoke-run by hand (``--quick``).
+"""
+
+import json
+from argparse import Namespace
+
+import numpy as np
+import pytest
+
+
+@pytest.fixture
+def lt(load_benchmark):
+    return load_benchmark("long_tail")
+
+
+COUNTS = [300, 179, 107, 64, 38, 23, 13, 8, 5, 3, 2, 1]
+
+
+def _labels():
+    return np.repeat(np.arange(len(COUNTS)), COUNTS)[np.random.RandomState(0).permutation(
+        sum(COUNTS))]
+
+
+def test_validation_split_sizes(lt):
+    y = _labels()
+    fit, val = lt.validation_split(y, 0.2, seed=0)
+    sizes = np.bincount(y[val], minlength=len(COUNTS)).tolist()
+    # floor(20 %), at least one where a class has two rows or more, none for a 1-row class
+    assert sizes == [60, 35, 21, 12, 7, 4, 2, 1, 1, 1, 1, 0]
+    assert np.bincount(y[fit], minlength=len(COUNTS)).min() == 1  # every class keeps a row
+
+
+def test_validation_split_disjoint_and_complete(lt):
+    y = _labels()
+    fit, val = lt.validation_split(y, 0.2, seed=3)
+    assert np.intersect1d(fit, val).size == 0
+    assert np.array_equal(np.sort(np.concatenate([fit, val])), np.arange(len(y)))
+
+
+def test_validation_split_is_seed_determined(lt):
+    y = _labels()
+    a = lt.validation_split(y, 0.2, seed=1)
+    b = lt.validation_split(y.copy(), 0.2, seed=1)
+    c = lt.validation_split(y, 0.2, seed=2)
+    assert all(np.array_equal(p, q) for p, q in zip(a, b))
+    assert not np.array_equal(a[1], c[1])
+
+
+@pytest.mark.parametrize("fraction", [0, 1, -0.1, 1.5])
+def test_validation_split_rejects_bad_fraction(lt, fraction):
+    with pytest.raises(ValueError, match="fraction"):
+        lt.validation_split(np.array([0, 0, 1, 1]), fraction, seed=0)
+
+
+def _record(seed, method, val, test, choice=None):
+    rec = {"seed": seed, "method": method, "wall_s": 1.0,
+           "metrics": {"balanced_accuracy": test, "many": test, "medium": test, "few": test,
+                       "validation_balanced_accuracy": val},
+           "seed_info": {"class_counts": [3, 2], "fit_counts": [2, 1],
+                         "validation_counts": [1, 1], "indomain_generator": None}}
+    if choice:
+        rec.update(choice=choice, candidates=[{"choice": choice,
+                                               "validation_balanced_accuracy": val}])
+    return rec
+
+
+def test_merge_chooses_on_validation_not_test(lt, tmp_path):
+    cfg = lt.protocol_config(_args(tmp_path, validation=0.2))
+    records = []
+    for seed in (0, 1):
+        records += [
+            # best on test, worst on validation: must not be chosen
+            _record(seed, "synaug_pretrained", 0.5, 0.9),
+            _record(seed, "synaug_pretrained_mixup", 0.7, 0.6),
+            _record(seed, "balanced_softmax", 0.4, 0.8),
+            _record(seed, "logit_adjustment_posthoc", 0.6, 0.5, {"tau": 1.25}),
+            _record(seed, "synaug_pretrained_mixup_retrain", 0.65, 0.7),
+            _record(seed, "synaug_pretrained_mixup_retrain_resampled", 0.55, 0.8),
+        ]
+    records.append(_record(0, "pool_pretrain", 0.9, 0.9))  # seed 1 missing
+    result = lt.merge(records, cfg, {"name": "t", "command": "c", "git": "abc",
+                                     "machine": {"cpu_cores": 2}})
+    config = result["config"]
+    assert config["selected_on_validation"] == "synaug_pretrained_mixup"
+    assert config["peer"] == "logit_adjustment_posthoc"
+    assert config["validation_choices"]["per_seed"]["logit_adjustment_posthoc"] == [
+        {"tau": 1.25}, {"tau": 1.25}]
+    assert config["validation_choices"]["retrain_rows"]["chosen"] == "original"
+    assert result["incomplete"] == ["pool_pretrain"]
+    assert result["seeds"] == [0, 1] and result["versions"]["git"] == "abc"
+    rows = {r["method"]: r for r in result["rows"]}
+    assert rows["synaug_pretrained_mixup"]["metrics"]["validation_balanced_accuracy"][
+        "mean"] == pytest.approx(0.7)
+    assert "(SynAug)" in lt.markdown(result)
+
+
+def test_merge_without_validation_keeps_the_committed_peer_rule(lt, tmp_path):
+    records = [_record(0, "balanced_softmax", None, 0.8), _record(0, "ce", None, 0.6)]
+    for r in records:
+        del r["metrics"]["validation_balanced_accuracy"]
+    result = lt.merge(records, lt.protocol_config(_args(tmp_path)),
+                      {"name": "t", "command": "c", "git": "a"})
+    assert result["config"]["peer"] == "balanced_softmax"  # best test score, as committed
+    assert "selected_on_validation" not in result["config"]
+    assert "val bal. acc" not in lt.markdown(result)
+
+
+def _args(tmp_path, **kw):
+    base = dict(imbalance_factor=100, n_max=300, train_steps=350, steps=10, guidance=1.5,
+                indomain_steps=440, indomain_minutes=None, device="cpu", validation=None,
+                pool_pretrain_steps=1000, parts=tmp_path, name="long_tail")
+    return Namespace(**{**base, **kw})
+
+
+def test_stored_part_with_another_configuration_is_refused(lt, tmp_path):
+    args = _args(tmp_path)
+    path = lt._part_path(tmp_path, "long_tail", 0, "ce")
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({**_record(0, "ce", None, 0.5),
+                                "config": lt.protocol_config(args)}))
+    assert lt.load_part(path, lt.protocol_config(args))["method"] == "ce"
+    with pytest.raises(SystemExit, match="another configuration"):
+        lt.load_part(path, lt.protocol_config(_args(tmp_path, train_steps=1000)))
+
+
+def test_like_reads_the_committed_results(lt):
+    from pathlib import Path
+
+    committed = Path(lt.__file__).parent / "results" / "long_tail.json"
+    parser, args = lt.parse_args(["--like", str(committed)])
+    args = lt.resolve_args(args)
+    result = json.loads(committed.read_text())
+    assert args.seed_list == result["seeds"]
+    assert args.methods == [r["method"] for r in result["rows"]]
+    cfg = lt.protocol_config(Namespace(**{**vars(args), "train_steps": args.train_steps[0]}))
+    assert {k: v for k, v in result["config"].items() if k in cfg} == cfg
