@@ -32,7 +32,10 @@ def _grey_pair(dataset, classes, n_per_class, n_test_per_class, size, rng):
     """Two classes of grey uint8 images, relabelled 0 / 1: train and test subsets.
 
     Also returns ``pool(n, rng)``, which draws ``n`` more images per class from the
-    training images *not* in the training subset (resized, relabelled).
+    training images *not* in the training subset (resized, relabelled), and ``rows``: the
+    source rows drawn (indices into the dataset's training / test images: ``"train"``,
+    ``"test"``, and ``"judge"`` once ``pool`` has drawn), so that a pretraining pool can
+    stay disjoint from the task (``scripts/pretrain_attribute_generator.py``).
     """
     if dataset == "fashion_mnist":
         from synaug_learn.datasets import load_fashion_mnist
@@ -59,19 +62,21 @@ def _grey_pair(dataset, classes, n_per_class, n_test_per_class, size, rng):
         return _resize(X[idx], size), labels, idx
 
     X_train, y_train, train_idx = take(X_tr, y_tr, n_per_class, rng)
-    X_test, y_test, _ = take(X_te, y_te, n_test_per_class, rng)
+    X_test, y_test, test_idx = take(X_te, y_te, n_test_per_class, rng)
+    rows = {"dataset": dataset, "train": train_idx, "test": test_idx}
 
     def pool(n, pool_rng):
-        return take(X_tr, y_tr, n, pool_rng, exclude=train_idx)[:2]
+        X_p, y_p, rows["judge"] = take(X_tr, y_tr, n, pool_rng, exclude=train_idx)
+        return X_p, y_p
 
-    return X_train, y_train, X_test, y_test, pool
+    return X_train, y_train, X_test, y_test, pool, rows
 
 
 def make_spurious_task(args, rng):
     from synaug_learn.datasets import make_spurious_colour
 
     classes = ("Pullover", "Coat") if args.dataset == "fashion_mnist" else (3, 8)
-    X_tr, y_tr, X_te, y_te, pool = _grey_pair(args.dataset, classes, args.n_per_class,
+    X_tr, y_tr, X_te, y_te, pool, rows = _grey_pair(args.dataset, classes, args.n_per_class,
                                               args.n_test_per_class, args.image_size, rng)
     X_tr, y_tr, a_tr = make_spurious_colour(X_tr, y_tr, correlation=args.correlation,
                                             random_state=rng)
@@ -88,7 +93,7 @@ def make_spurious_task(args, rng):
     )
     return dict(X_train=X_tr, y_train=y_tr, a_train=a_tr, X_test=X_te, y_test=y_te,
                 a_test=a_te, description=description, classes=list(map(str, classes)),
-                judge=(X_j, y_j, a_j))
+                judge=(X_j, y_j, a_j), source_rows=rows)
 
 
 def washed_out(X):
@@ -100,7 +105,7 @@ def make_fairness_task(args, rng):
     if args.utkface:
         return _utkface_task(args, rng)
     classes = ("T-shirt/top", "Shirt") if args.dataset == "fashion_mnist" else (1, 7)
-    X_tr, y_tr, X_te, y_te, pool = _grey_pair(args.dataset, classes, args.n_per_class,
+    X_tr, y_tr, X_te, y_te, pool, rows = _grey_pair(args.dataset, classes, args.n_per_class,
                                               args.n_test_per_class, args.image_size, rng)
     same = rng.random_sample(len(y_tr)) < args.fair_correlation
     a_tr = np.where(same, y_tr, 1 - y_tr).astype(np.int64)
@@ -119,7 +124,7 @@ def make_fairness_task(args, rng):
     )
     return dict(X_train=X_tr, y_train=y_tr, a_train=a_tr, X_test=X_te, y_test=y_te,
                 a_test=a_te, description=description, classes=list(map(str, classes)),
-                judge=(X_j, y_j, a_j))
+                judge=(X_j, y_j, a_j), source_rows=rows)
 
 
 def _utkface_task(args, rng):

@@ -122,6 +122,26 @@ def composability_error(gen, task, args):
     return None
 
 
+def pretrained_pool_overlap(task, args):
+    """How many of the images the task draws (training, hence validation, and judge rows) are
+    also in the pretrained generator's pool, as its ``pool_rows.json`` lists it
+    (``scripts/pretrain_attribute_generator.py`` writes one); None when that is unknown."""
+    import synaug_learn
+
+    src = task.get("source_rows")
+    if not args.pretrained_generator or src is None or src["dataset"] != "fashion_mnist":
+        return None
+    folder = Path(str(args.pretrained_generator)).expanduser()
+    if not folder.is_dir():  # a shipped generator's name
+        folder = Path(synaug_learn.__file__).parent / "pretrained" / str(args.pretrained_generator)
+    listed = folder / "pool_rows.json"
+    if not listed.is_file():
+        return None
+    pool = np.asarray(json.loads(listed.read_text())["rows"])
+    used = np.concatenate([src["train"], src.get("judge", np.zeros(0, np.int64))])
+    return int(np.isin(used, pool).sum())
+
+
 # ----------------------------------------------------------------------------- baselines
 
 

@@ -40,7 +40,10 @@ same epochs, batch and learning rate):
   (in-domain ``ConditionalDiffusionGenerator(conditioning=...)`` trained once
   per task on the task's training rows, ``--gen-steps``), ``pretrained``
   (``--pretrained-generator PATH``, e.g. an attribute-aware model pretrained
-  elsewhere; skipped with the reason when not given), ``jitter``
+  elsewhere by ``scripts/pretrain_attribute_generator.py``; skipped with the
+  reason when not given; when the folder lists its pool in ``pool_rows.json``
+  the task config records how many of the task's images it holds,
+  ``pretrained_pool_overlap``, and a non-zero count is printed), ``jitter``
   (``JitterGenerator``, not in the default set). Every fill is
   ``SynAugSampler(fill_grid=True)``: every cell of the class x ``a`` grid up to
   the largest, empty cells included (a generator that cannot compose says so
@@ -119,6 +122,7 @@ from _groups_methods import (
     fit_synaug,
     parse_synaug,
     prepare_fill,
+    pretrained_pool_overlap,
     synaug_methods,
     train_generator,
     train_judges,
@@ -349,6 +353,13 @@ def run_task(task_name, args, folder):
     cfg = task_config(task_name, task)
     print(f"[{task_name}] {task['description']}\n  train {cfg['train_cells']} val "
           f"{cfg['val_cells']} test {cfg['test_cells']}", flush=True)
+    overlap = pretrained_pool_overlap(task, args)
+    if overlap is not None:  # the pretrained generator lists its pool: is it disjoint?
+        cfg["pretrained_pool_overlap"] = overlap
+        if overlap:
+            print(f"  WARNING: {overlap} of the task's training / judge images are in the "
+                  f"pretrained generator's pool ({args.pretrained_generator}/pool_rows.json)",
+                  flush=True)
     reasons = {m: cannot_run_reason(m, task, args) for m in args.methods}
     folders = {g: folder / f"generator_{g}" for g in ("joint", "factorized")}
     ctx = {"task_name": task_name, "task": task, "args": args, "folder": folder, "cfg": cfg,

@@ -689,3 +689,14 @@ def test_cifar_loader_refuses_a_pickle_that_would_run_code(cifar_files, capsys):
     with pytest.raises(ValueError, match=r"python pickle: it names .*print.*refused"):
         load_cifar100(folder.parent, subset="train")
     assert "must never run" not in capsys.readouterr().out
+
+
+def test_make_spurious_colour_with_chosen_groups():
+    X = np.zeros((4, 2, 2), dtype=np.uint8)
+    X_rgb, _, groups = make_spurious_colour(X, [0, 1, 2, 3], n_colours=2, groups=[1, 1, 0, 1])
+    assert groups.tolist() == [1, 1, 0, 1] and groups.dtype == np.int64
+    assert X_rgb[2, 0, 0].tolist() == [191, 0, 0] and X_rgb[0, 0, 0].tolist() == [0, 191, 191]
+    with pytest.raises(ValueError, match="groups must be"):
+        make_spurious_colour(X, [0, 1, 2, 3], n_colours=2, groups=[0, 1, 2, 0])
+    with pytest.raises(ValueError, match="every"):  # drawn colours still need one per class
+        make_spurious_colour(X, [0, 1, 2, 3], n_colours=2)

@@ -28,6 +28,7 @@ def _default_palette(n_colours: int) -> np.ndarray:
         "background_threshold": [Interval(Real, 0, 1, closed="right")],
         "palette": ["array-like", None],
         "random_state": ["random_state"],
+        "groups": ["array-like", None],
     },
     prefer_skip_nested_validation=True,
 )
@@ -39,6 +40,7 @@ def make_spurious_colour(
     background_threshold=0.1,
     palette=None,
     random_state=None,
+    groups=None,
 ):
     """Colour the background of grey images with a colour spuriously tied to the class.
 
@@ -54,6 +56,8 @@ def make_spurious_colour(
        ``c(i)`` (the class's own colour); otherwise one of the other
        ``n_colours - 1`` colours, uniformly. ``correlation = 1 / n_colours``
        makes colour and class independent; 1 makes them identical.
+       With ``groups`` given, that colour index is used instead (nothing is
+       drawn).
     2. **Intensity** ``v`` in [0, 1] of every pixel: ``X / 255`` for uint8
        images; for any other numeric dtype (e.g. float digits in [0, 16]),
        ``(X - X.min()) / (X.max() - X.min())`` over the whole array
@@ -71,9 +75,11 @@ def make_spurious_colour(
     y : array-like of shape (n_samples,)
         Class labels.
     n_colours : int, default=None
-        Number of background colours, ``>= n_classes`` (colours beyond the
-        classes' own appear only as "other" colours). ``None``: the number of
-        classes, or ``len(palette)`` when a palette is given.
+        Number of background colours, ``>= n_classes`` unless ``groups`` is
+        given (colours beyond the classes' own appear only as "other"
+        colours). ``None``: the number of classes, or ``len(palette)`` when a
+        palette is given; it also sets the default palette, so pass it with
+        ``groups`` to render the colours of a task with fewer classes.
     correlation : float, default=0.95
         Probability that a row gets its class's own colour.
     background_threshold : float, default=0.1
@@ -84,6 +90,12 @@ def make_spurious_colour(
         (so colour 0 is a dark red).
     random_state : int, RandomState instance or None, default=None
         Controls the colour draws.
+    groups : array-like of shape (n_samples,), default=None
+        The colour index of each row (integers in ``[0, n_colours)``), to
+        render chosen colours instead of drawing them: e.g. a pretraining pool
+        where colour and class are independent except for cells left empty.
+        ``correlation`` and ``random_state`` are then unused, and ``y`` may
+        have more classes than colours. ``None``: drawn as above.
 
     Returns
     -------
@@ -107,6 +119,13 @@ def make_spurious_colour(
     ((4, 2, 2, 3), [0, 0, 1, 1])
     >>> X_rgb[0, 0, 0].tolist(), X_rgb[0, 1, 1].tolist(), X_rgb[2, 1, 1].tolist()
     ([200, 200, 200], [191, 0, 0], [0, 191, 191])
+
+    Chosen colours (three classes, two colours):
+
+    >>> _, _, groups = make_spurious_colour(np.zeros((3, 2, 2)), [0, 1, 2], n_colours=2,
+    ...                                     groups=[1, 0, 1])
+    >>> groups.tolist()
+    [1, 0, 1]
     """
     X = np.asarray(X)
     y = np.asarray(y)
@@ -144,7 +163,18 @@ def make_spurious_colour(
         palette = np.rint(palette).astype(np.uint8)
     elif n_colours is None:
         n_colours = max(len(classes), 2)
-    if n_colours < len(classes):
+    if groups is not None:
+        groups = np.asarray(groups)
+        check_consistent_length(y, groups)
+        if groups.ndim != 1 or not (
+            np.issubdtype(groups.dtype, np.integer)
+            and (groups.size == 0 or (groups.min() >= 0 and groups.max() < n_colours))
+        ):
+            raise ValueError(
+                f"groups must be 1-D integer colour indices in [0, {n_colours}) "
+                f"(n_colours={n_colours}); got {np.unique(groups).tolist()!r}."
+            )
+    elif n_colours < len(classes):
         raise ValueError(
             f"n_colours={n_colours} is smaller than the {len(classes)} classes of y; every "
             "class needs its own colour."
@@ -162,11 +192,13 @@ def make_spurious_colour(
         v = (Xf - lo) / (hi - lo) if hi > lo else np.zeros_like(Xf)
         grey = np.rint(255 * v).astype(np.uint8)
 
-    rng = check_random_state(random_state)
-    own = rng.random_sample(len(y)) < correlation
-    other = rng.randint(n_colours - 1, size=len(y))
-    other = other + (other >= class_index)  # uniform over the colours != the class's own
-    groups = np.where(own, class_index, other).astype(np.int64)
+    if groups is None:
+        rng = check_random_state(random_state)
+        own = rng.random_sample(len(y)) < correlation
+        other = rng.randint(n_colours - 1, size=len(y))
+        other = other + (other >= class_index)  # uniform over the colours != the class's own
+        groups = np.where(own, class_index, other)
+    groups = groups.astype(np.int64)
 
     background = (v < background_threshold)[..., None]
     X_rgb = np.where(background, palette[groups][:, None, None, :], grey[..., None])

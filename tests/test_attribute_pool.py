@@ -1,0 +1,89 @@
+"""scripts/pretrain_attribute_generator.py: the attribute pool's invariants (issue 14, item 3).
+
+The pool must hold no row of the task's minority cells, the attribute must be split evenly
+over the other cells of each class, and its rows must be disjoint from every row the group
+benchmark's tasks draw."""
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPT = ROOT / "scripts" / "pretrain_attribute_generator.py"
+FASHION_HOME = Path("/usr/share/datasets/fashion-mnist")
+
+
+@pytest.fixture
+def script(monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))  # the script imports the task makers
+    spec = importlib.util.spec_from_file_location("pretrain_attribute_generator", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_pool_rows_leave_the_excluded_cells_empty_and_balance_the_rest(script):
+    y = np.arange(3000) % 10  # 300 rows per code
+    exclude = np.arange(1000, 1400)
+    rows, labels, groups, codes = script.attribute_pool_rows(
+        y, task_codes=[2, 4], excluded_cells=[(0, 1), (1, 0)], per_class=21, start=1000,
+        exclude_rows=exclude, seed=0)
+    assert codes[:2] == [2, 4] and sorted(codes) == list(range(10))
+    assert np.array_equal(y[rows], np.asarray(codes)[labels])  # labels line up with codes
+    assert rows.min() >= 1000 and not np.isin(rows, exclude).any()
+    assert len(np.unique(rows)) == len(rows)
+    counts = np.zeros((10, 2), int)
+    np.add.at(counts, (labels, groups), 1)
+    assert counts[0].tolist() == [21, 0] and counts[1].tolist() == [0, 21]
+    assert np.abs(counts[2:, 0] - counts[2:, 1]).max() <= 1  # an even split elsewhere
+    assert (counts.sum(1) == 21).all()
+    again = script.attribute_pool_rows(y, [2, 4], [(0, 1), (1, 0)], 21, 1000, exclude, 0)
+    assert all(np.array_equal(a, b) for a, b in zip(again[:3], (rows, labels, groups)))
+    with pytest.raises(ValueError, match="only"):
+        script.attribute_pool_rows(y, [2, 4], [], 300, 1000, exclude, 0)
+
+
+@pytest.mark.skipif(not (FASHION_HOME / "train-images-idx3-ubyte.gz").is_file(),
+                    reason="Fashion-MNIST files not installed")
+@pytest.mark.parametrize("pool", ["spurious_colour", "fairness"])
+def test_pool_is_disjoint_from_the_benchmark_and_rendered_as_the_task(script, pool):
+    X, labels, groups, built = script.build_pool(pool, per_class=20, seed=0, image_size=8)
+    info, rows = built["info"], built["rows"]
+    # every row the default groups tasks draw (training, validation, judge) is outside it
+    exclude, tasks = script.benchmark_rows(script.benchmark_args())
+    assert len(exclude) == 8000 and not np.isin(rows, exclude).any() and rows.min() >= 50_000
+    task = tasks[pool]
+    assert sorted(map(tuple, info["excluded_cells"])) == sorted(task["minority_cells"])
+    for c, g in task["minority_cells"]:
+        assert not ((labels == c) & (groups == g)).any()
+    assert info["class_names"][:2] == task["classes"]
+    # the task's format (its images are 14x14 at the default --image-size; 8x8 asked here)
+    assert X.dtype == task["X_train"].dtype == np.uint8
+    assert X.shape[1:] == (8, 8) + task["X_train"].shape[3:]
+    other = labels >= 2
+    assert groups[other].mean() == 0.5
+    if pool == "spurious_colour":  # the task's two background colours
+        for g, colour in ((0, (191, 0, 0)), (1, (0, 191, 191))):
+            pixels = X[groups == g].reshape(-1, 3)
+            coloured = pixels[(pixels[:, 0] != pixels[:, 1]) | (pixels[:, 1] != pixels[:, 2])]
+            assert {tuple(p) for p in coloured.tolist()} == {colour}
+    else:  # washed-out: nothing darker than 96
+        assert X[groups == 1].min() >= 96 and X[groups == 0].min() < 96
+
+
+def test_groups_benchmark_counts_task_rows_in_the_listed_pool(load_benchmark, tmp_path):
+    import json
+    from types import SimpleNamespace
+
+    load_benchmark("groups")
+    import _groups_methods
+
+    task = {"source_rows": {"dataset": "fashion_mnist", "train": np.array([1, 5]),
+                            "judge": np.array([9, 11])}}
+    overlap = _groups_methods.pretrained_pool_overlap
+    assert overlap(task, SimpleNamespace(pretrained_generator=str(tmp_path))) is None  # unlisted
+    (tmp_path / "pool_rows.json").write_text(json.dumps({"rows": [5, 7, 9]}))
+    assert overlap(task, SimpleNamespace(pretrained_generator=str(tmp_path))) == 2
+    assert overlap(task, SimpleNamespace(pretrained_generator=None)) is None
