@@ -1,6 +1,6 @@
 """Pretrain a factorised generator that has seen the group benchmark's attribute elsewhere.
 
-Issue 14, item 3. ``benchmarks/groups.py``'s ``*_unseen`` tasks have (class,
+``benchmarks/groups.py``'s ``*_unseen`` tasks have (class,
 attribute) cells with no training rows; this script trains a
 ``ConditionalDiffusionGenerator(conditioning="factorized")`` (a class and an
 attribute embedding) on a **pool** built so that only composition can fill
@@ -326,7 +326,7 @@ def model_card(t, gen, args):
                  f"--image-size {args.image_size} --threads 1")
     return f"""# `{folder.name}`: a factorised generator that has seen the attribute elsewhere
 
-Issue 14, item 3: a class x attribute diffusion model for `benchmarks/groups.py`'s
+A class x attribute diffusion model for `benchmarks/groups.py`'s
 `{task}` tasks, pretrained on a pool in which the attribute varies independently of the class
 for eight other Fashion-MNIST classes, while the task's **minority cells {cells} are absent**.
 Nothing in the pool can be retrieved to fill those cells; only composition (the class

@@ -14,7 +14,7 @@ Usage (CPU, in the background; a GPU shortens it a lot)::
 
 The weights land in ``synaug_learn/pretrained/fashion-mnist-small/``.
 
-**A domain-shifted generator** (issue 15): ``--style NAME`` renders the same
+**A domain-shifted generator**: ``--style NAME`` renders the same
 pool with :func:`synaug_learn.datasets.stylize_images` before training, trains
 for exactly ``--steps`` steps (no time limit, so the run is reproducible), and
 writes ``synaug_learn/pretrained/fashion-mnist-small-shifted/`` with a
@@ -149,7 +149,7 @@ def shifted_card(training, gen, folder):
                  f"--steps {training['steps']} --seed {training['seed']} --threads 1")
     return f"""# `{folder.name}`: a Fashion-MNIST generator from another domain (style `{style}`)
 
-The paper's condition, simulated honestly (issue 15): SYNAuG's generator (Stable Diffusion)
+The paper's condition, simulated honestly: SYNAuG's generator (Stable Diffusion)
 knows the concepts but draws them in another domain than the classifier's data. This model
 has seen the same disjoint pool as `fashion-mnist-small`, but every image was re-rendered in a
 fixed style before training, so its samples show the right garments with another look.
@@ -198,7 +198,7 @@ python benchmarks/domain_gap.py --grid --name domain_gap_shifted --generator {_r
 ```
 
 (a small CNN trained on real training rows < 50000, 3 seeds: its accuracy on the real test
-images minus its accuracy on 100 generated images per class; issue 15 asks for at least 0.15,
+images minus its accuracy on 100 generated images per class; the goal is at least 0.15,
 with the samples still readable by a person — look at `benchmarks/results/domain_gap_shifted.png`).
 
 | | accuracy | gap vs real test |
