@@ -342,7 +342,7 @@ or in code (the task's labels 0/1 and attribute 0/1 are the model's; no `class_m
 ```python
 from synaug_learn import SynAugSampler
 from synaug_learn.generators import ConditionalDiffusionGenerator
-gen = ConditionalDiffusionGenerator.from_pretrained("{_rel(folder)}")
+gen = ConditionalDiffusionGenerator.from_pretrained("{folder.name}")
 gen.can_compose()   # True
 sampler = SynAugSampler(generator=gen, fill_grid=True)  # fills empty (class, a) cells too
 ```

@@ -1,5 +1,6 @@
 """ConditionalDiffusionGenerator: shapes, seeds, save/load, pretrained checks, fine-tuning."""
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -398,3 +399,22 @@ def test_class_mapping_is_checked_before_loading(saved, digits):
     swapped = ConditionalDiffusionGenerator(pretrained=path, class_mapping={0: 1, 1: 0}).fit(
         Xs, ys)  # a permutation is one-to-one
     assert swapped._model_index((0, None)) == swapped.model_strata_.index((1, None))
+
+
+@pytest.mark.parametrize("name", ["fashion-mnist-small", "fashion-mnist-small-student",
+                                  "fashion-mnist-small-shifted",
+                                  "fashion-mnist-colour-factorized"])
+def test_every_shipped_generator_is_listed_verified_and_documented(name):
+    from synaug_learn.generators import list_pretrained
+    from synaug_learn.generators._conditional import PRETRAINED_DIR, verify_pretrained
+
+    assert name in list_pretrained()
+    folder = PRETRAINED_DIR / name
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a folder without recorded SHA-256 would warn
+        verify_pretrained(folder)
+    card = (folder / "README.md").read_text()
+    assert "TBD" not in card.split("## Measured")[0]  # the model card's facts are filled in
+    gen = ConditionalDiffusionGenerator.from_pretrained(name)
+    assert gen.get_params()["pretrained"] == name
+    assert gen.can_compose() == (name == "fashion-mnist-colour-factorized")
