@@ -12,7 +12,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from ..utils import check_column, check_is_fitted, derive_seed, hash_array
 from ._base import BaseGenerator
-from ._table import TableFormat
+from ._table import TableFormat, is_frame
 
 __all__ = ["TabularDiffusionGenerator"]
 
@@ -213,7 +213,7 @@ class TabularDiffusionGenerator(BaseGenerator):
         self : TabularDiffusionGenerator
         """
         self._check_params()
-        if not hasattr(X, "iloc"):
+        if not is_frame(X):
             X = np.asarray(X)
             if X.dtype == object:
                 raise TypeError(
@@ -372,9 +372,9 @@ class TabularDiffusionGenerator(BaseGenerator):
         container (ndarray or DataFrame), with its column names and dtypes.
         """
         X_new, y_new, groups_new = super().generate(n_per_stratum, random_state)
-        if self.has_groups_ and not len(groups_new):
+        if self.has_groups_ and not len(groups_new):  # empty: the fitted groups' dtype
             groups_new = np.empty(0, dtype=self.groups_.dtype)
-        return X_new, y_new, groups_new if self.has_groups_ else None
+        return X_new, y_new, groups_new
 
     # ------------------------------------------------------------------ persistence
     def save_pretrained(self, path):
