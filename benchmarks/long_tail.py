@@ -103,6 +103,7 @@ from synaug_learn.datasets import (  # noqa: E402
     fashion_mnist_pool,
     load_fashion_mnist,
     load_fashion_mnist_lt,
+    stylize_images,
 )
 from synaug_learn.generators import ConditionalDiffusionGenerator  # noqa: E402
 from synaug_learn.recipes import METHODS, evaluate, make_recipe  # noqa: E402
@@ -123,7 +124,10 @@ EXTRA_METHODS = {
 DESCRIPTIONS = {**METHODS, **EXTRA_METHODS}
 # Candidates for "the strongest peer": recipes that use no generator and no extra real data.
 GENERATOR_FREE = ["ce", "ros", "smote", "class_weighted_ce", "balanced_softmax", "crt",
-                  "ros_mixup", "balanced_softmax_mixup", "logit_adjustment_posthoc"]
+                  "ce_retrain", "ros_mixup", "balanced_softmax_mixup",
+                  "logit_adjustment_posthoc"]
+#: The committed protocol's ``crt`` was the paper's subsample re-training, now ``ce_retrain``.
+LEGACY_RECIPES = {"crt": "ce_retrain"}
 # The rows of the committed protocol (no validation split), in table order.
 LEGACY_ORDER = [
     "ce", "ros", "smote", "class_weighted_ce", "balanced_softmax", "crt", "ros_mixup",
@@ -132,13 +136,19 @@ LEGACY_ORDER = [
     "synaug_pretrained_mixup_retrain", "synaug_pretrained_mixup_retrain_resampled",
     "synaug_pretrained_balanced_softmax_mixup", "synthetic_only", "real_fill", "oracle",
 ]
-ORDER = (LEGACY_ORDER[:8] + ["logit_adjustment_posthoc"] + LEGACY_ORDER[8:-1]
-         + ["real_fill_pool", "pool_pretrain", "oracle"])
+ORDER = (LEGACY_ORDER[:6] + ["ce_retrain"] + LEGACY_ORDER[6:8] + ["logit_adjustment_posthoc"]
+         + LEGACY_ORDER[8:-1] + ["real_fill_pool", "pool_pretrain", "oracle"])
+#: ``--domain-shift`` (issue 15): the generator-free peers, the shifted generator's fill with
+#: each remedy, its training images used directly, and the in-distribution ceiling.
+SHIFTED_GENERATOR = "fashion-mnist-small-shifted"
+SHIFT_ORDER = GENERATOR_FREE + [m for m in METHODS if m.startswith("synaug_shifted")] + [
+    "real_fill_styled", "real_fill_styled_domain_mixup_retrain", "real_fill"]
 #: The rows of the training-budget sweep (issue 15, item 4).
 KEY_ROWS = ["balanced_softmax", "synaug_pretrained", "synaug_pretrained_mixup",
             "synaug_pretrained_mixup_retrain"]
 #: SynAug rows with the shipped generator: the one with the best validation score is "SynAug".
 SYNAUG_PREFIX = "synaug_pretrained"
+SHIFT_PREFIX = "synaug_shifted"
 METRICS = ("balanced_accuracy", "many", "medium", "few")
 VALIDATION = "validation_balanced_accuracy"
 # Settings chosen on validation, default (the committed protocol's value) first: a tie
@@ -151,10 +161,15 @@ POOL_PER_CLASS = 900  # the shipped generator's pool (its training.json)
 SPLIT_SALT = 15  # the validation carve's random stream: [SPLIT_SALT, seed]
 
 
-def shipped_steps(name="fashion-mnist-small"):
-    """Optimiser steps the shipped generator was trained for (its ``training.json``)."""
+def shipped_info(name="fashion-mnist-small"):
+    """A shipped generator's training record (its ``training.json``)."""
     info = resources.files("synaug_learn") / "pretrained" / name / "training.json"
-    return int(json.loads(info.read_text())["steps"])
+    return json.loads(info.read_text())
+
+
+def shipped_steps(name="fashion-mnist-small"):
+    """Optimiser steps the shipped generator was trained for."""
+    return int(shipped_info(name)["steps"])
 
 
 def validation_split(y, fraction, seed):
@@ -226,6 +241,11 @@ def seed_data(seed, args, methods):
     if {"real_fill_pool", "pool_pretrain"} & set(methods):
         X_pool, y_pool = fashion_mnist_pool(POOL_PER_CLASS)
         pools["pool"] = (X_pool.reshape(len(X_pool), -1), y_pool)
+    if any(m.startswith("real_fill_styled") for m in methods):
+        # What the shifted generator was trained on: the pool in its style.
+        X_pool, y_pool = fashion_mnist_pool(POOL_PER_CLASS)
+        styled = stylize_images(X_pool, shipped_info(SHIFTED_GENERATOR)["style"])
+        pools["real_fill_styled"] = (styled.reshape(len(styled), -1), y_pool)
     if args.validation:
         fit, val = validation_split(y_lt, args.validation, seed)
         X_fit, y_fit, X_val, y_val = X_lt[fit], y_lt[fit], X_lt[val], y_lt[val]
@@ -261,8 +281,12 @@ def _indomain_generator(sd, args, cache, log):
 def generators_for(sd, methods, args, cache, log):
     """The generators ``methods`` need, and the in-domain one's training record (or None)."""
     sampling = {"num_inference_steps": args.steps, "guidance_scale": args.guidance}
-    generators = {"pretrained": ConditionalDiffusionGenerator.from_pretrained(
-        "fashion-mnist-small", device=args.device, **sampling)}
+    shipped = {"pretrained": "fashion-mnist-small", "shifted": SHIFTED_GENERATOR}
+    needed = {kind for kind in shipped if any(kind in m for m in methods)}
+    if "synthetic_only" in methods:
+        needed.add("pretrained")
+    generators = {kind: ConditionalDiffusionGenerator.from_pretrained(
+        shipped[kind], device=args.device, **sampling) for kind in needed}
     info = None
     if any("indomain" in m for m in methods):
         generators["indomain"], info = _indomain_generator(sd, args, cache, log)
@@ -335,7 +359,8 @@ def fit_candidates(method, sd, generators, args, bank):
             est = make_recipe(method, **common).set_params(clf__loss_tau=tau)
             yield {"loss_tau": tau}, est.fit(sd.X_fit, sd.y_fit)
     else:
-        yield {}, make_recipe(method, **common).fit(sd.X_fit, sd.y_fit)
+        recipe = method if args.validation else LEGACY_RECIPES.get(method, method)
+        yield {}, make_recipe(recipe, **common).fit(sd.X_fit, sd.y_fit)
 
 
 def validation_score(est, sd):
@@ -377,6 +402,10 @@ def protocol_config(args):
            "guidance_scale": args.guidance, "indomain_steps": args.indomain_steps,
            "indomain_minutes": args.indomain_minutes,
            "pretrained_generator": "fashion-mnist-small", "device": args.device}
+    if args.domain_shift:
+        cfg.update(domain_shift=True, shifted_generator=SHIFTED_GENERATOR,
+                   shifted_generator_style=shipped_info(SHIFTED_GENERATOR)["style"],
+                   shifted_generator_steps=shipped_steps(SHIFTED_GENERATOR))
     if args.validation:  # absent from the committed protocol's results, which stay as they are
         cfg.update(validation=args.validation, validation_rule=(
             "per class floor(fraction * n) rows, at least 1 where n >= 2, never all; "
@@ -386,6 +415,11 @@ def protocol_config(args):
             pool_fine_tune=[list(c) for c in POOL_FINE_TUNE],
             shipped_generator_steps=shipped_steps())
     return cfg
+
+
+def order(cfg):
+    """The rows of a protocol, in table order."""
+    return SHIFT_ORDER if cfg.get("domain_shift") else ORDER
 
 
 def _part_path(parts, name, seed, method):
@@ -490,7 +524,7 @@ def merge(records, cfg, provenance):
     records = merge_records([records], key=lambda r: (r["seed"], r["method"]))
     seeds = sorted({r["seed"] for r in records})
     by = {(r["seed"], r["method"]): r for r in records}
-    methods = [m for m in ORDER if any(k[1] == m for k in by)]
+    methods = [m for m in order(cfg) if any(k[1] == m for k in by)]
     complete = [m for m in methods if all((s, m) in by for s in seeds)]
     rows = [_row(m, [by[s, m] for s in seeds]) for m in complete]
     info0 = by[seeds[0], complete[0]].get("seed_info", {}) if complete else {}
@@ -548,7 +582,8 @@ def finalize(result):
     key = VALIDATION if cfg.get("validation") else "balanced_accuracy"
     peer = cfg["peer"] = _best(rows, GENERATOR_FREE, key)
     if cfg.get("validation"):
-        synaug = [m for m in rows if m.startswith(SYNAUG_PREFIX)]
+        prefix = SHIFT_PREFIX if cfg.get("domain_shift") else SYNAUG_PREFIX
+        synaug = [m for m in rows if m.startswith(prefix)]
         cfg["selected_on_validation"] = _best(rows, synaug, VALIDATION)
         cfg["validation_choices"] = {
             "peer": {m: rows[m]["metrics"][VALIDATION]["mean"]
@@ -562,15 +597,21 @@ def finalize(result):
             scores = {k: rows[m]["metrics"][VALIDATION]["mean"] for k, m in retrain.items()}
             cfg["validation_choices"]["retrain_rows"] = {
                 **scores, "chosen": max(scores, key=scores.get)}
-    if peer is None:
-        return result
-    base = rows[peer]["metrics"]["balanced_accuracy"]["values"]
-    for method, row in rows.items():
-        row.pop("paired_vs_peer", None)
-        if method != peer:
-            row["paired_vs_peer"] = paired_difference(
-                row["metrics"]["balanced_accuracy"]["values"], base)
+    _pair(rows, peer, "paired_vs_peer")
+    if cfg.get("domain_shift"):  # what the remedies add to the plain fill
+        _pair(rows, SHIFT_PREFIX, "paired_vs_plain_fill")
     return result
+
+
+def _pair(rows, base, key):
+    """Add each row's paired test difference against row ``base`` (when it ran) as ``key``."""
+    if base not in rows:
+        return
+    values = rows[base]["metrics"]["balanced_accuracy"]["values"]
+    for method, row in rows.items():
+        row.pop(key, None)
+        if method != base:
+            row[key] = paired_difference(row["metrics"]["balanced_accuracy"]["values"], values)
 
 
 def _indomain_budget(cfg):
@@ -591,8 +632,12 @@ def _header(result):
         + (f"the in-domain generator trained {_indomain_budget(cfg)} per seed "
            f"({cfg['indomain_train_steps_per_seed']} steps), "
            if any(cfg["indomain_train_steps_per_seed"]) else "no in-domain generator, ")
-        + f"the shipped one {cfg.get('shipped_generator_steps', 4176)} steps; "
-        f"{len(result['seeds'])} seeds {result['seeds']}, real test set (10,000 images). "
+        + (f"the domain-shifted generator `{cfg['shifted_generator']}` (pretrained "
+           f"{cfg['shifted_generator_steps']} steps on the generator pool rendered in the "
+           f"'{cfg['shifted_generator_style']}' style; Δ vs plain fill is the paired "
+           "difference against `synaug_shifted`); " if cfg.get("domain_shift") else
+           f"the shipped one {cfg.get('shipped_generator_steps', 4176)} steps; ")
+        + f"{len(result['seeds'])} seeds {result['seeds']}, real test set (10,000 images). "
         "Many > 100, few < 20 training images. Mean ± std over seeds; "
         + (f"Δ is the paired difference in test balanced accuracy against `{cfg['peer']}`, "
            "the strongest generator-free recipe of this run (mean ± std, seeds better)"
@@ -633,24 +678,30 @@ def _choice_lines(result):
     return lines
 
 
+def _delta(d):
+    return f"{d['mean']:+.3f} ± {d['std']:.3f} ({d['n_better']}/{d['n_seeds']})" if d else "—"
+
+
 def markdown(result):
     cfg = result["config"]
     val = bool(cfg.get("validation"))
+    shift = bool(cfg.get("domain_shift"))
     head = ["method"] + (["val bal. acc"] if val else []) + [
-        "balanced acc", "many", "medium", "few", "Δ vs peer", "wall s"]
-    lines = ["# Long-tail benchmark: Fashion-MNIST-LT", "", _header(result), "",
+        "balanced acc", "many", "medium", "few", "Δ vs peer"] + (
+        ["Δ vs plain fill"] if shift else []) + ["wall s"]
+    title = "Fashion-MNIST-LT" + (", a generator from another domain" if shift else "")
+    lines = [f"# Long-tail benchmark: {title}", "", _header(result), "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in result["rows"]:
         m = row["metrics"]
         keys = ((VALIDATION,) if val else ()) + METRICS
         cells = [f"{m[k]['mean']:.3f} ± {m[k]['std']:.3f}" for k in keys]
-        d = row.get("paired_vs_peer")
-        delta = (f"{d['mean']:+.3f} ± {d['std']:.3f} ({d['n_better']}/{d['n_seeds']})"
-                 if d else "—")
+        deltas = [_delta(row.get("paired_vs_peer"))] + (
+            [_delta(row.get("paired_vs_plain_fill"))] if shift else [])
         name = f"`{row['method']}`"
         if row["method"] == cfg.get("selected_on_validation"):
             name = f"**{name} (SynAug)**"
-        lines.append(f"| {name} | " + " | ".join(cells) + f" | {delta} | {row['wall_s']:.0f} |")
+        lines.append(f"| {name} | " + " | ".join(cells + deltas) + f" | {row['wall_s']:.0f} |")
     lines += _choice_lines(result)
     if result.get("incomplete"):
         lines += ["", "Left out (not run on every seed): "
@@ -683,6 +734,10 @@ def parse_args(argv):
     add("--validation", type=float, default=None,
         help="carve this fraction of each class's long-tailed rows as a validation split and "
              "make every choice on it (the validated protocol; e.g. 0.2)")
+    add("--domain-shift", action="store_true",
+        help=f"the domain-shifted benchmark: SynAug with {SHIFTED_GENERATOR} (pretrained on the "
+             "pool in another style) and its remedies against the generator-free peers; "
+             "needs --validation; results long_tail_domain_shift")
     add("--pool-pretrain-steps", type=int, default=1000,
         help="optimiser steps of pool_pretrain's pre-training on the pool")
     add("--methods", nargs="*", default=None, choices=sorted(DESCRIPTIONS) + ["key"],
@@ -728,6 +783,7 @@ def apply_like(args, path):
     args.steps, args.guidance = cfg["inference_steps"], cfg["guidance_scale"]
     args.indomain_steps, args.indomain_minutes = cfg["indomain_steps"], cfg["indomain_minutes"]
     args.validation = cfg.get("validation")
+    args.domain_shift = bool(cfg.get("domain_shift"))
     args.pool_pretrain_steps = cfg.get("pool_pretrain_steps", args.pool_pretrain_steps)
     args.device = cfg.get("device", args.device)
     return args
@@ -751,10 +807,15 @@ def resolve_args(args):
     args.train_steps = args.train_steps or [350]
     if args.indomain_steps is None:
         args.indomain_steps = shipped_steps() if args.validation else 440
-    default = ORDER if args.validation else LEGACY_ORDER
+    if args.domain_shift and not args.validation:
+        raise SystemExit("--domain-shift needs --validation (its choices are made on it)")
+    if args.domain_shift and args.name == "long_tail":
+        args.name = "long_tail_domain_shift"
+    rows = order({"domain_shift": args.domain_shift})
+    default = rows if args.validation else LEGACY_ORDER
     methods = args.methods or default
     methods = set(methods) | (set(KEY_ROWS) if "key" in methods else set())
-    args.methods = [m for m in ORDER if m in methods and m not in args.exclude]
+    args.methods = [m for m in rows if m in methods and m not in args.exclude]
     args.seed_list = args.seed_list if args.seed_list is not None else list(range(args.seeds))
     return args
 

@@ -21,6 +21,7 @@ from sklearn.base import clone
 
 from ._retrain import RetrainClassifier
 from ._sampler import SynAugSampler
+from ._synthetic_aware import SyntheticAwareClassifier
 from .metrics import per_class_accuracy, shot_accuracy
 from .nets import MixupNetClassifier
 
@@ -32,7 +33,10 @@ METHODS = {
     "smote": "SMOTE",
     "class_weighted_ce": "class-weighted cross-entropy",
     "balanced_softmax": "Balanced Softmax (logit adjustment)",
-    "crt": "cross-entropy, then the head re-trained on class-balanced real rows (cRT)",
+    "crt": "cross-entropy, then cRT (Kang et al. 2020): the head re-initialised and trained "
+           "with class-balanced sampling over all real rows, features frozen",
+    "ce_retrain": "cross-entropy, then the head refitted on a class-balanced subsample of the "
+                  "real rows (the SYNAuG paper's re-training, without a fill)",
     "ros_mixup": "random over-sampling + Mixup",
     "balanced_softmax_mixup": "Balanced Softmax + Mixup (strongest generator-free recipe)",
     "synaug_indomain": "fill from a generator trained on the long-tailed rows",
@@ -46,10 +50,43 @@ METHODS = {
     "synaug_pretrained_balanced_softmax_mixup":
         "fill from the pretrained generator + Balanced Softmax (long-tailed prior, tau 0.5) "
         "+ Mixup",
+    "synaug_shifted": "fill from the domain-shifted generator (pretrained on the pool in "
+                      "another style)",
+    "synaug_shifted_mixup": "... + Mixup (any two rows)",
+    "synaug_shifted_mixup_retrain": "... + Mixup + head refitted on a balanced subsample of "
+                                    "the real rows (the paper's recipe)",
+    "synaug_shifted_mixup_crt": "... + Mixup + cRT on all real rows (class-balanced sampling)",
+    "synaug_shifted_domain_mixup": "... + domain Mixup (each real row mixed with a generated "
+                                   "one)",
+    "synaug_shifted_domain_mixup_retrain": "... + domain Mixup + head refitted on a balanced "
+                                           "subsample of the real rows",
+    "synaug_shifted_domain_mixup_crt": "... + domain Mixup + cRT on all real rows",
+    "synaug_shifted_two_stage": "... trained on the filled set, then fine-tuned on the real "
+                                "rows only",
+    "synaug_shifted_domain_mixup_two_stage": "... + domain Mixup, then fine-tuned on the "
+                                             "real rows only",
     "synthetic_only": "trained on generated images only, n_max per class (replacement analysis)",
     "real_fill": "deficits filled with real images from the generator's pool (the ceiling)",
     "oracle": "balanced real rows of the same size, from outside the long-tailed split",
+    "real_fill_styled": "deficits filled with the domain-shifted generator's own training "
+                        "images (real pool images in its style): its data used directly",
+    "real_fill_styled_domain_mixup_retrain": "... + domain Mixup + head refitted on a balanced "
+                                             "subsample of the real rows",
 }
+#: The remedies a fill can be followed by, as recipe-name suffixes, longest match first.
+REMEDIES = ("domain_mixup", "mixup", "two_stage", "retrain_resampled", "retrain", "crt")
+
+
+def _remedies(tail):
+    """The set of :data:`REMEDIES` named by a recipe's suffix, e.g. ``"_mixup_retrain"``."""
+    found, rest = set(), tail
+    for remedy in REMEDIES:
+        if f"_{remedy}" in rest:
+            found.add(remedy)
+            rest = rest.replace(f"_{remedy}", "", 1)
+    if rest:
+        raise ValueError(f"unknown remedy {rest!r} in a recipe name; known: {REMEDIES}.")
+    return found
 
 
 def _fill_from_pool(X, y, *, pool_X, pool_y, n_target, random_state):
@@ -86,17 +123,24 @@ def make_recipe(method, *, class_counts, n_target, generators=None, pools=None,
     Parameters
     ----------
     method : str
-        A key of :data:`METHODS`.
+        A key of :data:`METHODS`. A fill's name ends in the remedies that
+        follow it (:data:`REMEDIES`): ``_mixup`` (Mixup of any two rows),
+        ``_domain_mixup`` (each real row mixed with a generated one), ``_two_stage``
+        (then fine-tuned on the real rows), ``_retrain`` (head refitted on a
+        balanced subsample of the real rows, the paper's), ``_retrain_resampled``
+        (... of the filled set) or ``_crt`` (Kang et al.'s cRT on all real rows).
     class_counts : dict
         Training rows per class of the long-tailed data (the prior of the
         balancing losses, also after a fill).
     n_target : int
         Rows per class after a fill (the head class's count).
     generators : dict, default=None
-        ``{"indomain": generator, "pretrained": generator}`` for the SynAug recipes.
+        ``{kind: generator}`` for the ``synaug_{kind}...`` recipes: ``"indomain"``,
+        ``"pretrained"``, ``"shifted"``.
     pools : dict, default=None
-        ``{"real_fill": (X, y), "oracle": (X, y)}``: real rows outside the
-        long-tailed split.
+        ``{"real_fill": (X, y), "oracle": (X, y), "real_fill_styled": (X, y)}``:
+        real rows outside the long-tailed split (``real_fill_styled``: the
+        domain-shifted generator's training images).
     net_params : dict, default=None
         Shared ``MixupNetClassifier`` parameters (module, max_epochs, ...).
     train_steps : int, default=None
@@ -132,9 +176,14 @@ def make_recipe(method, *, class_counts, n_target, generators=None, pools=None,
         clf = parts.net(**net_kwargs)
         return clf if sampler is None else _pipe(parts.sampler(sampler), clf)
     if method == "crt":
+        return RetrainClassifier(parts.net(), method="crt", random_state=random_state)
+    if method == "ce_retrain":
         return RetrainClassifier(parts.net(), rows="original", random_state=random_state)
     if method.startswith("synaug_"):
         return parts.synaug_recipe()
+    if method.startswith("real_fill_styled"):
+        return parts.filled(parts.pool_sampler("real_fill_styled"),
+                            method[len("real_fill_styled"):])
     if method == "synthetic_only":
         return _pipe(FunctionSampler(func=_synthetic_only, validate=False, kw_args={
             "sampler": parts.synaug("pretrained"), "n_target": n_target}), parts.net(mixup=True))
@@ -153,7 +202,8 @@ _SIMPLE = {
 }
 
 #: Recipes whose network sees the long-tailed rows (all others see a filled set).
-_UNFILLED = ("ce", "class_weighted_ce", "balanced_softmax", "crt", "balanced_softmax_mixup")
+_UNFILLED = ("ce", "class_weighted_ce", "balanced_softmax", "crt", "ce_retrain",
+             "balanced_softmax_mixup")
 
 
 def _pipe(sampler, clf):
@@ -196,21 +246,39 @@ class _Parts:
                              report=False, random_state=self.random_state)
 
     def synaug_recipe(self):
-        """``synaug_{kind}{tail}``: a fill, a net, and optionally a re-trained head."""
+        """``synaug_{kind}{remedies}``: a fill from ``generators[kind]``, then the remedies."""
         kind = self.method.split("_")[1]
-        tail = self.method[len(f"synaug_{kind}"):]
+        return self.filled(self.synaug(kind), self.method[len(f"synaug_{kind}"):])
+
+    def filled(self, sampler, tail):
+        """A fill by ``sampler``, then the remedies named by ``tail`` (e.g. ``"_mixup_crt"``)."""
         if tail == "_balanced_softmax_mixup":
             # After a fill the net sees uniform counts; the long-tailed prior with
             # tau=0.5 is what composed with the fill (tau=1 over-corrects).
-            clf = self.net(mixup=True, loss="balanced_softmax", loss_tau=0.5,
-                           class_counts=dict(self.class_counts))
-        else:
-            clf = self.net(mixup="_mixup" in tail)
-        est = _pipe(self.synaug(kind), clf)
-        if tail.startswith("_mixup_retrain"):
-            rows = "resampled" if tail.endswith("_resampled") else "original"
-            est = RetrainClassifier(est, rows=rows, random_state=self.random_state)
+            return _pipe(sampler, self.net(mixup=True, loss="balanced_softmax", loss_tau=0.5,
+                                           class_counts=dict(self.class_counts)))
+        remedies = _remedies(tail)
+        aware = {}  # what needs to know which rows are generated
+        if "domain_mixup" in remedies:
+            aware["mixup_pairing"] = "real_synthetic"
+        if "two_stage" in remedies:
+            aware["two_stage_epochs"] = self.two_stage_epochs()
+        clf = self.net(mixup=bool({"mixup", "domain_mixup"} & remedies), **aware)
+        est = SyntheticAwareClassifier(sampler, clf) if aware else _pipe(sampler, clf)
+        if "crt" in remedies:
+            return RetrainClassifier(est, method="crt", random_state=self.random_state)
+        if remedies & {"retrain", "retrain_resampled"}:
+            rows = "resampled" if "retrain_resampled" in remedies else "original"
+            return RetrainClassifier(est, rows=rows, random_state=self.random_state)
         return est
+
+    def two_stage_epochs(self):
+        """Epochs on the real rows after a fill: a quarter of the first stage's steps."""
+        n_real = sum(self.class_counts.values())
+        batch = self.net_params.get("batch_size", 128)
+        steps = self.train_steps or (self.net_params.get("max_epochs", 20)
+                                     * self.n_target * len(self.class_counts) / batch)
+        return max(1, round(steps / 4 * batch / n_real))
 
     def pool_sampler(self, name):
         if name not in self.pools:
