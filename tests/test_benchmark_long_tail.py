@@ -107,10 +107,63 @@ def test_merge_without_validation_keeps_the_committed_peer_rule(lt, tmp_path):
     assert "val bal. acc" not in lt.markdown(result)
 
 
+def test_domain_shift_merge_chooses_among_shifted_rows(lt, tmp_path):
+    cfg = lt.protocol_config(_args(tmp_path, validation=0.2, domain_shift=True))
+    assert cfg["shifted_generator"] == "fashion-mnist-small-shifted"
+    assert cfg["shifted_generator_style"] == "texture"
+    records = []
+    for seed, bump in ((0, 0.0), (1, 0.02)):
+        records += [
+            _record(seed, "crt", 0.6, 0.62 + bump),
+            _record(seed, "balanced_softmax", 0.55, 0.70),  # best on test only
+            _record(seed, "synaug_shifted", 0.5, 0.55),
+            _record(seed, "synaug_shifted_domain_mixup_retrain", 0.7, 0.66 + bump),
+            _record(seed, "real_fill_styled", 0.8, 0.9),  # not a SynAug row, not a peer
+        ]
+    result = lt.merge(records, cfg, {"name": "long_tail_domain_shift", "command": "c",
+                                     "git": "abc"})
+    config = result["config"]
+    assert config["selected_on_validation"] == "synaug_shifted_domain_mixup_retrain"
+    assert config["peer"] == "crt"
+    rows = {r["method"]: r for r in result["rows"]}
+    assert list(rows) == ["balanced_softmax", "crt", "synaug_shifted",
+                          "synaug_shifted_domain_mixup_retrain", "real_fill_styled"]
+    gain = rows["synaug_shifted_domain_mixup_retrain"]["paired_vs_plain_fill"]
+    assert gain["mean"] == pytest.approx(0.12) and gain["n_better"] == 2
+    assert "paired_vs_plain_fill" not in rows["synaug_shifted"]
+    assert rows["synaug_shifted_domain_mixup_retrain"]["paired_vs_peer"]["mean"] == \
+        pytest.approx(0.04)
+    text = lt.markdown(result)
+    assert "Δ vs plain fill" in text and "a generator from another domain" in text
+
+
+def test_domain_shift_needs_validation_and_names_its_results(lt):
+    with pytest.raises(SystemExit, match="--domain-shift needs --validation"):
+        lt.resolve_args(lt.parse_args(["--domain-shift"])[1])
+    args = lt.resolve_args(lt.parse_args(["--domain-shift", "--validation", "0.2"])[1])
+    assert args.name == "long_tail_domain_shift"
+    assert "synaug_shifted_two_stage" in args.methods and "crt" in args.methods
+    assert not any("pretrained" in m or "indomain" in m for m in args.methods)
+
+
+def test_committed_protocol_keeps_its_crt_recipe(lt, tmp_path, monkeypatch):
+    built = []
+    monkeypatch.setattr(lt, "make_recipe", lambda name, **kw: built.append(name) or _Fit())
+    sd = Namespace(counts={0: 3}, pools={}, seed=0, X_fit=None, y_fit=None)
+    for validation in (None, 0.2):
+        list(lt.fit_candidates("crt", sd, {}, _args(tmp_path, validation=validation), "b"))
+    assert built == ["ce_retrain", "crt"]  # the committed crt row was the subsample refit
+
+
+class _Fit:
+    def fit(self, X, y):
+        return self
+
+
 def _args(tmp_path, **kw):
     base = dict(imbalance_factor=100, n_max=300, train_steps=350, steps=10, guidance=1.5,
                 indomain_steps=440, indomain_minutes=None, device="cpu", validation=None,
-                pool_pretrain_steps=1000, parts=tmp_path, name="long_tail")
+                pool_pretrain_steps=1000, parts=tmp_path, name="long_tail", domain_shift=False)
     return Namespace(**{**base, **kw})
 
 

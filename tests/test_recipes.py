@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_digits
 
-from synaug_learn import MixupNetClassifier, RetrainClassifier
+from synaug_learn import MixupNetClassifier, RetrainClassifier, SyntheticAwareClassifier
 from synaug_learn.generators import JitterGenerator
 from synaug_learn.recipes import METHODS, evaluate, make_recipe
 
@@ -22,12 +22,12 @@ def digits_lt():
 
 def test_every_method_builds_and_unknown_names_fail():
     counts = {0: 40, 1: 10, 2: 4}
-    gens = {"indomain": JitterGenerator(), "pretrained": JitterGenerator()}
-    pools = {"real_fill": (np.zeros((1, 4)), np.zeros(1)), "oracle": (np.zeros((1, 4)), [0])}
+    gens = {k: JitterGenerator() for k in ("indomain", "pretrained", "shifted")}
+    pools = {k: (np.zeros((1, 4)), np.zeros(1))
+             for k in ("real_fill", "oracle", "real_fill_styled")}
     for method in METHODS:
         est = make_recipe(method, class_counts=counts, n_target=40, generators=gens, pools=pools)
         assert hasattr(est, "fit") and hasattr(est, "predict")
-    assert isinstance(make_recipe("crt", class_counts=counts, n_target=40), RetrainClassifier)
     bs = make_recipe("synaug_pretrained_balanced_softmax_mixup", class_counts=counts,
                      n_target=40, generators=gens)
     clf = bs.named_steps["clf"]
@@ -43,6 +43,50 @@ def test_every_method_builds_and_unknown_names_fail():
         make_recipe("nope", class_counts=counts, n_target=40)
     with pytest.raises(ValueError, match=r"generators\['indomain'\]"):
         make_recipe("synaug_indomain", class_counts=counts, n_target=40)
+
+
+def test_remedy_suffixes_build_what_they_name():
+    counts = {0: 40, 1: 10, 2: 4}
+    gens = {"shifted": JitterGenerator()}
+
+    def build(method):
+        return make_recipe(method, class_counts=counts, n_target=40, generators=gens,
+                           pools={"real_fill_styled": (np.zeros((40, 4)), np.zeros(40))},
+                           train_steps=60)
+
+    # Kang et al.'s cRT (all real rows, class-balanced sampling) vs the paper's subsample.
+    assert build("crt").method == "crt" and build("ce_retrain").method == "subsample"
+    plain = build("synaug_shifted")
+    assert plain.named_steps["clf"].mixup_alpha == 0.0
+    est = build("synaug_shifted_domain_mixup_crt")
+    assert isinstance(est, RetrainClassifier) and est.method == "crt"
+    aware = est.estimator
+    assert isinstance(aware, SyntheticAwareClassifier)
+    assert (aware.classifier.mixup_pairing, aware.classifier.mixup_alpha) == (
+        "real_synthetic", 1.0)
+    two = build("synaug_shifted_two_stage")
+    # a quarter of the 60 steps, in epochs of the 54 real rows of batch 128
+    assert two.classifier.two_stage_epochs == round(15 * 128 / 54)
+    assert two.classifier.mixup_alpha == 0.0 and two.classifier.mixup_pairing == "random"
+    retrain = build("synaug_shifted_mixup_retrain")
+    assert (retrain.method, retrain.rows) == ("subsample", "original")
+    assert retrain.estimator.named_steps["clf"].mixup_pairing == "random"
+    styled = build("real_fill_styled_domain_mixup_retrain")
+    assert isinstance(styled.estimator, SyntheticAwareClassifier)
+    with pytest.raises(ValueError, match="unknown remedy '_jitter'"):
+        make_recipe.__globals__["_remedies"]("_mixup_jitter")
+
+
+def test_domain_mixup_two_stage_recipe_fits_digits(digits_lt):
+    X, y, X_test, y_test = digits_lt
+    counts = dict(Counter(y.tolist()))
+    est = make_recipe("synaug_shifted_domain_mixup_two_stage", class_counts=counts,
+                      n_target=max(counts.values()), generators={"shifted": JitterGenerator()},
+                      net_params={"module": "small_cnn"}, train_steps=120, random_state=0)
+    est.fit(X.reshape(len(X), -1), y)
+    assert est.n_synthetic_ == 10 * max(counts.values()) - len(y)
+    scores = evaluate(est, X_test.reshape(len(X_test), -1), y_test, counts)
+    assert scores["balanced_accuracy"] > 0.6
 
 
 def test_pool_and_synthetic_only_samplers_give_balanced_data(digits_lt):
