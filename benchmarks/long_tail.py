@@ -63,6 +63,10 @@ them in two lanes)::
     $LT --train-steps 3000 --name long_tail_budget_3000 --methods key --seed-list 0 1  # ~26 min
     $LT --train-steps 3000 --name long_tail_budget_3000 --methods key --seed-list 2    # ~13 min
     $LT --name long_tail_budget_1000 --merge; $LT --name long_tail_budget_3000 --merge
+    # the domain-shifted generator (issue 15): its fills and remedies, ~30 min a seed; the
+    # generator-free rows are the ones above (same split and settings), not trained twice
+    $LT --domain-shift --methods shifted
+    $LT --domain-shift --merge --reuse long_tail   # results/long_tail_domain_shift.{md,json}
 """
 
 from __future__ import annotations
@@ -497,6 +501,8 @@ def _row(method, recs):
     row = {"method": method, "description": DESCRIPTIONS[method], "metrics": {
         k: summarize([r["metrics"][k] for r in recs]) for k in names},
         "wall_s": float(np.mean([r["wall_s"] for r in recs]))}
+    if any("reused_from" in r for r in recs):
+        row["reused_from"] = recs[0]["reused_from"]
     if any("choice" in r for r in recs):
         row["choices_per_seed"] = [r.get("choice") for r in recs]
         row["candidates_per_seed"] = [r.get("candidates") for r in recs]
@@ -549,9 +555,36 @@ def merge(records, cfg, provenance):
     return finalize(result)
 
 
+#: The configuration keys only the domain-shift protocol has.
+SHIFT_KEYS = ("domain_shift", "shifted_generator", "shifted_generator_style",
+              "shifted_generator_steps")
+
+
+def reused_parts(parts, name, records):
+    """The generator-free records of run ``name`` that ``records`` lack, marked as reused.
+
+    A row without a generator computes the same thing in the in-distribution and
+    the domain-shift run (same split, seed and settings), so the domain-shift run
+    takes it from the other run's parts instead of training it twice; the
+    configurations must agree on everything but :data:`SHIFT_KEYS`.
+    """
+    cfg = {k: v for k, v in records[0]["config"].items() if k not in SHIFT_KEYS}
+    have = {(r["seed"], r["method"]) for r in records}
+    out = []
+    for r in read_parts(parts, name):
+        if r["method"] not in GENERATOR_FREE + ["real_fill"] or (r["seed"], r["method"]) in have:
+            continue
+        if r["config"] != cfg:
+            raise SystemExit(f"--reuse {name}: its configuration differs from this run's")
+        out.append({**r, "config": records[0]["config"], "reused_from": name})
+    return out
+
+
 def merge_parts(args, argv):
     """Merge the parts of ``args.name`` under ``args.parts`` into NAME.{md,json}."""
     records = read_parts(args.parts, args.name)
+    if args.reuse:
+        records += reused_parts(args.parts, args.reuse, records)
     revisions = sorted({r.get("git") or "unknown" for r in records})
     provenance = {"name": args.name, "command": command(argv),
                   "git": revisions[0] if len(revisions) == 1 else ",".join(revisions),
@@ -703,6 +736,11 @@ def markdown(result):
             name = f"**{name} (SynAug)**"
         lines.append(f"| {name} | " + " | ".join(cells + deltas) + f" | {row['wall_s']:.0f} |")
     lines += _choice_lines(result)
+    reused = {row["method"]: row["reused_from"] for row in result["rows"] if "reused_from" in row}
+    if reused:
+        lines += ["", "Rows without a generator, computed once for both long-tail runs (the same "
+                  "split, seeds and settings) and taken from the parts of "
+                  + ", ".join(f"`{m}` (`{src}`)" for m, src in reused.items()) + "."]
     if result.get("incomplete"):
         lines += ["", "Left out (not run on every seed): "
                   + ", ".join(f"`{m}`" for m in result["incomplete"]) + "."]
@@ -740,8 +778,9 @@ def parse_args(argv):
              "needs --validation; results long_tail_domain_shift")
     add("--pool-pretrain-steps", type=int, default=1000,
         help="optimiser steps of pool_pretrain's pre-training on the pool")
-    add("--methods", nargs="*", default=None, choices=sorted(DESCRIPTIONS) + ["key"],
-        help="default: every row of the protocol; 'key' adds the budget sweep's rows")
+    add("--methods", nargs="*", default=None, choices=sorted(DESCRIPTIONS) + ["key", "shifted"],
+        help="default: every row of the protocol; 'key' adds the budget sweep's rows, "
+             "'shifted' the domain-shift run's rows that use its generator or its data")
     add("--exclude", nargs="*", default=[], choices=sorted(DESCRIPTIONS),
         help="leave these methods out (e.g. the in-domain rows, run as another piece)")
     add("--device", default="cpu")
@@ -759,6 +798,9 @@ def parse_args(argv):
         help="keep generated rows and in-domain generators here (default: a temporary folder)")
     add("--merge", action="store_true",
         help="write NAME.{md,json} from the parts under --parts; runs nothing")
+    add("--reuse", default=None, metavar="NAME",
+        help="with --merge: take the generator-free rows a run lacks from the parts of run "
+             "NAME (the domain-shift run reuses long_tail's; the configurations must agree)")
     add("--plan", action="store_true",
         help="print the resolved settings, seeds, methods and stored parts; run nothing")
     add("--name", default="long_tail")
@@ -814,7 +856,9 @@ def resolve_args(args):
     rows = order({"domain_shift": args.domain_shift})
     default = rows if args.validation else LEGACY_ORDER
     methods = args.methods or default
-    methods = set(methods) | (set(KEY_ROWS) if "key" in methods else set())
+    methods = set(methods) | (set(KEY_ROWS) if "key" in methods else set()) | (
+        {m for m in SHIFT_ORDER if m not in GENERATOR_FREE + ["real_fill"]}
+        if "shifted" in methods else set())
     args.methods = [m for m in rows if m in methods and m not in args.exclude]
     args.seed_list = args.seed_list if args.seed_list is not None else list(range(args.seeds))
     return args

@@ -163,7 +163,8 @@ class _Fit:
 def _args(tmp_path, **kw):
     base = dict(imbalance_factor=100, n_max=300, train_steps=350, steps=10, guidance=1.5,
                 indomain_steps=440, indomain_minutes=None, device="cpu", validation=None,
-                pool_pretrain_steps=1000, parts=tmp_path, name="long_tail", domain_shift=False)
+                pool_pretrain_steps=1000, parts=tmp_path, name="long_tail", domain_shift=False,
+                reuse=None)
     return Namespace(**{**base, **kw})
 
 
@@ -189,3 +190,29 @@ def test_like_reads_the_committed_results(lt):
     assert args.methods == [r["method"] for r in result["rows"]]
     cfg = lt.protocol_config(Namespace(**{**vars(args), "train_steps": args.train_steps[0]}))
     assert {k: v for k, v in result["config"].items() if k in cfg} == cfg
+
+
+def test_domain_shift_reuses_generator_free_parts(lt, tmp_path):
+    base = lt.protocol_config(_args(tmp_path, validation=0.2))
+    shift = lt.protocol_config(_args(tmp_path, validation=0.2, domain_shift=True))
+    for name, cfg, methods in (("long_tail", base, ["crt", "synaug_pretrained", "real_fill"]),
+                               ("long_tail_domain_shift", shift, ["synaug_shifted"])):
+        for method in methods:
+            path = lt._part_path(tmp_path, name, 0, method)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps({**_record(0, method, 0.5, 0.6), "config": cfg}))
+    args = _args(tmp_path, name="long_tail_domain_shift", reuse="long_tail", validation=0.2,
+                 domain_shift=True)
+    result = lt.merge_parts(args, ["--merge"])
+    rows = {r["method"]: r for r in result["rows"]}
+    assert list(rows) == ["crt", "synaug_shifted", "real_fill"]  # no synaug_pretrained
+    assert rows["crt"]["reused_from"] == "long_tail" and "reused_from" not in rows[
+        "synaug_shifted"]
+    assert "taken from the parts of `crt` (`long_tail`)" in lt.markdown(result)
+    # another configuration (here: the training budget) is refused
+    path = lt._part_path(tmp_path, "long_tail", 1, "ce")
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({**_record(1, "ce", 0.5, 0.6),
+                                "config": {**base, "train_steps": 1000}}))
+    with pytest.raises(SystemExit, match="disagree|differs"):
+        lt.merge_parts(args, ["--merge"])
