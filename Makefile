@@ -8,8 +8,8 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 FMNIST_DIR := /usr/share/datasets/fashion-mnist
 
 .PHONY: install demo test test-slow test-ray lint fashion-mnist docs clean \
-        bench-long-tail bench-long-tail-budget bench-long-tail-domain-shift bench-groups bench-tabular check-long-tail \
-        check-groups
+        bench-long-tail bench-long-tail-budget bench-long-tail-domain-shift bench-groups \
+        bench-tabular check-long-tail check-groups
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)

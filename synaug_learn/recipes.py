@@ -25,7 +25,7 @@ from ._synthetic_aware import SyntheticAwareClassifier
 from .metrics import per_class_accuracy, shot_accuracy
 from .nets import MixupNetClassifier
 
-__all__ = ["METHODS", "evaluate", "make_recipe"]
+__all__ = ["METHODS", "REMEDIES", "evaluate", "make_recipe"]
 
 METHODS = {
     "ce": "cross-entropy on the long-tailed rows",
