@@ -32,6 +32,17 @@ CONFIG_NAME = "synaug_generator.json"
 FORMAT_VERSION = 1
 PRETRAINED_DIR = Path(__file__).resolve().parent.parent / "pretrained"
 MIN_SIDE = 16  # below this the UNet has too little room; small images are upsampled
+
+
+def _nearest_inverse(n, side):
+    """``(side, n)`` matrix averaging the copies of each of ``n`` pixels in torch's nearest
+    upsampling to ``side`` (source of output pixel ``d``: ``floor(d * n / side)``)."""
+    import torch
+
+    source = torch.clamp((torch.arange(side) * (n / side)).floor().long(), max=n - 1)
+    weights = torch.zeros(side, n)
+    weights[torch.arange(side), source] = 1.0
+    return weights / weights.sum(0, keepdim=True)
 # The parameters that only shape sampling: save_pretrained writes them to the folder's
 # "sampling" block and from_pretrained makes them the loaded generator's defaults.
 SAMPLING_PARAMS = ("scheduler", "num_inference_steps", "guidance_scale", "guidance_interval",
@@ -1048,11 +1059,14 @@ class ConditionalDiffusionGenerator(BaseGenerator):
         return F.pad(x, pads, mode="replicate").numpy() if any(pads) else x.numpy()
 
     def _from_unet(self, x):
-        import torch.nn.functional as F
+        import torch
 
         fmt, side = self.image_format_, self.unet_size_
         if max(fmt.height, fmt.width) < MIN_SIDE:
-            return F.interpolate(x, size=(fmt.height, fmt.width), mode="area")
+            # the inverse of _to_unet's nearest upsampling: each pixel is the mean of its
+            # copies (area pooling for integer factors; 14 -> 16 -> 14 stays exact too)
+            rows, cols = (_nearest_inverse(n, side).to(x) for n in (fmt.height, fmt.width))
+            return torch.einsum("nchw,hi,wj->ncij", x, rows, cols)
         top, left = (side - fmt.height) // 2, (side - fmt.width) // 2
         return x[:, :, top: top + fmt.height, left: left + fmt.width]
 
