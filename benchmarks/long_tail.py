@@ -633,7 +633,52 @@ def finalize(result):
     _pair(rows, peer, "paired_vs_peer")
     if cfg.get("domain_shift"):  # what the remedies add to the plain fill
         _pair(rows, SHIFT_PREFIX, "paired_vs_plain_fill")
+    if cfg.get("selected_on_validation"):
+        result["goals"] = goals(rows, cfg)
     return result
+
+
+def _goal_checks(rows, cfg):
+    """(goal, row, against, threshold) of the protocol's targets (issue 15's "Done when")."""
+    chosen = cfg["selected_on_validation"]
+    if not cfg.get("domain_shift"):
+        return [("SynAug (chosen on validation) within 0.015 of `real_fill` (the same number "
+                 "of rows, real)", chosen, "real_fill", -0.015)]
+    remedies = [m for m in rows if m.startswith(SHIFT_PREFIX + "_")]
+    return [
+        ("SynAug (chosen on validation) beats the generator-free peer chosen on validation "
+         "by >= 0.05", chosen, cfg["peer"], 0.05),
+        ("SynAug (chosen on validation) beats the best generator-free row on test (a "
+         "stricter peer, for the record) by >= 0.05", chosen,
+         _best(rows, GENERATOR_FREE, "balanced_accuracy"), 0.05),
+        ("the remedies (the best remedy row on validation) add >= 0.03 to the plain fill",
+         _best(rows, remedies, VALIDATION), SHIFT_PREFIX, 0.03)]
+
+
+def goals(rows, cfg):
+    """Each target as the paired test difference ``row - against``, its threshold and
+    whether the mean reaches it; targets whose rows did not run are left out."""
+    out = []
+    for text, row, against, threshold in _goal_checks(rows, cfg):
+        if row in rows and against in rows:
+            d = paired_difference(rows[row]["metrics"]["balanced_accuracy"]["values"],
+                                  rows[against]["metrics"]["balanced_accuracy"]["values"])
+            out.append({"goal": text, "row": row, "against": against,
+                        "threshold": threshold, "difference": d,
+                        "met": bool(d["mean"] >= threshold)})
+    return out
+
+
+def _goal_lines(result):
+    if not result.get("goals"):
+        return []
+    lines = ["", "Goals (paired test differences, mean ± std over seeds, seeds better):", ""]
+    for g in result["goals"]:
+        verdict = "met" if g["met"] else (
+            f"**not met** (short by {g['threshold'] - g['difference']['mean']:.3f})")
+        lines.append(f"- {g['goal']}: `{g['row']}` − `{g['against']}` = "
+                     f"{_delta(g['difference'])}: {verdict}.")
+    return lines
 
 
 def _pair(rows, base, key):
@@ -722,7 +767,8 @@ def markdown(result):
     head = ["method"] + (["val bal. acc"] if val else []) + [
         "balanced acc", "many", "medium", "few", "Δ vs peer"] + (
         ["Δ vs plain fill"] if shift else []) + ["wall s"]
-    title = "Fashion-MNIST-LT" + (", a generator from another domain" if shift else "")
+    title = "Fashion-MNIST-LT" + (", a generator from another domain" if shift else "") + (
+        "" if val else " (no validation split)")
     lines = [f"# Long-tail benchmark: {title}", "", _header(result), "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in result["rows"]:
@@ -735,7 +781,13 @@ def markdown(result):
         if row["method"] == cfg.get("selected_on_validation"):
             name = f"**{name} (SynAug)**"
         lines.append(f"| {name} | " + " | ".join(cells + deltas) + f" | {row['wall_s']:.0f} |")
-    lines += _choice_lines(result)
+    lines += _choice_lines(result) + _goal_lines(result)
+    legacy = [m for m in LEGACY_RECIPES if not val and any(r["method"] == m
+                                                            for r in result["rows"])]
+    if legacy:
+        lines += ["", "In this protocol " + ", ".join(
+            f"`{m}` is the recipe the validated protocol calls `{LEGACY_RECIPES[m]}`"
+            for m in legacy) + "."]
     reused = {row["method"]: row["reused_from"] for row in result["rows"] if "reused_from" in row}
     if reused:
         lines += ["", "Rows without a generator, computed once for both long-tail runs (the same "

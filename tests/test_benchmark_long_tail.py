@@ -137,6 +137,34 @@ def test_domain_shift_merge_chooses_among_shifted_rows(lt, tmp_path):
     assert "Δ vs plain fill" in text and "a generator from another domain" in text
 
 
+def test_merge_records_its_goals_met_and_missed(lt, tmp_path):
+    records = []
+    for seed, bump in ((0, 0.0), (1, 0.02)):
+        records += [
+            _record(seed, "balanced_softmax", 0.5, 0.60),
+            _record(seed, "crt", 0.6, 0.58),  # the peer on validation
+            _record(seed, "synaug_shifted", 0.5, 0.66 + bump),
+            _record(seed, "synaug_shifted_mixup_crt", 0.7, 0.68 + bump),  # chosen: +0.10
+            _record(seed, "synaug_shifted_two_stage", 0.6, 0.75)]
+    shift = lt.merge(records, lt.protocol_config(_args(tmp_path, validation=0.2,
+                                                       domain_shift=True)),
+                     {"name": "long_tail_domain_shift", "command": "c", "git": "a"})
+    got = [(g["row"], g["against"], round(g["difference"]["mean"], 3), g["met"])
+           for g in shift["goals"]]
+    assert got == [("synaug_shifted_mixup_crt", "crt", 0.11, True),
+                   ("synaug_shifted_mixup_crt", "balanced_softmax", 0.09, True),
+                   # the remedy is chosen on validation, not the better-on-test two-stage row
+                   ("synaug_shifted_mixup_crt", "synaug_shifted", 0.02, False)]
+    assert "**not met** (short by 0.010)" in lt.markdown(shift)
+    plain = [_record(s, m, v, t) for s in (0, 1) for m, v, t in (
+        ("balanced_softmax", 0.5, 0.6), ("synaug_pretrained", 0.6, 0.79),
+        ("real_fill", 0.7, 0.80))]
+    result = lt.merge(plain, lt.protocol_config(_args(tmp_path, validation=0.2)),
+                      {"name": "long_tail", "command": "c", "git": "a"})
+    (goal,) = result["goals"]
+    assert (goal["against"], goal["met"]) == ("real_fill", True)  # -0.01 >= -0.015
+
+
 def test_domain_shift_needs_validation_and_names_its_results(lt):
     with pytest.raises(SystemExit, match="--domain-shift needs --validation"):
         lt.resolve_args(lt.parse_args(["--domain-shift"])[1])
