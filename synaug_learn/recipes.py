@@ -38,7 +38,7 @@ METHODS = {
     "ce_retrain": "cross-entropy, then the head refitted on a class-balanced subsample of the "
                   "real rows (the SYNAuG paper's re-training, without a fill)",
     "ros_mixup": "random over-sampling + Mixup",
-    "balanced_softmax_mixup": "Balanced Softmax + Mixup (strongest generator-free recipe)",
+    "balanced_softmax_mixup": "Balanced Softmax + Mixup",
     "synaug_indomain": "fill from a generator trained on the long-tailed rows",
     "synaug_indomain_mixup": "... + Mixup",
     "synaug_indomain_mixup_retrain": "... + Mixup + head re-trained on balanced real rows",
