@@ -58,10 +58,12 @@ them in two lanes)::
     $LT --seed-list 0 1 --exclude $IND    # ~31 min
     $LT --seed-list 2 --exclude $IND      # ~16 min
     $LT --merge                           # results/long_tail.{md,json}
-    # the training budget (key rows; the fills come from the cache above)
-    $LT --train-steps 1000 --name long_tail_budget_1000 --methods key   # ~15 min
-    $LT --train-steps 3000 --name long_tail_budget_3000 --methods key --seed-list 0 1  # ~26 min
-    $LT --train-steps 3000 --name long_tail_budget_3000 --methods key --seed-list 2    # ~13 min
+    # the training budget (key rows; the fills come from the cache above; measured on 2
+    # loaded cores: 1,000 steps ~5 min a net, 78 min for 3 seeds with the fills made anew)
+    $LT --train-steps 1000 --name long_tail_budget_1000 --methods key   # ~60 min
+    $LT --train-steps 3000 --name long_tail_budget_3000 --methods key --seed-list 0  # ~55 min
+    $LT --train-steps 3000 --name long_tail_budget_3000 --methods key --seed-list 1  # ~55 min
+    $LT --train-steps 3000 --name long_tail_budget_3000 --methods key --seed-list 2  # ~55 min
     $LT --name long_tail_budget_1000 --merge; $LT --name long_tail_budget_3000 --merge
     # the domain-shifted generator (issue 15): its fills and remedies, ~30 min a seed; the
     # generator-free rows are the ones above (same split and settings), not trained twice
