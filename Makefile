@@ -53,7 +53,7 @@ bench-long-tail: install fashion-mnist
 	$(LT) --merge
 
 # The key rows at 1,000 and 3,000 optimiser steps (350 is in long_tail.json), each its own
-# results name; reuses the fills cached by bench-long-tail. ~2.5 h on 2 CPU cores (a
+# results name; reuses the fills cached by bench-long-tail. ~3 h on 2 CPU cores (a
 # 1,000-step net takes ~5 min on one core, a 3,000-step one ~15).
 bench-long-tail-budget: install fashion-mnist
 	$(LT) --train-steps 1000 --name long_tail_budget_1000 --methods key & \
