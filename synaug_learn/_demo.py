@@ -22,7 +22,6 @@ DEMO_METHODS = (
     "smote",
     "balanced_softmax_mixup",
     "synaug_pretrained",
-    "synaug_pretrained_mixup",
     "synaug_pretrained_mixup_retrain",
     "synaug_pretrained_balanced_softmax_mixup",
 )
@@ -129,7 +128,7 @@ def _reports(X_lt, y_lt, X_test, y_test, counts, pretrained, origin, *, few, see
     fitted_pretrained = pretrained.fit(X_lt, y_lt)
     for label, gen in (("in-domain (trained on the long-tailed rows)", indomain),
                        ("pretrained (" + origin + ")", fitted_pretrained)):
-        X_syn, y_syn, _ = gen.generate({(c, None): 32 for c in tail}, random_state=seed)
+        X_syn, y_syn, _ = gen.generate({(c, None): 16 for c in tail}, random_state=seed)
         held = np.isin(y_test, tail)
         rep = synthetic_report(X_lt, y_lt, X_syn, y_syn, X_heldout=X_test[held],
                                y_heldout=y_test[held], random_state=seed)
@@ -189,7 +188,7 @@ def _plot(out, X_lt, y_lt, counts, names, pretrained, results, fitted, reports, 
 
 
 def run_demo(dataset="fashion-mnist", out="synaug_output", n_max=200, train_steps=250, seed=0,
-             methods=DEMO_METHODS, indomain_minutes=1.0):
+             methods=DEMO_METHODS, indomain_minutes=0.25):
     """Fit the demo's recipes on a long-tailed split, print the table and the report, plot.
 
     Returns the results as a dict (also written to ``out/results.json``).
