@@ -43,6 +43,8 @@ def _nearest_inverse(n, side):
     weights = torch.zeros(side, n)
     weights[torch.arange(side), source] = 1.0
     return weights / weights.sum(0, keepdim=True)
+
+
 # The parameters that only shape sampling: save_pretrained writes them to the folder's
 # "sampling" block and from_pretrained makes them the loaded generator's defaults.
 SAMPLING_PARAMS = ("scheduler", "num_inference_steps", "guidance_scale", "guidance_interval",
