@@ -32,7 +32,11 @@ from pathlib import Path
 
 import numpy as np
 
-from synaug_learn.generators import ConditionalDiffusionGenerator, make_scheduler
+from synaug_learn.generators import (
+    ConditionalDiffusionGenerator,
+    make_scheduler,
+    pretrained_hashes,
+)
 
 PRETRAINED = Path(__file__).resolve().parent.parent / "synaug_learn" / "pretrained"
 GRID = (999, 749, 499, 249)  # the student's diffusion times; index 4 = the clean image
@@ -144,6 +148,7 @@ def save_student(unet, args, steps_done, wall_s):
         "train_steps": steps_done, "batch_size": args.batch_size, "lr": args.lr,
         "seed": args.seed, "wall_s": round(wall_s), "threads": args.threads,
     }
+    meta["sha256"] = pretrained_hashes(out)  # the student's files, not the teacher's
     (out / "synaug_generator.json").write_text(json.dumps(meta, indent=2))
     if (teacher / "training.json").is_file():
         shutil.copy(teacher / "training.json", out / "training.json")

@@ -5,7 +5,12 @@ All follow the contract in :mod:`synaug_learn.generators._base`.
 
 from ..utils import ImageFormat
 from ._base import BaseGenerator, check_generator, generator_can_compose
-from ._conditional import ConditionalDiffusionGenerator, class_mapping_by_name, list_pretrained
+from ._conditional import (
+    ConditionalDiffusionGenerator,
+    class_mapping_by_name,
+    list_pretrained,
+    pretrained_hashes,
+)
 from ._image_to_image import ImageToImageGenerator
 from ._jitter import JitterGenerator
 from ._ray import generate_rows, generate_seeded_with_ray, generate_with_ray, plan_rows
@@ -30,4 +35,5 @@ __all__ = [
     "list_pretrained",
     "make_scheduler",
     "plan_rows",
+    "pretrained_hashes",
 ]

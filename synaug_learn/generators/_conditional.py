@@ -193,6 +193,23 @@ def _hashed_files(path):
     return [f.relative_to(path).as_posix() for f in files if f.is_file()]
 
 
+def pretrained_hashes(path):
+    """SHA-256 of a saved generator's weights and UNet config, keyed by relative path.
+
+    What :meth:`ConditionalDiffusionGenerator.save_pretrained` records in the
+    folder's json (``"sha256"``) and ``from_pretrained`` checks; a script that
+    writes a model folder by other means (a distilled student) records it too.
+
+    Examples
+    --------
+    >>> from synaug_learn.generators import pretrained_hashes
+    >>> from synaug_learn.generators._conditional import PRETRAINED_DIR
+    >>> sorted(pretrained_hashes(PRETRAINED_DIR / "fashion-mnist-small"))[-1]
+    'unet/diffusion_pytorch_model.safetensors'
+    """
+    return {rel: _sha256(Path(path) / rel) for rel in _hashed_files(path)}
+
+
 def verify_pretrained(path, meta=None):
     """Check a saved generator's files against the SHA-256 recorded in its json.
 
@@ -632,7 +649,7 @@ class ConditionalDiffusionGenerator(BaseGenerator):
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         self.unet_.save_pretrained(path / "unet", safe_serialization=True)
-        hashes = {rel: _sha256(path / rel) for rel in _hashed_files(path)}
+        hashes = pretrained_hashes(path)
         meta = {
             "format_version": FORMAT_VERSION,
             "strata": [list(jsonable(s)) for s in self.model_strata_],

@@ -286,6 +286,25 @@ def test_save_pretrained_records_the_sha256_of_every_weights_file(saved):
         assert hashlib.sha256((path / rel).read_bytes()).hexdigest() == digest
 
 
+def test_weights_replaced_by_a_script_verify_once_their_hashes_are_recorded(saved, tmp_path):
+    import json
+
+    from synaug_learn.generators import pretrained_hashes
+
+    path = _copy(saved[1], tmp_path)
+    meta = json.loads((path / "synaug_generator.json").read_text())
+    assert pretrained_hashes(path) == meta["sha256"]  # what save_pretrained records
+    weights = path / "unet" / "diffusion_pytorch_model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[len(data) // 2] ^= 0x01  # new weights, as a distillation script writes them
+    weights.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="does not match the SHA-256"):
+        ConditionalDiffusionGenerator.from_pretrained(path)
+    meta["sha256"] = pretrained_hashes(path)
+    (path / "synaug_generator.json").write_text(json.dumps(meta))
+    ConditionalDiffusionGenerator.from_pretrained(path)  # verifies
+
+
 def test_byte_flipped_weights_are_refused_naming_the_file(saved, digits, tmp_path):
     X, y = digits
     path = _copy(saved[1], tmp_path)
