@@ -365,6 +365,11 @@ def markdown(result):
     return "\n".join(lines)
 
 
+def _student_verdict(result):
+    chosen = result["config"].get("recommended_student")
+    return f"`{chosen}` meets the rule" if chosen else "none meets it"
+
+
 def student_card(result, folder):
     """The student's model card: how it was made, its measured quality next to the teacher's."""
     import json
@@ -420,11 +425,11 @@ n_max={result['config']['n_max']}, seeds {result['seeds']}) where measured.
 
 ## Limitations
 
-- A small distillation budget on CPU (see above): at 2 and 4 steps its images carry
-  speckle artefacts, at 1 step they are smooth class prototypes, which a pixel judge
-  recognises easily (high fidelity) but which vary less (diversity: mean pairwise distance
-  / that of real images of the class). Look at the table before relying on it; the
-  teacher at `{result['config']['recommended']}` is the default for quality.
+- A distillation budget on CPU (see above). Look at the table before relying on it:
+  no student setting is recommended unless its fidelity is within 2 points of the
+  teacher's and its novelty and diversity (mean pairwise distance / that of real images
+  of the class) are not lower by more than 0.05 and 0.1; here: {_student_verdict(result)}. The teacher at
+  `{result['config']['recommended']}` is the default for quality.
 - Fine-tuning is not supported (it predicts v; fine-tune the teacher instead).
 - Everything in the teacher's card applies (Fashion-MNIST only, © Zalando SE, MIT licence).
 """
