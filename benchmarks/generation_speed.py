@@ -428,8 +428,9 @@ n_max={result['config']['n_max']}, seeds {result['seeds']}) where measured.
 - A distillation budget on CPU (see above). Look at the table before relying on it:
   no student setting is recommended unless its fidelity is within 2 points of the
   teacher's and its novelty and diversity (mean pairwise distance / that of real images
-  of the class) are not lower by more than 0.05 and 0.1; here: {_student_verdict(result)}. The teacher at
-  `{result['config']['recommended']}` is the default for quality.
+  of the class) are not lower by more than 0.05 and 0.1; here:
+  {_student_verdict(result)}. The teacher at `{result['config']['recommended']}` is the
+  default for quality.
 - Fine-tuning is not supported (it predicts v; fine-tune the teacher instead).
 - Everything in the teacher's card applies (Fashion-MNIST only, © Zalando SE, MIT licence).
 """
