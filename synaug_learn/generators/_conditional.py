@@ -200,6 +200,17 @@ def pretrained_hashes(path):
     folder's json (``"sha256"``) and ``from_pretrained`` checks; a script that
     writes a model folder by other means (a distilled student) records it too.
 
+    Parameters
+    ----------
+    path : str or Path
+        The model folder.
+
+    Returns
+    -------
+    dict
+        ``{relative path: hex digest}`` of the ``*.safetensors`` files and
+        ``unet/config.json``.
+
     Examples
     --------
     >>> from synaug_learn.generators import pretrained_hashes
