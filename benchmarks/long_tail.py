@@ -784,8 +784,8 @@ def markdown(result):
             name = f"**{name} (SynAug)**"
         lines.append(f"| {name} | " + " | ".join(cells + deltas) + f" | {row['wall_s']:.0f} |")
     lines += _choice_lines(result) + _goal_lines(result)
-    legacy = [m for m in LEGACY_RECIPES if not val and any(r["method"] == m
-                                                            for r in result["rows"])]
+    methods = {row["method"] for row in result["rows"]}
+    legacy = [] if val else [m for m in LEGACY_RECIPES if m in methods]
     if legacy:
         lines += ["", "In this protocol " + ", ".join(
             f"`{m}` is the recipe the validated protocol calls `{LEGACY_RECIPES[m]}`"

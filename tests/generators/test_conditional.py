@@ -275,6 +275,15 @@ def _copy(path, tmp_path):
     return Path(shutil.copytree(path, tmp_path / "copy"))
 
 
+def _flip_a_bit(path):
+    """Flip one bit of one weight of the model folder ``path``; returns the weights file."""
+    weights = path / "unet" / "diffusion_pytorch_model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    weights.write_bytes(bytes(data))
+    return weights
+
+
 def test_save_pretrained_records_the_sha256_of_every_weights_file(saved):
     import hashlib
     import json
@@ -294,10 +303,7 @@ def test_weights_replaced_by_a_script_verify_once_their_hashes_are_recorded(save
     path = _copy(saved[1], tmp_path)
     meta = json.loads((path / "synaug_generator.json").read_text())
     assert pretrained_hashes(path) == meta["sha256"]  # what save_pretrained records
-    weights = path / "unet" / "diffusion_pytorch_model.safetensors"
-    data = bytearray(weights.read_bytes())
-    data[len(data) // 2] ^= 0x01  # new weights, as a distillation script writes them
-    weights.write_bytes(bytes(data))
+    _flip_a_bit(path)  # new weights, as a distillation script writes them
     with pytest.raises(ValueError, match="does not match the SHA-256"):
         ConditionalDiffusionGenerator.from_pretrained(path)
     meta["sha256"] = pretrained_hashes(path)
@@ -308,10 +314,7 @@ def test_weights_replaced_by_a_script_verify_once_their_hashes_are_recorded(save
 def test_byte_flipped_weights_are_refused_naming_the_file(saved, digits, tmp_path):
     X, y = digits
     path = _copy(saved[1], tmp_path)
-    weights = path / "unet" / "diffusion_pytorch_model.safetensors"
-    data = bytearray(weights.read_bytes())
-    data[len(data) // 2] ^= 0x01  # one bit of one weight
-    weights.write_bytes(bytes(data))
+    weights = _flip_a_bit(path)
     with pytest.raises(ValueError, match=r"diffusion_pytorch_model\.safetensors.*does not match "
                                          "the SHA-256"):
         ConditionalDiffusionGenerator.from_pretrained(path)
