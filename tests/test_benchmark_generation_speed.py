@@ -29,10 +29,22 @@ def test_choose_takes_the_fewest_passes_within_the_quality_bounds(speed):
     assert speed.choose(results, list(results)) == "dpmpp5_guided_interval"
 
 
+def test_choose_uses_the_validation_accuracy_instead_of_diversity_where_measured(speed):
+    results = {"ddim20_guided": {**_r(40, 0.90, 1.00), "val_balanced_accuracy": 0.70},
+               "dpmpp8_guided": {**_r(16, 0.89, 1.00), "val_balanced_accuracy": 0.695},
+               "student1": {**_r(1, 0.95, 1.0), "diversity": 0.6,
+                            "val_balanced_accuracy": 0.689}}  # 1.1 points lower: out
+    assert speed.choose(results, list(results)) == "dpmpp8_guided"
+    results["student1"]["val_balanced_accuracy"] = 0.692  # low diversity that costs nothing
+    assert speed.choose(results, list(results)) == "student1"
+    del results["student1"]["val_balanced_accuracy"]  # not measured: the diversity stand-in
+    assert speed.choose(results, list(results)) == "dpmpp8_guided"
+
+
 def test_results_have_the_benchmark_shape(speed, tmp_path):
     results = {"ddim20_guided": _r(40, 0.90, 1.00), "dpmpp8_guided": _r(16, 0.89, 1.0)}
-    accuracy = {"ddim20_guided": ([0.60, 0.62, 0.58], 30.0),
-                "dpmpp8_guided": ([0.61, 0.62, 0.60], 20.0)}
+    accuracy = {"ddim20_guided": ([0.60, 0.62, 0.58], [0.70, 0.71, 0.69], 30.0),
+                "dpmpp8_guided": ([0.61, 0.62, 0.60], [0.69, 0.70, 0.69], 20.0)}
     rows = speed.rows_of(results, accuracy)
     assert [r["method"] for r in rows] == ["ddim20_guided", "dpmpp8_guided"]
     fast = rows[1]
@@ -40,6 +52,8 @@ def test_results_have_the_benchmark_shape(speed, tmp_path):
     assert fast["metrics"]["balanced_accuracy"]["mean"] == pytest.approx(0.61)
     diff = fast["paired_vs_ddim20_guided"]
     assert diff["mean"] == pytest.approx(0.01) and diff["n_better"] == 2
+    assert fast["metrics"]["val_balanced_accuracy"]["mean"] == pytest.approx(0.69333, abs=1e-4)
+    assert fast["val_paired_vs_ddim20_guided"]["mean"] == pytest.approx(-0.00667, abs=1e-4)
     assert fast["params"] == {"scheduler": "dpm++", "num_inference_steps": 8,
                               "guidance_scale": 1.5}
     result = {"benchmark": "generation_speed", "command": "python x", "date": "d",
@@ -59,7 +73,7 @@ def test_results_have_the_benchmark_shape(speed, tmp_path):
     assert json.loads(json_path.read_text())["config"]["recommended"] == "dpmpp8_guided"
     text = md_path.read_text()
     assert "| **`dpmpp8_guided`** | 16 |" in text
-    assert "0.610 ± 0.008" in text and "+0.010" in text
+    assert "| 0.693 ± 0.005 | 0.610 ± 0.008 | +0.010" in text
     assert "32: 9.0, 256: 5.0" in text
 
 
@@ -73,7 +87,7 @@ def test_student_card_states_its_quality_next_to_the_teacher(speed, tmp_path):
     result = {"command": "python x", "date": "d", "seeds": [0, 1, 2],
               "config": {"per_class": 16, "judge_accuracy": 0.8, "n_max": 100,
                          "recommended": "dpmpp8_guided"},
-              "rows": speed.rows_of(results, {"ddim20_guided": ([0.6, 0.6, 0.6], 1.0)})}
+              "rows": speed.rows_of(results, {"ddim20_guided": ([0.6, 0.6, 0.6], [0.7] * 3, 1.0)})}
     speed.student_card(result, tmp_path)
     card = (tmp_path / "README.md").read_text()
     assert "| `ddim20_guided` | 40 | 0.5 | 0.900 | 1.00 | 1.00 | 0.600 ± 0.000 |" in card
