@@ -225,10 +225,22 @@ def make_generator(gen, args, folders):
     if gen == "jitter":
         return JitterGenerator()
     if gen == "pretrained":
-        return ConditionalDiffusionGenerator.from_pretrained(str(args.pretrained_generator))
+        return ConditionalDiffusionGenerator.from_pretrained(str(args.pretrained_generator),
+                                                             **pretrained_guidance(args))
     return ConditionalDiffusionGenerator.from_pretrained(
         str(folders[gen]), num_inference_steps=args.gen_sampling_steps,
         guidance_scale=args.guidance_scale, guidance_rule=args.guidance_rule)
+
+
+def pretrained_guidance(args):
+    """The sampling parameters given for the pretrained generator (none: its saved ones)."""
+    out = {}
+    if getattr(args, "pretrained_guidance_rule", None):
+        out["guidance_rule"] = args.pretrained_guidance_rule
+    scale = getattr(args, "pretrained_guidance_scale", None)
+    if scale:
+        out["guidance_scale"] = scale[0] if len(scale) == 1 else tuple(scale)
+    return out
 
 
 def make_sampler(generator, seed, bank, share=None, report=False):

@@ -142,6 +142,13 @@ def add_deltas(rows, base, label):
                 row["metrics"][f"delta_{name}_vs_{label}"] = d
 
 
+def _pretrained_guidance(s):
+    rule, scale = s.get("pretrained_guidance_rule"), s.get("pretrained_guidance_scale")
+    if not (rule or scale):
+        return ""
+    return f" sampled with guidance {scale or 'as saved'} (rule {rule or 'as saved'!s})"
+
+
 def build_result(name, runs, fills, tasks_config, settings, seeds, methods):
     reference, selected, selection_why, by_task = {}, {}, {}, {}
     for task in sorted(tasks_config, key=lambda t: t.endswith("_unseen")):  # bases first
@@ -202,7 +209,8 @@ def _header(result):
         f"conditioning='joint' | 'factorized'), {s['gen_steps']} steps, trained once per task "
         f"on its training rows; sampling DDIM-{s['gen_sampling_steps']}, guidance "
         f"{s['guidance_scale']} (rule {s['guidance_rule']!r}); pretrained generator: "
-        f"{s['pretrained_generator'] or 'none given'}. Fill: SynAugSampler(fill_grid=True), "
+        f"{s['pretrained_generator'] or 'none given'}{_pretrained_guidance(s)}. Fill: "
+        "SynAugSampler(fill_grid=True), "
         f"every cell to the largest; share variant synthetic_share={s['synthetic_share']}; "
         f"two-stage {s['two_stage_epochs']} epochs on the real rows; Mixup variant "
         f"real-synthetic pairing, alpha {s['mixup_alpha']}. JTT: T in {s['jtt_epochs']}, "

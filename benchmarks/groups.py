@@ -175,6 +175,11 @@ def build_parser():
                    help="join these groups.json files (pieces of one run) into OUT")
     p.add_argument("--pretrained-generator", default=None,
                    help="folder of a pretrained attribute-aware ConditionalDiffusionGenerator")
+    p.add_argument("--pretrained-guidance-rule", default=None, choices=["joint", "composable"],
+                   help="sample the pretrained generator with this rule (default: its own)")
+    p.add_argument("--pretrained-guidance-scale", type=float, nargs="+", default=None,
+                   help="... and this scale (two numbers, w_class w_group, for 'composable'); "
+                        "benchmarks/groups_guidance.py chooses them without test rows")
     p.add_argument("--dataset", default="fashion_mnist", choices=["fashion_mnist", "digits"])
     p.add_argument("--utkface", default=None, help="UTKFace folder for the fairness tasks")
     p.add_argument("--utkface-size", type=int, default=32)
@@ -240,12 +245,27 @@ def _hash(value):
     return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:12]
 
 
+# the pretrained generator and how it is sampled: they key its own rows only
+PRETRAINED_KEYS = ("pretrained_generator", "pretrained_guidance_rule",
+                   "pretrained_guidance_scale")
+
+
+def pretrained_key(settings):
+    """The pretrained generator's path, with its guidance where one was given."""
+    extra = [settings.get(k) for k in PRETRAINED_KEYS[1:] if settings.get(k) is not None]
+    return str(settings.get("pretrained_generator")) + ("" if not extra else f"|{extra}")
+
+
+def without_pretrained(settings):
+    return {k: v for k, v in settings.items() if k not in PRETRAINED_KEYS}
+
+
 def part_name(args, name, gen):
-    """File stem of a stored record: a pretrained generator's rows are keyed by its path too,
-    so that they can be added to a run made without it."""
+    """File stem of a stored record: a pretrained generator's rows are keyed by its path (and
+    guidance) too, so that they can be added to a run made without it."""
     if gen != "pretrained":
         return name
-    return f"{name}@{_hash(str(args.pretrained_generator))[:8]}"
+    return f"{name}@{_hash(pretrained_key(vars(args)))[:8]}"
 
 
 def settings(args):
@@ -257,7 +277,7 @@ def settings(args):
 def _run(args, argv):
     started, revision = time.time(), git_revision()
     config = settings(args)
-    work = Path(args.work) / _hash({k: v for k, v in config.items() if k != "pretrained_generator"})
+    work = Path(args.work) / _hash(without_pretrained(config))
     # other settings never reuse these results; the pretrained generator only keys its own rows
     runs, fills, tasks_config = [], [], {}
     for task_name in args.tasks:
@@ -277,15 +297,15 @@ def merge(paths, out, argv):
     """Join results files of pieces of one run (same settings) into ``out/groups.{json,md}``."""
     results = [json.loads(Path(p).read_text()) for p in paths]
     first = results[0]
-    def same(settings):
-        return {k: v for k, v in settings.items() if k != "pretrained_generator"}
-
     for r, p in zip(results[1:], paths[1:]):
-        if same(r["config"]["settings"]) != same(first["config"]["settings"]):
+        if without_pretrained(r["config"]["settings"]) != without_pretrained(
+                first["config"]["settings"]):
             raise SystemExit(f"{p} was run with other settings than {paths[0]}; not merged")
-    pretrained = {r["config"]["settings"]["pretrained_generator"] for r in results} - {None}
-    if len(pretrained) > 1:
-        raise SystemExit(f"the pieces used different pretrained generators: {pretrained}")
+    given = [r["config"]["settings"] for r in results if r["config"]["settings"].get(
+        "pretrained_generator")]
+    if len({pretrained_key(s) for s in given}) > 1:
+        raise SystemExit("the pieces used different pretrained generators or guidance: "
+                         f"{sorted({pretrained_key(s) for s in given})}")
     runs = merge_records([r["runs"] for r in results],
                          key=lambda x: (x["task"], x["method"], x["seed"]),
                          prefer=lambda old, new: new["status"] == "ok" or old["status"] != "ok")
@@ -297,7 +317,8 @@ def merge(paths, out, argv):
             tasks[k] = {**tasks.get(k, {}), **v}
     seeds = sorted({x["seed"] for x in runs})
     methods = [m for m in ALL_METHODS if any(x["method"] == m for x in runs)]
-    settings = {**first["config"]["settings"], "pretrained_generator": next(iter(pretrained), None)}
+    settings = {**without_pretrained(first["config"]["settings"]),
+                **{k: (given[0].get(k) if given else None) for k in PRETRAINED_KEYS}}
     result = build_result(NAME, runs, fills, tasks, settings, seeds, methods)
     result.update(command=command(argv), date=utc_now(), merged_from=[str(p) for p in paths],
                   git=sorted({r.get("git") for r in results}, key=str),

@@ -226,7 +226,7 @@ def run_demo(dataset="fashion-mnist", out="synaug_output", n_max=200, train_step
 
     summary = {
         "dataset": dataset, "n_max": n_max, "train_steps": train_steps, "seed": seed,
-        "class_counts": counts,
+        "sampling": _describe_sampling(pretrained), "class_counts": counts,
         "methods": {m: {k: v for k, v in r.items() if k != "per_class"} | {
             "description": METHODS[m]} for m, r in results.items()},
         "reports": {label: rep.rows for label, rep in reports.items()},

@@ -166,3 +166,30 @@ def test_groups_utkface_folder(groups_module, tmp_path):
     assert [r["method"] for r in result["rows"]] == methods
     assert all(r["status"] == "ok" for r in result["rows"]), result["rows"]
     assert "UTKFace" in result["config"]["tasks"]["fairness"]["description"]
+
+
+def test_pretrained_guidance_keys_its_own_rows_and_merges_only_alike(groups_module, tmp_path):
+    import _groups_methods
+
+    args = groups_module.build_parser().parse_args(["--pretrained-generator", "gen"])
+    assert _groups_methods.pretrained_guidance(args) == {}
+    plain = groups_module.part_name(args, "fill__pretrained__fill__seed0", "pretrained")
+    args.pretrained_guidance_rule, args.pretrained_guidance_scale = "composable", [3.0, 1.5]
+    assert _groups_methods.pretrained_guidance(args) == {"guidance_rule": "composable",
+                                                         "guidance_scale": (3.0, 1.5)}
+    guided = groups_module.part_name(args, "fill__pretrained__fill__seed0", "pretrained")
+    assert guided != plain and guided.startswith("fill__pretrained__fill__seed0@")
+    assert groups_module.part_name(args, "erm__seed0", None) == "erm__seed0"
+    # the shared settings (and so the work folder of the baselines) do not change
+    settings = groups_module.settings(args)
+    assert groups_module.without_pretrained(settings) == groups_module.without_pretrained(
+        groups_module.settings(groups_module.build_parser().parse_args([])))
+    # pieces sampled with different guidance are not merged
+    base = {"config": {"settings": settings, "tasks": {}}, "runs": [], "fills": [],
+            "total_wall_s": 1.0}
+    other = json.loads(json.dumps(base))
+    other["config"]["settings"]["pretrained_guidance_scale"] = [5.0]
+    for name, r in (("a", base), ("b", other)):
+        (tmp_path / f"{name}.json").write_text(json.dumps(r))
+    with pytest.raises(SystemExit, match="different pretrained generators or guidance"):
+        groups_module.merge([tmp_path / "a.json", tmp_path / "b.json"], tmp_path, [])

@@ -1,0 +1,136 @@
+"""Time the README's ``make demo`` as a new user meets it: a fresh clone, no caches.
+
+Clones the repository (its committed ``HEAD``) into a scratch folder, then times
+``make .venv/.installed-core`` (creating the virtual environment and installing
+the package) and ``make demo`` (the rest: the demo itself) with pip's and uv's
+caches disabled, and writes ``results/demo_fresh_clone.{md,json}``: the wall
+clock of each part, the demo's own table, and whether the 5-minute goal holds.
+
+Run it on an otherwise idle machine (the load average at the start and the end
+is recorded); Debian's ``dataset-fashion-mnist`` should already be installed
+(its ``apt-get`` step is a one-off of the machine, not of the clone).
+
+    python benchmarks/demo_fresh_clone.py                 # ~5 minutes
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _results import RESULTS, command, utc_now, versions, write_results  # noqa: E402
+
+GOAL_S = 300.0
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _timed(cmd, cwd, log):
+    """Run ``cmd`` (a list) in ``cwd`` with every install cache off; its wall seconds."""
+    env = {**os.environ, "PIP_NO_CACHE_DIR": "1", "UV_NO_CACHE": "1"}
+    env.pop("VIRTUAL_ENV", None)
+    start = time.perf_counter()
+    with open(log, "a") as fh:
+        subprocess.run(cmd, cwd=cwd, env=env, stdout=fh, stderr=subprocess.STDOUT, check=True)
+    return time.perf_counter() - start
+
+
+def measure(repo, work):
+    """Clone ``repo`` into ``work``, time the install and the demo; the demo's results."""
+    fresh = Path(work) / "fresh"
+    subprocess.run(["git", "clone", "-q", str(repo), str(fresh)], check=True)
+    revision = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=fresh, check=True,
+                              capture_output=True, text=True).stdout.strip()
+    log = Path(work) / "make.log"
+    load_start = os.getloadavg()[0]
+    install = _timed(["make", ".venv/.installed-core"], fresh, log)
+    demo = _timed(["make", "demo"], fresh, log)
+    summary = json.loads((fresh / "synaug_output" / "results.json").read_text())
+    return {"revision": revision, "install_s": install, "demo_s": demo,
+            "load_start": load_start, "load_end": os.getloadavg()[0], "summary": summary,
+            "log_tail": log.read_text().splitlines()[-3:]}
+
+
+def result_of(m, argv):
+    """The results file (the shape of the other benchmarks) of one measurement."""
+    total = m["install_s"] + m["demo_s"]
+    s = m["summary"]
+    rows = [{"method": name, "metrics": {k: {"mean": float(r[k]), "std": 0.0}
+                                         for k in ("balanced_accuracy", "many", "medium", "few")},
+             "wall_s": r["wall_s"]} for name, r in s["methods"].items()]
+    return {
+        "benchmark": "demo_fresh_clone", "command": command(argv), "date": utc_now(),
+        "git_revision": m["revision"],
+        "machine": {"cpu_cores": os.cpu_count(), "gpu": None,
+                    "load_average_1m_at_start": round(m["load_start"], 2),
+                    "load_average_1m_at_end": round(m["load_end"], 2)},
+        "versions": versions(("diffusers",)),
+        "config": {"dataset": s["dataset"], "n_max": s["n_max"],
+                   "train_steps": s["train_steps"], "sampling": s.get("sampling"),
+                   "caches": "pip and uv caches disabled", "goal_s": GOAL_S},
+        "seeds": [s["seed"]],
+        "metrics": {"make_demo_wall_s": round(total, 1), "install_wall_s": round(m["install_s"], 1),
+                    "demo_wall_s": round(m["demo_s"], 1),
+                    "demo_own_total_s": s["wall_s"]},
+        "goal_met": total <= GOAL_S,
+        "rows": rows,
+    }
+
+
+def markdown(result):
+    mt, cfg, mach = result["metrics"], result["config"], result["machine"]
+    total = mt["make_demo_wall_s"]
+    verdict = "met" if result["goal_met"] else f"not met (by {total - cfg['goal_s']:.0f} s)"
+    lines = [
+        "# `make demo` from a fresh clone", "",
+        f"`{result['command']}`: a fresh `git clone` (git {result['git_revision']}, "
+        f"{result['date']}), then `make .venv/.installed-core` and `make demo`, each timed, "
+        f"with pip's and uv's caches disabled. Machine: {mach['cpu_cores']} CPU cores, no GPU, "
+        f"nothing else running (1-min load average {mach['load_average_1m_at_start']:.2f} at "
+        f"the start, {mach['load_average_1m_at_end']:.2f} at the end); Debian's "
+        "`dataset-fashion-mnist` was already installed, so `make` skipped its `apt-get` step.",
+        "", "| what | seconds |", "|---|---|",
+        f"| `make demo` from a fresh clone, wall clock | **{total:.1f}** "
+        f"({int(total // 60)} min {round(total % 60)} s) |",
+        f"| of it: creating `.venv` and installing the package | {mt['install_wall_s']:.1f} |",
+        f"| of it: the demo (its own total: {mt['demo_own_total_s']:.1f}) | "
+        f"{mt['demo_wall_s']:.1f} |", "",
+        f"The goal of at most {cfg['goal_s'] / 60:.0f} minutes, install included, is "
+        f"**{verdict}**.", "",
+        f"Demo ({cfg['dataset']}, long-tailed with n_max={cfg['n_max']}, IF=100, "
+        f"{cfg['train_steps']} optimiser steps for every method, seed {result['seeds'][0]}, "
+        f"real test set; sampling: {cfg['sampling']}):", "",
+        "| method | balanced acc | many | medium | few | s |", "|---|---|---|---|---|---|",
+    ]
+    for row in result["rows"]:
+        m = row["metrics"]
+        lines.append(f"| `{row['method']}` | {m['balanced_accuracy']['mean']:.3f} | "
+                     f"{m['many']['mean']:.3f} | {m['medium']['mean']:.3f} | "
+                     f"{m['few']['mean']:.3f} | {row['wall_s']:.1f} |")
+    lines += ["", f"Versions: {', '.join(f'{k} {v}' for k, v in result['versions'].items())}.",
+              ""]
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repo", type=Path, default=REPO, help="repository to clone")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="synaug-demo-") as work:
+        m = measure(args.repo, work)
+    result = result_of(m, sys.argv[1:] if argv is None else argv)
+    paths = write_results(result, markdown, args.out)
+    print(markdown(result))
+    print(f"written {paths[0]} and {paths[1]}")
+    return result
+
+
+if __name__ == "__main__":
+    main()
