@@ -33,7 +33,7 @@ accuracy was measured (results of earlier runs), diversity within 0.1 stands
 in for it. The test scores play no part in the choice (``--render``
 re-applies the rule to a written result).
 
-    python benchmarks/generation_speed.py            # ~20 CPU-minutes (one thread)
+    python benchmarks/generation_speed.py            # ~90 minutes on one (shared) core
     python benchmarks/generation_speed.py --quick    # smoke run
 """
 

@@ -502,7 +502,8 @@ def run_fashion(args, folder, log=print):
 
     start = _clock()
     gen = ConditionalDiffusionGenerator.from_pretrained(
-        folder, guidance_scale=args.fashion_guidance, num_inference_steps=args.steps,
+        folder, scheduler="ddim", guidance_scale=args.fashion_guidance,
+        num_inference_steps=args.steps,
         generation_batch_size=256).fit(X_lt, y_lt)  # only checks classes and shape
     X_syn, y_syn, timing = generate_per_class(gen, classes, args.fashion_n_per_class, args.seed)
     log(f"fashion: generated {timing['n']} images in {timing['wall_s']:.0f} s wall / "
@@ -932,6 +933,19 @@ def markdown(result):
 
 
 # --------------------------------------------------------------------------- model card
+def _sampling_line(meta):
+    """The model card's sentence on how the model samples by default (its "sampling" block)."""
+    saved = meta.get("sampling") or {}
+    if saved.get("scheduler", "ddim") == "ddim" and "num_inference_steps" not in saved:
+        return "Sampled with DDIM (`clip_sample=False`)."
+    names = {"ddim": "DDIM", "dpm++": "DPM-Solver++", "unipc": "UniPC"}
+    return (f"Sampled by default with {names[saved['scheduler']]} at "
+            f"{saved['num_inference_steps']} steps, guidance {saved.get('guidance_scale', 1.5)} "
+            "(the setting `benchmarks/generation_speed.py` recommends: fewest passes within 2 "
+            "points of DDIM-20's fidelity and 1 point of its downstream accuracy on held-out "
+            "rows); any `from_pretrained` parameter overrides it.")
+
+
 def model_card(result, folder):
     """The README.md of the shipped generator, from a result holding the fashion_mnist rows."""
     from synaug_learn.datasets import FASHION_MNIST_CLASSES
@@ -1004,7 +1018,7 @@ gen.fit(X_lt, y_lt)   # only checks classes (0-9) and image shape (28x28 grey); 
 GroupNorm groups {uc.get('norm_num_groups')}, attention head dim {uc.get('attention_head_dim')},
 class embedding with {uc.get('num_class_embeds')} rows (10 classes + 1 "no condition" row for
 classifier-free guidance); {g['params'] / 1e6:.2f} M parameters. DDPM noise-prediction loss,
-{meta.get('num_train_timesteps')} diffusion timesteps, sampled with DDIM (`clip_sample=False`).
+{meta.get('num_train_timesteps')} diffusion timesteps. {_sampling_line(meta)}
 
 ## Training
 

@@ -149,6 +149,23 @@ def test_sampling_settings_survive_save_load_and_clone(data, tmp_path):
     assert not np.array_equal(_generate(other.fit(*data)), _generate(gen))
 
 
+def test_the_shipped_generator_defaults_to_the_recommended_sampler():
+    """fashion-mnist-small samples with the setting benchmarks/generation_speed.py recommends
+    (DPM-Solver++, 10 guided steps: 20 passes per image); parameters still override it."""
+    gen = ConditionalDiffusionGenerator.from_pretrained("fashion-mnist-small")
+    assert (gen.scheduler, gen.num_inference_steps, gen.guidance_scale,
+            gen.guidance_interval) == ("dpm++", 10, 1.5, None)
+    ddim = ConditionalDiffusionGenerator.from_pretrained("fashion-mnist-small", scheduler="ddim",
+                                                         num_inference_steps=20)
+    assert (ddim.scheduler, ddim.num_inference_steps, ddim.guidance_scale) == ("ddim", 20, 1.5)
+    rows = []
+    gen.fit(np.zeros((10, 28, 28), np.uint8), np.arange(10))
+    hook = gen.unet_.register_forward_hook(lambda m, a, o: rows.append(len(a[0])))
+    _generate(gen, n=2, label=3)
+    hook.remove()
+    assert sum(rows) == 2 * 10 * 2  # 10 steps, a guided pair of rows per image
+
+
 def test_the_shipped_student_samples_in_few_single_pass_steps():
     """The distilled student loads by name, costs one pass per step and, at 1 and 2 steps,
     lands nearer its guided teacher's images (same noises) than the teacher's own guided
