@@ -41,6 +41,16 @@ def _timed(cmd, cwd, log):
     return time.perf_counter() - start
 
 
+def _cpu_ticks():
+    """``(steal, total)`` CPU ticks of the machine so far (Linux ``/proc/stat``; zeros elsewhere):
+    time the hypervisor gave to other guests makes a timing slower than the machine is."""
+    try:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n")[0].split()[1:9]]
+    except (OSError, ValueError):
+        return 0, 0
+    return fields[7], sum(fields)
+
+
 def measure(repo, work):
     """Clone ``repo`` into ``work``, time the install and the demo; the demo's results."""
     fresh = Path(work) / "fresh"
@@ -48,12 +58,14 @@ def measure(repo, work):
     revision = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=fresh, check=True,
                               capture_output=True, text=True).stdout.strip()
     log = Path(work) / "make.log"
-    load_start = os.getloadavg()[0]
+    load_start, ticks = os.getloadavg()[0], _cpu_ticks()
     install = _timed(["make", ".venv/.installed-core"], fresh, log)
     demo = _timed(["make", "demo"], fresh, log)
+    steal, total = (b - a for a, b in zip(ticks, _cpu_ticks()))
     summary = json.loads((fresh / "synaug_output" / "results.json").read_text())
     return {"revision": revision, "install_s": install, "demo_s": demo,
             "load_start": load_start, "load_end": os.getloadavg()[0], "summary": summary,
+            "steal_fraction": steal / total if total else None,
             "log_tail": log.read_text().splitlines()[-3:]}
 
 
@@ -69,7 +81,9 @@ def result_of(m, argv):
         "git_revision": m["revision"],
         "machine": {"cpu_cores": os.cpu_count(), "gpu": None,
                     "load_average_1m_at_start": round(m["load_start"], 2),
-                    "load_average_1m_at_end": round(m["load_end"], 2)},
+                    "load_average_1m_at_end": round(m["load_end"], 2),
+                    "cpu_steal_fraction": None if m.get("steal_fraction") is None
+                    else round(m["steal_fraction"], 3)},
         "versions": versions(("diffusers",)),
         "config": {"dataset": s["dataset"], "n_max": s["n_max"],
                    "train_steps": s["train_steps"], "sampling": s.get("sampling"),
@@ -83,6 +97,13 @@ def result_of(m, argv):
     }
 
 
+def _steal_text(steal):
+    if steal is None:
+        return "CPU steal not measured"
+    return (f"{100 * steal:.0f} % of the CPU time went to other guests of the host (steal)"
+            + (": the timing overstates this machine's own speed" if steal > 0.05 else ""))
+
+
 def markdown(result):
     mt, cfg, mach = result["metrics"], result["config"], result["machine"]
     total = mt["make_demo_wall_s"]
@@ -93,7 +114,8 @@ def markdown(result):
         f"{result['date']}), then `make .venv/.installed-core` and `make demo`, each timed, "
         f"with pip's and uv's caches disabled. Machine: {mach['cpu_cores']} CPU cores, no GPU, "
         f"nothing else running (1-min load average {mach['load_average_1m_at_start']:.2f} at "
-        f"the start, {mach['load_average_1m_at_end']:.2f} at the end); Debian's "
+        f"the start, {mach['load_average_1m_at_end']:.2f} at the end; "
+        f"{_steal_text(mach.get('cpu_steal_fraction'))}); Debian's "
         "`dataset-fashion-mnist` was already installed, so `make` skipped its `apt-get` step.",
         "", "| what | seconds |", "|---|---|",
         f"| `make demo` from a fresh clone, wall clock | **{total:.1f}** "
