@@ -889,7 +889,10 @@ class ConditionalDiffusionGenerator(BaseGenerator):
                 f"the data has {new!r}, which it does not. Map labels with class_mapping={{...}} "
                 "or learn the new ones with fine_tune=<steps>."
             )
-        unet = UNet2DModel.from_pretrained(path / "unet", use_safetensors=True)
+        # low_cpu_mem_usage=False: these networks are small, and without accelerate (not a
+        # requirement) diffusers would otherwise warn on every load
+        unet = UNet2DModel.from_pretrained(path / "unet", use_safetensors=True,
+                                           low_cpu_mem_usage=False)
         if new:  # grow the embedding table: new strata before the "no condition" row
             old = unet.class_embedding.weight.data
             table = torch.nn.Embedding(len(pre_strata) + len(new) + 1, old.shape[1])
