@@ -65,8 +65,7 @@ def measure(repo, work):
     summary = json.loads((fresh / "synaug_output" / "results.json").read_text())
     return {"revision": revision, "install_s": install, "demo_s": demo,
             "load_start": load_start, "load_end": os.getloadavg()[0], "summary": summary,
-            "steal_fraction": steal / total if total else None,
-            "log_tail": log.read_text().splitlines()[-3:]}
+            "steal_fraction": steal / total if total else None}
 
 
 def result_of(m, argv):
@@ -149,7 +148,7 @@ def main(argv=None):
         m = measure(args.repo, work)
     result = result_of(m, sys.argv[1:] if argv is None else argv)
     paths = write_results(result, markdown, args.out)
-    print(markdown(result))
+    print(paths[1].read_text())
     print(f"written {paths[0]} and {paths[1]}")
     return result
 

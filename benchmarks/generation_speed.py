@@ -40,6 +40,7 @@ re-applies the rule to a written result).
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 import tempfile
 import time
@@ -224,6 +225,16 @@ def choose(results, names):
                default=None)
 
 
+@functools.cache
+def seed_data(seed, imbalance_factor, n_max, val_per_class):
+    """One seed's long-tailed split, its flat training rows and its held-out rows (computed once
+    per seed, shared by every setting)."""
+    data = load_fashion_mnist_lt(imbalance_factor, n_max=n_max,
+                                 pool_start=FASHION_MNIST_POOL_START, random_state=seed)
+    X_lt = data.X_train.reshape(len(data.X_train), -1)
+    return data, X_lt, held_out_rows(X_lt, val_per_class, seed)
+
+
 def held_out_rows(X_train, per_class, seed):
     """Real rows < 50000 outside the long-tailed training rows, per_class of each class."""
     X, y = load_fashion_mnist("train")
@@ -244,10 +255,8 @@ def downstream(setting, seeds, args, log):
     scores, val_scores, wall = [], [], []
     with tempfile.TemporaryDirectory() as bank:
         for seed in seeds:
-            data = load_fashion_mnist_lt(args.imbalance_factor, n_max=args.n_max,
-                                         pool_start=FASHION_MNIST_POOL_START, random_state=seed)
-            X_lt = data.X_train.reshape(len(data.X_train), -1)
-            X_val, y_val = held_out_rows(X_lt, args.val_per_class, seed)
+            data, X_lt, (X_val, y_val) = seed_data(seed, args.imbalance_factor, args.n_max,
+                                                   args.val_per_class)
             counts = dict(sorted(Counter(data.y_train.tolist()).items()))
             est = make_recipe("synaug_pretrained", class_counts=counts,
                               n_target=max(counts.values()),

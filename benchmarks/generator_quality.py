@@ -938,8 +938,9 @@ def _sampling_line(meta):
     saved = meta.get("sampling") or {}
     if saved.get("scheduler", "ddim") == "ddim" and "num_inference_steps" not in saved:
         return "Sampled with DDIM (`clip_sample=False`)."
-    names = {"ddim": "DDIM", "dpm++": "DPM-Solver++", "unipc": "UniPC"}
-    return (f"Sampled by default with {names[saved['scheduler']]} at "
+    from synaug_learn.generators._sampling import SCHEDULER_NAMES
+
+    return (f"Sampled by default with {SCHEDULER_NAMES[saved['scheduler']]} at "
             f"{saved['num_inference_steps']} steps, guidance {saved.get('guidance_scale', 1.5)} "
             "(the setting `benchmarks/generation_speed.py` recommends: fewest passes within 2 "
             "points of DDIM-20's fidelity and 1 point of its downstream accuracy on held-out "

@@ -40,8 +40,9 @@ def _fast_sampling():
 
 
 def _describe_sampling(gen):
-    names = {"ddim": "DDIM", "dpm++": "DPM-Solver++", "unipc": "UniPC"}
-    text = f"{names[gen.scheduler]} {gen.num_inference_steps} steps"
+    from .generators._sampling import SCHEDULER_NAMES
+
+    text = f"{SCHEDULER_NAMES[gen.scheduler]} {gen.num_inference_steps} steps"
     if gen.guidance_scale == 1.0:
         return text + ", no guidance"
     where = "every step" if gen.guidance_interval is None else \

@@ -18,7 +18,7 @@ def _measurement(install_s, demo_s):
                            "synaug_pretrained": {"balanced_accuracy": 0.74, "many": 0.86,
                                                  "medium": 0.64, "few": 0.76, "wall_s": 30.0}}}
     return {"revision": "abc1234", "install_s": install_s, "demo_s": demo_s, "load_start": 0.1,
-            "load_end": 1.9, "summary": summary, "log_tail": [], "steal_fraction": 0.2}
+            "load_end": 1.9, "summary": summary, "steal_fraction": 0.2}
 
 
 def test_the_goal_counts_the_install_and_the_demo_together(bench, tmp_path):

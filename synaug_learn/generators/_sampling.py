@@ -11,6 +11,7 @@ from __future__ import annotations
 
 __all__ = [
     "SCHEDULERS",
+    "SCHEDULER_NAMES",
     "TIMESTEP_SPACINGS",
     "check_guidance_interval",
     "denoise",
@@ -21,6 +22,7 @@ __all__ = [
 ]
 
 SCHEDULERS = ("ddim", "dpm++", "unipc")
+SCHEDULER_NAMES = {"ddim": "DDIM", "dpm++": "DPM-Solver++", "unipc": "UniPC"}  # for messages
 TIMESTEP_SPACINGS = ("leading", "linspace", "trailing")
 # Images denoised at once with generation_batch_size="auto". On CPU a small batch keeps the
 # activations in cache: guided batches of 16-32 ran 1.4-2.1x faster per image than 256.
