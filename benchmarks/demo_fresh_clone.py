@@ -4,7 +4,10 @@ Clones the repository (its committed ``HEAD``) into a scratch folder, then times
 ``make .venv/.installed-core`` (creating the virtual environment and installing
 the package) and ``make demo`` (the rest: the demo itself) with pip's and uv's
 caches disabled, and writes ``results/demo_fresh_clone.{md,json}``: the wall
-clock of each part, the demo's own table, and whether the 5-minute goal holds.
+clock of each part, the demo's own table, whether the 5-minute goal holds, and
+the machine's speed on the demo's main work (``small_cnn`` training images per
+CPU second, one thread, measured after the demo) so that timings of different
+days can be compared.
 
 Run it on an otherwise idle machine (the load average at the start and the end
 is recorded); Debian's ``dataset-fashion-mnist`` should already be installed
@@ -51,6 +54,32 @@ def _cpu_ticks():
     return fields[7], sum(fields)
 
 
+CALIBRATION = """
+import time, torch
+from synaug_learn.nets import SmallCNN
+torch.set_num_threads(1)
+torch.manual_seed(0)
+net = SmallCNN(in_channels=1, num_classes=10)
+opt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)
+x, y = torch.randn(128, 1, 28, 28), torch.randint(0, 10, (128,))
+for i in range(23):
+    if i == 3:
+        start = time.process_time()
+    opt.zero_grad()
+    torch.nn.functional.cross_entropy(net(x), y).backward()
+    opt.step()
+print(20 * 128 / (time.process_time() - start))
+"""
+
+
+def machine_speed(python):
+    """Images per CPU second of ``small_cnn`` training at one thread (batch 128, 28x28): the
+    machine's speed on the demo's main kind of work, so timings of different days compare."""
+    out = subprocess.run([str(python), "-c", CALIBRATION], check=True, capture_output=True,
+                         text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    return float(out.stdout.split()[-1])
+
+
 def measure(repo, work):
     """Clone ``repo`` into ``work``, time the install and the demo; the demo's results."""
     fresh = Path(work) / "fresh"
@@ -62,10 +91,11 @@ def measure(repo, work):
     install = _timed(["make", ".venv/.installed-core"], fresh, log)
     demo = _timed(["make", "demo"], fresh, log)
     steal, total = (b - a for a, b in zip(ticks, _cpu_ticks()))
+    speed = machine_speed(fresh / ".venv" / "bin" / "python")
     summary = json.loads((fresh / "synaug_output" / "results.json").read_text())
     return {"revision": revision, "install_s": install, "demo_s": demo,
             "load_start": load_start, "load_end": os.getloadavg()[0], "summary": summary,
-            "steal_fraction": steal / total if total else None}
+            "steal_fraction": steal / total if total else None, "machine_speed": speed}
 
 
 def result_of(m, argv):
@@ -82,7 +112,9 @@ def result_of(m, argv):
                     "load_average_1m_at_start": round(m["load_start"], 2),
                     "load_average_1m_at_end": round(m["load_end"], 2),
                     "cpu_steal_fraction": None if m.get("steal_fraction") is None
-                    else round(m["steal_fraction"], 3)},
+                    else round(m["steal_fraction"], 3),
+                    "small_cnn_train_images_per_cpu_s": None if m.get("machine_speed") is None
+                    else round(m["machine_speed"])},
         "versions": versions(("diffusers",)),
         "config": {"dataset": s["dataset"], "n_max": s["n_max"],
                    "train_steps": s["train_steps"], "sampling": s.get("sampling"),
@@ -103,6 +135,14 @@ def _steal_text(steal):
             + (": the timing overstates this machine's own speed" if steal > 0.05 else ""))
 
 
+def _speed_text(machine):
+    speed = machine.get("small_cnn_train_images_per_cpu_s")
+    if speed is None:
+        return "machine speed not measured"
+    return (f"after the demo, `small_cnn` trained at {speed:.0f} images per CPU second on one "
+            "thread (batch 128, 28x28): the speed to compare timings of different days by")
+
+
 def markdown(result):
     mt, cfg, mach = result["metrics"], result["config"], result["machine"]
     total = mt["make_demo_wall_s"]
@@ -114,7 +154,7 @@ def markdown(result):
         f"with pip's and uv's caches disabled. Machine: {mach['cpu_cores']} CPU cores, no GPU, "
         f"nothing else running (1-min load average {mach['load_average_1m_at_start']:.2f} at "
         f"the start, {mach['load_average_1m_at_end']:.2f} at the end; "
-        f"{_steal_text(mach.get('cpu_steal_fraction'))}); Debian's "
+        f"{_steal_text(mach.get('cpu_steal_fraction'))}; {_speed_text(mach)}); Debian's "
         "`dataset-fashion-mnist` was already installed, so `make` skipped its `apt-get` step.",
         "", "| what | seconds |", "|---|---|",
         f"| `make demo` from a fresh clone, wall clock | **{total:.1f}** "

@@ -18,7 +18,7 @@ def _measurement(install_s, demo_s):
                            "synaug_pretrained": {"balanced_accuracy": 0.74, "many": 0.86,
                                                  "medium": 0.64, "few": 0.76, "wall_s": 30.0}}}
     return {"revision": "abc1234", "install_s": install_s, "demo_s": demo_s, "load_start": 0.1,
-            "load_end": 1.9, "summary": summary, "steal_fraction": 0.2}
+            "load_end": 1.9, "summary": summary, "steal_fraction": 0.2, "machine_speed": 812.4}
 
 
 def test_the_goal_counts_the_install_and_the_demo_together(bench, tmp_path):
@@ -34,5 +34,12 @@ def test_the_goal_counts_the_install_and_the_demo_together(bench, tmp_path):
     assert "| `synaug_pretrained` | 0.740 | 0.860 | 0.640 | 0.760 | 30.0 |" in text
     assert "sampling: DDIM 1 steps, no guidance" in text
     assert "20 % of the CPU time went to other guests" in text and "overstates" in text
+    assert "`small_cnn` trained at 812 images per CPU second" in text
+
+
+def test_the_machine_speed_is_measured_by_a_short_training_run(bench):
+    import sys
+
+    assert bench.machine_speed(sys.executable) > 50.0
     steal, total = bench._cpu_ticks()
     assert 0 <= steal <= total
