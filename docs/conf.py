@@ -118,6 +118,8 @@ BENCHMARKS = {
     "long_tail_budget_3000": "make bench-long-tail-budget",
     "long_tail_no_validation": "python benchmarks/long_tail.py --seeds 3 --threads 1",
     "groups": "python benchmarks/groups.py",
+    "groups_unseen/groups": "python benchmarks/groups.py --tasks spurious_colour_unseen "
+                            "fairness_unseen (pieces and --merge: the file's command)",
     "generator_quality": "python benchmarks/generator_quality.py",
     "training_overhead": "python benchmarks/training_overhead.py",
     "domain_gap": "python benchmarks/domain_gap.py --grid",
@@ -274,6 +276,7 @@ def write_benchmark_includes(app=None):
                 f"in this checkout. Run ``{command}`` to produce it, then rebuild the docs.\n"
             )
         target = out_dir / f"{name}.inc"
+        target.parent.mkdir(parents=True, exist_ok=True)
         if not target.is_file() or target.read_text(encoding="utf-8") != rst:
             target.write_text(rst, encoding="utf-8")
 
