@@ -17,7 +17,7 @@ import numpy as np
 
 __all__ = ["DEMO_METHODS", "run_demo"]
 
-# Five rows, so that ``make demo`` (install included) stays near five minutes on 2 CPU cores:
+# Five rows, to keep ``make demo`` (install included) short on 2 CPU cores:
 # plain CE, SMOTE, the long-tail benchmark's strongest plain generator-free peer (Balanced
 # Softmax), the fill alone and the paper's whole recipe (fill + Mixup + head re-trained).
 DEMO_METHODS = (
