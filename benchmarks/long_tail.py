@@ -262,11 +262,16 @@ def seed_data(seed, args, methods):
                     dict(sorted(Counter(y_fit.tolist()).items())), shots, pools)
 
 
+def _sampling(args):
+    """Every generator's sampling parameters: DDIM, named, since the committed results used it,
+    whatever a shipped model's default becomes."""
+    return {"scheduler": "ddim", "num_inference_steps": args.steps,
+            "guidance_scale": args.guidance}
+
+
 def _indomain_generator(sd, args, cache, log):
     """Train (or load from ``cache``) the in-domain generator of one seed's fit rows."""
-    # DDIM, named: the committed results used it, whatever a shipped model's default becomes
-    sampling = {"scheduler": "ddim", "num_inference_steps": args.steps,
-                "guidance_scale": args.guidance}
+    sampling = _sampling(args)
     key = hashlib.sha256(sd.X_fit.tobytes() + sd.y_fit.tobytes()).hexdigest()[:12]
     folder = Path(cache) / f"indomain_seed{sd.seed}_steps{args.indomain_steps}_{key}"
     info_file = folder / "benchmark_training.json"
@@ -288,9 +293,7 @@ def _indomain_generator(sd, args, cache, log):
 
 def generators_for(sd, methods, args, cache, log):
     """The generators ``methods`` need, and the in-domain one's training record (or None)."""
-    # DDIM, named: the committed results used it, whatever a shipped model's default becomes
-    sampling = {"scheduler": "ddim", "num_inference_steps": args.steps,
-                "guidance_scale": args.guidance}
+    sampling = _sampling(args)
     shipped = {"pretrained": "fashion-mnist-small", "shifted": SHIFTED_GENERATOR}
     needed = {kind for kind in shipped if any(kind in m for m in methods)}
     if "synthetic_only" in methods:
