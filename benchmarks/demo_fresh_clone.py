@@ -6,8 +6,8 @@ the package) and ``make demo`` (the rest: the demo itself) with pip's and uv's
 caches disabled, and writes ``results/demo_fresh_clone.{md,json}``: the wall
 clock of each part, the demo's own table, whether the 5-minute goal holds, and
 the machine's speed on the demo's main work (``small_cnn`` training images per
-CPU second, one thread, measured after the demo) so that timings of different
-days can be compared.
+CPU second, one thread, measured after the demo the way ``training_overhead.py``
+measures its ``torch_loop`` row) so that timings of different days can be compared.
 
 Run it on an otherwise idle machine (the load average at the start and the end
 is recorded); Debian's ``dataset-fashion-mnist`` should already be installed
@@ -54,29 +54,25 @@ def _cpu_ticks():
     return fields[7], sum(fields)
 
 
+# The measure of benchmarks/results/training_overhead.md's `torch_loop` row (2,000 Fashion-MNIST
+# images, batch 128, one thread, 4 epochs with the first dropped), so that the two compare.
 CALIBRATION = """
-import time, torch
-from synaug_learn.nets import SmallCNN
+import sys, torch
+sys.path.insert(0, "benchmarks")
+from training_overhead import load_images, torch_loop
 torch.set_num_threads(1)
-torch.manual_seed(0)
-net = SmallCNN(in_channels=1, num_classes=10)
-opt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)
-x, y = torch.randn(128, 1, 28, 28), torch.randint(0, 10, (128,))
-for i in range(23):
-    if i == 3:
-        start = time.process_time()
-    opt.zero_grad()
-    torch.nn.functional.cross_entropy(net(x), y).backward()
-    opt.step()
-print(20 * 128 / (time.process_time() - start))
+X, y, _ = load_images(2000, 0)
+times = torch_loop(X, y, epochs=4, batch_size=128, lr=0.05, seed=0)
+print(len(X) * 3 / sum(cpu for _, cpu in times[1:]))
 """
 
 
-def machine_speed(python):
-    """Images per CPU second of ``small_cnn`` training at one thread (batch 128, 28x28): the
-    machine's speed on the demo's main kind of work, so timings of different days compare."""
+def machine_speed(python, repo):
+    """Images per CPU second of ``small_cnn`` training at one thread (batch 128, 28x28), run
+    with ``python`` in the clone ``repo``: the machine's speed on the demo's main kind of work,
+    so timings of different days compare."""
     out = subprocess.run([str(python), "-c", CALIBRATION], check=True, capture_output=True,
-                         text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+                         text=True, cwd=repo, env={**os.environ, "OMP_NUM_THREADS": "1"})
     return float(out.stdout.split()[-1])
 
 
@@ -91,7 +87,7 @@ def measure(repo, work):
     install = _timed(["make", ".venv/.installed-core"], fresh, log)
     demo = _timed(["make", "demo"], fresh, log)
     steal, total = (b - a for a, b in zip(ticks, _cpu_ticks()))
-    speed = machine_speed(fresh / ".venv" / "bin" / "python")
+    speed = machine_speed(fresh / ".venv" / "bin" / "python", fresh)
     summary = json.loads((fresh / "synaug_output" / "results.json").read_text())
     return {"revision": revision, "install_s": install, "demo_s": demo,
             "load_start": load_start, "load_end": os.getloadavg()[0], "summary": summary,
@@ -140,7 +136,8 @@ def _speed_text(machine):
     if speed is None:
         return "machine speed not measured"
     return (f"after the demo, `small_cnn` trained at {speed:.0f} images per CPU second on one "
-            "thread (batch 128, 28x28): the speed to compare timings of different days by")
+            "thread (batch 128, 28x28; `training_overhead.md`'s `torch_loop` measure): the speed to "
+            "compare timings of different days by")
 
 
 def markdown(result):

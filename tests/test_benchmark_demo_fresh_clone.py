@@ -1,8 +1,11 @@
 """benchmarks/demo_fresh_clone.py: the results file of one timed fresh-clone demo."""
 
 import json
+from pathlib import Path
 
 import pytest
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -40,6 +43,6 @@ def test_the_goal_counts_the_install_and_the_demo_together(bench, tmp_path):
 def test_the_machine_speed_and_the_cpu_steal_are_measured(bench):
     import sys
 
-    assert bench.machine_speed(sys.executable) > 50.0
+    assert bench.machine_speed(sys.executable, REPO) > 50.0
     steal, total = bench._cpu_ticks()
     assert 0 <= steal <= total

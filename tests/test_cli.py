@@ -58,7 +58,7 @@ def test_demo_prints_the_table_and_writes_plots(tmp_path, monkeypatch, capsys, t
     test = np.setdiff1d(np.arange(len(y)), keep)[:300]
     pretrained = ConditionalDiffusionGenerator.from_pretrained(tiny_pretrained,
                                                                num_inference_steps=2)
-    monkeypatch.setattr(_demo, "_demo_data", lambda dataset, n_max, seed: (
+    monkeypatch.setattr(_demo, "_demo_data", lambda dataset, n_max, seed, sampler: (
         X[keep], y[keep], X[test], y[test], pretrained, [str(c) for c in range(10)], "tiny"))
     summary = cli.run_demo("digits", out=tmp_path, n_max=30, train_steps=3, seed=0,
                            methods=("ce", "synaug_pretrained_mixup"), indomain_minutes=0.01)
@@ -73,6 +73,25 @@ def test_demo_prints_the_table_and_writes_plots(tmp_path, monkeypatch, capsys, t
     assert set(summary["methods"]) == {"ce", "synaug_pretrained_mixup"}
     assert 0 <= summary["methods"]["ce"]["balanced_accuracy"] <= 1
     assert len(summary["reports"]) == 2
+
+
+def test_the_demo_samples_with_the_shipped_student_unless_told_otherwise(capsys):
+    assert _demo._check_sampler("fashion-mnist", None) == "student"
+    assert _demo._check_sampler("digits", None) == "teacher"
+    assert _demo._check_sampler("fashion-mnist", "teacher") == "teacher"
+    student = ConditionalDiffusionGenerator.from_pretrained(_demo.SAMPLERS["student"])
+    assert _demo._describe_sampling(student) == "distilled student, DDIM 4 steps, no guidance"
+    teacher = ConditionalDiffusionGenerator.from_pretrained(_demo.SAMPLERS["teacher"],
+                                                            **_demo.DEMO_SAMPLING)
+    assert _demo._describe_sampling(teacher) == (
+        "DPM-Solver++ 10 steps, guidance 1.5 on every step")
+    with pytest.raises(ValueError, match="sampler='fast' is not one of"):
+        _demo._check_sampler("fashion-mnist", "fast")
+    # No student is shipped for digits: the error comes before any work.
+    with pytest.raises(SystemExit) as info:
+        cli.main(["demo", "--dataset", "digits", "--sampler", "student", "--out", "/nonexistent/x"])
+    assert info.value.code == 2
+    assert "sampler='student' needs dataset='fashion-mnist'" in capsys.readouterr().err
 
 
 def test_main_parses_and_rejects_bad_commands(capsys):
