@@ -136,8 +136,8 @@ def _speed_text(machine):
     if speed is None:
         return "machine speed not measured"
     return (f"after the demo, `small_cnn` trained at {speed:.0f} images per CPU second on one "
-            "thread (batch 128, 28x28; `training_overhead.md`'s `torch_loop` measure): the speed to "
-            "compare timings of different days by")
+            "thread (batch 128, 28x28; `training_overhead.md`'s `torch_loop` measure): the "
+            "speed to compare timings of different days by")
 
 
 def markdown(result):
