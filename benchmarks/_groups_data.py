@@ -101,6 +101,19 @@ def washed_out(X):
     return np.rint(96 + 0.625 * X.astype(np.float64)).astype(np.uint8)
 
 
+def render_attribute(task_name, X_grey, labels, groups, image_size):
+    """Grey uint8 images with the attribute of ``task_name``'s family drawn as its task draws
+    it: the background colour of ``groups`` (``spurious_colour``) or the washed-out capture
+    where ``groups == 1`` (``fairness``); resized to ``image_size`` first. For the pools of
+    ``scripts/pretrain_attribute_generator.py``, which must look like the task's images."""
+    from synaug_learn.datasets import make_spurious_colour
+
+    X = _resize(X_grey, image_size)
+    if task_name.startswith("spurious_colour"):
+        return make_spurious_colour(X, labels, n_colours=2, groups=groups)[0]
+    return np.where(np.asarray(groups)[:, None, None] == 1, washed_out(X), X)
+
+
 def make_fairness_task(args, rng):
     if args.utkface:
         return _utkface_task(args, rng)

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
-from _groups_data import cell_counts, in_cells, jtt_indices
+from _groups_data import cell_counts, in_cells, jtt_indices, render_attribute
 
-BASELINES = ("erm", "group_dro", "dfr", "ros_group", "jtt")
+# The pretrained generator's pool used directly, the answer to "why not just use the data?":
+POOL_BASELINES = ("pool_dfr", "pool_retrain")
+BASELINES = ("erm", "group_dro", "dfr", "ros_group", "jtt", *POOL_BASELINES)
 GENERATORS = ("joint", "factorized", "pretrained", "jitter")
 VARIANTS = ("fill", "share", "two_stage", "mixup", "dfr")
 # baselines whose definition needs rows of every (class, a) cell of the grid
@@ -24,6 +27,8 @@ NEEDS_EVERY_CELL = {
     "dfr": "the head is re-fitted on a cell-balanced subsample of the real rows, and a cell "
            "without rows cannot be balanced",
     "ros_group": "a cell without rows cannot be over-sampled",
+    "pool_dfr": "the head is re-fitted on a cell-balanced subsample of the real rows, and a "
+                "cell without rows cannot be balanced",
 }
 
 
@@ -78,6 +83,13 @@ def evaluate(model, task):
             "test": scores(task["y_test"], task["a_test"], model.predict(task["X_test"]))}
 
 
+def uses_pretrained(method):
+    """Whether ``method`` reads the pretrained generator or its pool (its results are keyed by
+    them)."""
+    return method in POOL_BASELINES or (method.startswith("synaug_")
+                                        and parse_synaug(method)[0] == "pretrained")
+
+
 def _cells_text(cells):
     return ", ".join(f"({c}, {g})" for c, g in cells)
 
@@ -87,12 +99,13 @@ def cannot_run_reason(method, task, args):
     empty = task["empty_cells"]
     if method in NEEDS_EVERY_CELL and empty:
         return f"cannot run: empty cell {_cells_text(empty)}: {NEEDS_EVERY_CELL[method]}"
-    if method.startswith("synaug_"):
-        gen, _ = parse_synaug(method)
-        if gen == "pretrained" and not args.pretrained_generator:
-            return "skipped: no --pretrained-generator PATH given"
-        if empty:
-            return composability_error(gen, task, args)
+    if uses_pretrained(method) and not args.pretrained_generator:
+        return "skipped: no --pretrained-generator PATH given"
+    if method in POOL_BASELINES and None in (pretrained_file(args, "pool_rows.json"),
+                                             pretrained_file(args, "training.json")):
+        return "skipped: the pretrained generator lists no pool (pool_rows.json, training.json)"
+    if method.startswith("synaug_") and empty:
+        return composability_error(parse_synaug(method)[0], task, args)
     return None
 
 
@@ -122,24 +135,56 @@ def composability_error(gen, task, args):
     return None
 
 
-def pretrained_pool_overlap(task, args):
-    """How many of the images the task draws (training, hence validation, and judge rows) are
-    also in the pretrained generator's pool, as its ``pool_rows.json`` lists it
-    (``scripts/pretrain_attribute_generator.py`` writes one); None when that is unknown."""
+def _pretrained_folder(args):
+    """The folder of ``--pretrained-generator`` (a path, or a shipped generator's name)."""
     import synaug_learn
 
-    src = task.get("source_rows")
-    if not args.pretrained_generator or src is None or src["dataset"] != "fashion_mnist":
-        return None
     folder = Path(str(args.pretrained_generator)).expanduser()
     if not folder.is_dir():  # a shipped generator's name
         folder = Path(synaug_learn.__file__).parent / "pretrained" / str(args.pretrained_generator)
-    listed = folder / "pool_rows.json"
-    if not listed.is_file():
+    return folder
+
+
+def pretrained_file(args, name):
+    """A JSON file of the pretrained generator's folder (``pool_rows.json``,
+    ``training.json``: ``scripts/pretrain_attribute_generator.py`` writes both), as a dict;
+    None when it is not there."""
+    path = _pretrained_folder(args) / name
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def pretrained_pool_overlap(task, args):
+    """How many of the images the task draws (training, hence validation, and judge rows) are
+    also in the pretrained generator's pool, as its ``pool_rows.json`` lists it; None when that
+    is unknown."""
+    src = task.get("source_rows")
+    if not args.pretrained_generator or src is None or src["dataset"] != "fashion_mnist":
         return None
-    pool = np.asarray(json.loads(listed.read_text())["rows"])
+    listed = pretrained_file(args, "pool_rows.json")
+    if listed is None:
+        return None
     used = np.concatenate([src["train"], src.get("judge", np.zeros(0, np.int64))])
-    return int(np.isin(used, pool).sum())
+    return int(np.isin(used, np.asarray(listed["rows"])).sum())
+
+
+def pretrained_pool(args):
+    """``(X, labels)``: the images the pretrained generator was trained on, rebuilt from its
+    ``pool_rows.json`` (Fashion-MNIST training rows, their labels and attribute values) and
+    drawn as the task draws its images; labels 0 and 1 are the task's classes."""
+    from synaug_learn.datasets import load_fashion_mnist
+    from synaug_learn.utils import hash_array
+
+    listed = pretrained_file(args, "pool_rows.json")
+    training = pretrained_file(args, "training.json")
+    rows, labels = np.asarray(listed["rows"]), np.asarray(listed["labels"], dtype=np.int64)
+    groups = np.asarray(listed["groups"], dtype=np.int64)
+    X_grey, _ = load_fashion_mnist("train")
+    X = render_attribute(training["attribute_pool"], X_grey[rows], labels, groups,
+                         training["image_shape"][0])
+    if hash_array(X, labels, groups) != training["training_data_sha256"]:
+        raise ValueError(f"the pool rebuilt from {args.pretrained_generator}/pool_rows.json is "
+                         "not the data its generator was trained on (training_data_sha256)")
+    return X, labels
 
 
 # ----------------------------------------------------------------------------- baselines
@@ -166,7 +211,38 @@ def fit_baseline(method, task, args, seed):
         return make_net(args, seed).fit(X[idx[:, 0]], y[idx[:, 0]]), {}
     if method == "jtt":
         return fit_jtt(task, args, seed)
+    if method in POOL_BASELINES:
+        return fit_pool_baseline(method, task, args, seed)
     raise ValueError(f"unknown method {method!r}")
+
+
+def _with_rows(X, y, X_extra, y_extra):
+    return np.concatenate([X, X_extra]), np.concatenate([y, y_extra])
+
+
+def fit_pool_baseline(method, task, args, seed):
+    """The pretrained generator's pool used as real data: the net trained on the task's rows
+    plus every pool image (its other classes too, the attribute varying across them), then its
+    head re-fitted on the task's real rows, balanced over (class, a) cells (``pool_dfr``, DFR's
+    rule) or over classes (``pool_retrain``); only the task's classes can be predicted."""
+    from imblearn import FunctionSampler
+    from imblearn.pipeline import Pipeline
+
+    from synaug_learn import RetrainClassifier
+
+    X_pool, y_pool = pretrained_pool(args)
+    if X_pool.shape[1:] != task["X_train"].shape[1:]:
+        raise ValueError(f"the pool's images are {X_pool.shape[1:]}, the task's "
+                         f"{task['X_train'].shape[1:]}")
+    add = FunctionSampler(func=_with_rows, validate=False,
+                          kw_args={"X_extra": X_pool, "y_extra": y_pool})
+    by_cell = method == "pool_dfr"
+    model = RetrainClassifier(Pipeline([("pool", add), ("net", make_net(args, seed))]),
+                              balance="group" if by_cell else "class", random_state=seed)
+    with warnings.catch_warnings():  # the groups balance the head only, never reach the net
+        warnings.filterwarnings("ignore", message="groups are not passed into the pipeline")
+        model.fit(task["X_train"], task["y_train"], groups=task["a_train"] if by_cell else None)
+    return model, {"n_pool_rows": int(len(y_pool)), "n_retrain_rows": model.n_retrain_rows_}
 
 
 def fit_jtt(task, args, seed):

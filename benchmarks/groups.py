@@ -36,6 +36,13 @@ same epochs, batch and learning rate):
   ``--jtt-epochs``, lambda in ``--jtt-upweights``, chosen on validation).
   On an unseen task ``group_dro``, ``dfr`` and ``ros_group`` need rows of the
   empty cells: their rows say "cannot run: empty cell ..." and why.
+* ``pool_dfr``, ``pool_retrain`` (with ``--pretrained-generator``; "why not
+  just use the data?"): the pretrained generator's own pool, rebuilt from its
+  ``pool_rows.json`` and checked against its training-data hash, used as real
+  rows: the net trained on the task's rows plus every pool image (the other
+  classes too), then its head re-fitted on the task's real rows, balanced over
+  cells (``pool_dfr``, DFR's rule; cannot run on an unseen task) or over
+  classes (``pool_retrain``); only the task's classes can be predicted.
 * ``synaug_<generator>_<variant>``. Generators: ``joint`` / ``factorized``
   (in-domain ``ConditionalDiffusionGenerator(conditioning=...)`` trained once
   per task on the task's training rows, ``--gen-steps``), ``pretrained``
@@ -126,6 +133,7 @@ from _groups_methods import (
     synaug_methods,
     train_generator,
     train_judges,
+    uses_pretrained,
 )
 from _groups_report import build_result, markdown
 from _results import RESULTS, command, git_revision, merge_records, utc_now, write_results
@@ -260,10 +268,11 @@ def without_pretrained(settings):
     return {k: v for k, v in settings.items() if k not in PRETRAINED_KEYS}
 
 
-def part_name(args, name, gen):
-    """File stem of a stored record: a pretrained generator's rows are keyed by its path (and
-    guidance) too, so that they can be added to a run made without it."""
-    if gen != "pretrained":
+def part_name(args, name, pretrained):
+    """File stem of a stored record: the rows that read the pretrained generator (or its pool)
+    are keyed by its path (and guidance) too, so that they can be added to a run made without
+    it."""
+    if not pretrained:
         return name
     return f"{name}@{_hash(pretrained_key(vars(args)))[:8]}"
 
@@ -403,7 +412,7 @@ def run_task(task_name, args, folder):
         for method in args.methods:
             gen = parse_synaug(method)[0] if method.startswith("synaug_") else None
             fill_failed = failed.get((gen, "share" if method.endswith("_share") else "fill"))
-            stem = f"{part_name(args, method, gen)}__seed{seed}"
+            stem = f"{part_name(args, method, uses_pretrained(method))}__seed{seed}"
             if fill_failed and reasons[method] is None:  # not stored: a re-run tries again
                 record = {"task": task_name, "method": method, "seed": seed,
                           "status": "failed", "reason": fill_failed}
@@ -435,7 +444,7 @@ def run_fill(ctx, gen, kind, seed):
             return {**head, "status": "failed",
                     "reason": f"cannot run: the fill failed: {type(exc).__name__}: {exc}"}
 
-    stem = part_name(args, f"fill__{gen}__{kind}__seed{seed}", gen)
+    stem = part_name(args, f"fill__{gen}__{kind}__seed{seed}", gen == "pretrained")
     record = cached(ctx["folder"] / "parts" / f"{stem}.json", compute)
     if record.get("status") == "failed":
         print(f"  seed {seed} fill {gen}/{kind}: {record['reason']}", flush=True)

@@ -168,17 +168,6 @@ def attribute_pool_rows(y, task_codes, excluded_cells, per_class, start, exclude
             np.concatenate(groups).astype(np.int64), codes)
 
 
-def render(pool, X_grey, labels, groups, image_size):
-    """The pool's images, made exactly as the benchmark task makes its own."""
-    from synaug_learn.datasets import make_spurious_colour
-
-    _, data = _benchmark()
-    X = data._resize(X_grey, image_size)
-    if pool == "spurious_colour":
-        return make_spurious_colour(X, labels, n_colours=2, groups=groups)[0]
-    return np.where(groups[:, None, None] == 1, data.washed_out(X), X)
-
-
 def build_pool(pool, per_class, seed, image_size=14, data_seed=0, start=None):
     """``(X, labels, groups, info)``: the attribute pool and what ``training.json`` records."""
     from synaug_learn.datasets import (
@@ -197,7 +186,7 @@ def build_pool(pool, per_class, seed, image_size=14, data_seed=0, start=None):
     task_codes = [data.FASHION[name] for name in task["classes"]]
     rows, labels, groups, codes = attribute_pool_rows(
         y_all, task_codes, excluded_cells, per_class, start, exclude, seed)
-    X = render(pool, X_all[rows], labels, groups, image_size)
+    X = data.render_attribute(pool, X_all[rows], labels, groups, image_size)
     cells = {f"y{c}_a{g}": int(((labels == c) & (groups == g)).sum())
              for c in range(len(codes)) for g in (0, 1)}
     info = {

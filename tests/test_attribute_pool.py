@@ -87,3 +87,52 @@ def test_groups_benchmark_counts_task_rows_in_the_listed_pool(load_benchmark, tm
     (tmp_path / "pool_rows.json").write_text(json.dumps({"rows": [5, 7, 9]}))
     assert overlap(task, SimpleNamespace(pretrained_generator=str(tmp_path))) == 2
     assert overlap(task, SimpleNamespace(pretrained_generator=None)) is None
+
+
+@pytest.mark.skipif(not (FASHION_HOME / "train-images-idx3-ubyte.gz").is_file(),
+                    reason="Fashion-MNIST files not installed")
+def test_the_pool_baselines_train_on_the_generators_own_pool(load_benchmark, tmp_path):
+    import json
+    from types import SimpleNamespace
+
+    load_benchmark("groups")
+    import _groups_data
+    import _groups_methods
+
+    from synaug_learn.utils import hash_array
+
+    shipped = SimpleNamespace(
+        pretrained_generator="synaug_learn/pretrained/fashion-mnist-colour-factorized")
+    X, labels = _groups_methods.pretrained_pool(shipped)  # checked against its training hash
+    assert X.shape == (6000, 14, 14, 3) and sorted(np.unique(labels)) == list(range(10))
+    # a small pool of the same kind, then one whose listing no longer matches its hash
+    listed = json.loads((ROOT / shipped.pretrained_generator / "pool_rows.json").read_text())
+    keep = np.concatenate([np.flatnonzero(np.asarray(listed["labels"]) == c)[:12]
+                           for c in range(10)])
+    small = {k: np.asarray(listed[k])[keep].tolist() for k in ("rows", "labels", "groups")}
+    X_small = X[keep]
+    (tmp_path / "pool_rows.json").write_text(json.dumps(small))
+    (tmp_path / "training.json").write_text(json.dumps({
+        "attribute_pool": "spurious_colour", "image_shape": [14, 14, 3],
+        "training_data_sha256": hash_array(X_small, labels[keep], np.asarray(small["groups"]))}))
+    args = SimpleNamespace(pretrained_generator=str(tmp_path), epochs=1, batch_size=32, lr=0.05)
+    task = _groups_data.make_task("spurious_colour", _groups_data_args(load_benchmark))
+    some = np.random.RandomState(0).choice(len(task["y_train"]), 200, replace=False)
+    task = {**task, **{k: task[k][some] for k in ("X_train", "y_train", "a_train")}}
+    model, details = _groups_methods.fit_pool_baseline("pool_retrain", task, args, seed=0)
+    assert details["n_pool_rows"] == 120
+    net = model.estimator_.named_steps["net"]
+    assert list(net.classes_) == list(range(10))  # trained on the pool's other classes too
+    assert set(np.unique(model.predict(task["X_test"][:300]))) <= {0, 1}  # the task's only
+    assert _groups_methods.cannot_run_reason("pool_dfr", {**task, "empty_cells": [(0, 1)]},
+                                             args).startswith("cannot run: empty cell (0, 1)")
+    assert _groups_methods.cannot_run_reason(
+        "pool_retrain", task, SimpleNamespace(pretrained_generator=None)).startswith("skipped")
+    small["rows"][0] += 1  # another image than the generator saw
+    (tmp_path / "pool_rows.json").write_text(json.dumps(small))
+    with pytest.raises(ValueError, match="not the data its generator was trained on"):
+        _groups_methods.pretrained_pool(args)
+
+
+def _groups_data_args(load_benchmark):
+    return load_benchmark("groups").build_parser().parse_args([])

@@ -173,13 +173,13 @@ def test_pretrained_guidance_keys_its_own_rows_and_merges_only_alike(groups_modu
 
     args = groups_module.build_parser().parse_args(["--pretrained-generator", "gen"])
     assert _groups_methods.pretrained_guidance(args) == {}
-    plain = groups_module.part_name(args, "fill__pretrained__fill__seed0", "pretrained")
+    plain = groups_module.part_name(args, "fill__pretrained__fill__seed0", True)
     args.pretrained_guidance_rule, args.pretrained_guidance_scale = "composable", [3.0, 1.5]
     assert _groups_methods.pretrained_guidance(args) == {"guidance_rule": "composable",
                                                          "guidance_scale": (3.0, 1.5)}
-    guided = groups_module.part_name(args, "fill__pretrained__fill__seed0", "pretrained")
+    guided = groups_module.part_name(args, "fill__pretrained__fill__seed0", True)
     assert guided != plain and guided.startswith("fill__pretrained__fill__seed0@")
-    assert groups_module.part_name(args, "erm__seed0", None) == "erm__seed0"
+    assert groups_module.part_name(args, "erm__seed0", False) == "erm__seed0"
     # the shared settings (and so the work folder of the baselines) do not change
     settings = groups_module.settings(args)
     assert groups_module.without_pretrained(settings) == groups_module.without_pretrained(
