@@ -22,13 +22,13 @@ BASELINES = ("erm", "group_dro", "dfr", "ros_group", "jtt", *POOL_BASELINES)
 GENERATORS = ("joint", "factorized", "pretrained", "jitter")
 VARIANTS = ("fill", "share", "two_stage", "mixup", "dfr")
 # baselines whose definition needs rows of every (class, a) cell of the grid
+_CELL_BALANCED_HEAD = ("the head is re-fitted on a cell-balanced subsample of the real rows, "
+                       "and a cell without rows cannot be balanced")
 NEEDS_EVERY_CELL = {
     "group_dro": "its worst-group objective has no loss for a cell without rows",
-    "dfr": "the head is re-fitted on a cell-balanced subsample of the real rows, and a cell "
-           "without rows cannot be balanced",
+    "dfr": _CELL_BALANCED_HEAD,
     "ros_group": "a cell without rows cannot be over-sampled",
-    "pool_dfr": "the head is re-fitted on a cell-balanced subsample of the real rows, and a "
-                "cell without rows cannot be balanced",
+    "pool_dfr": _CELL_BALANCED_HEAD,
 }
 
 

@@ -105,8 +105,10 @@ side, one per core::
     $P --merge $O/*/groups.json --out benchmarks/results
 
 A piece that is killed resumes where it stopped when run again. With
-``--pretrained-generator PATH`` each seed costs ~6 min more per task (two
-more fills, five more rows): split ``--seeds 1:4`` into ``1:3`` and ``3:4``.
+``--pretrained-generator PATH`` each seed costs ~9 min more per task (two
+more fills, five more SynAug rows, and the two pool rows at ~80 s each, as
+they train on the 6,000 pool images too): split ``--seeds 1:4`` into ``1:3``
+and ``3:4``.
 """
 
 from __future__ import annotations
