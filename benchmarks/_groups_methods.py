@@ -101,8 +101,8 @@ def cannot_run_reason(method, task, args):
         return f"cannot run: empty cell {_cells_text(empty)}: {NEEDS_EVERY_CELL[method]}"
     if uses_pretrained(method) and not args.pretrained_generator:
         return "skipped: no --pretrained-generator PATH given"
-    if method in POOL_BASELINES and None in (pretrained_file(args, "pool_rows.json"),
-                                             pretrained_file(args, "training.json")):
+    if method in POOL_BASELINES and not all(
+            (_pretrained_folder(args) / name).is_file() for name in POOL_FILES):
         return "skipped: the pretrained generator lists no pool (pool_rows.json, training.json)"
     if method.startswith("synaug_") and empty:
         return composability_error(parse_synaug(method)[0], task, args)
@@ -145,9 +145,14 @@ def _pretrained_folder(args):
     return folder
 
 
+# What ``scripts/pretrain_attribute_generator.py`` writes beside a generator: its pool's rows,
+# labels and attribute values, and how it was made (the attribute, the image shape, the hash of
+# its training data); the pool baselines need both.
+POOL_FILES = ("pool_rows.json", "training.json")
+
+
 def pretrained_file(args, name):
-    """A JSON file of the pretrained generator's folder (``pool_rows.json``,
-    ``training.json``: ``scripts/pretrain_attribute_generator.py`` writes both), as a dict;
+    """A JSON file of the pretrained generator's folder (one of ``POOL_FILES``), as a dict;
     None when it is not there."""
     path = _pretrained_folder(args) / name
     return json.loads(path.read_text()) if path.is_file() else None

@@ -274,7 +274,6 @@ def write_benchmark_includes(app=None):
                 f"in this checkout. Run ``{command}`` to produce it, then rebuild the docs.\n"
             )
         target = out_dir / f"{name}.inc"
-        target.parent.mkdir(parents=True, exist_ok=True)
         if not target.is_file() or target.read_text(encoding="utf-8") != rst:
             target.write_text(rst, encoding="utf-8")
 

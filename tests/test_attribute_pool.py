@@ -95,7 +95,7 @@ def test_the_pool_baselines_train_on_the_generators_own_pool(load_benchmark, tmp
     import json
     from types import SimpleNamespace
 
-    load_benchmark("groups")
+    groups = load_benchmark("groups")
     import _groups_data
     import _groups_methods
 
@@ -116,7 +116,7 @@ def test_the_pool_baselines_train_on_the_generators_own_pool(load_benchmark, tmp
         "attribute_pool": "spurious_colour", "image_shape": [14, 14, 3],
         "training_data_sha256": hash_array(X_small, labels[keep], np.asarray(small["groups"]))}))
     args = SimpleNamespace(pretrained_generator=str(tmp_path), epochs=1, batch_size=32, lr=0.05)
-    task = _groups_data.make_task("spurious_colour", _groups_data_args(load_benchmark))
+    task = _groups_data.make_task("spurious_colour", groups.build_parser().parse_args([]))
     some = np.random.RandomState(0).choice(len(task["y_train"]), 200, replace=False)
     task = {**task, **{k: task[k][some] for k in ("X_train", "y_train", "a_train")}}
     model, details = _groups_methods.fit_pool_baseline("pool_retrain", task, args, seed=0)
@@ -132,7 +132,3 @@ def test_the_pool_baselines_train_on_the_generators_own_pool(load_benchmark, tmp
     (tmp_path / "pool_rows.json").write_text(json.dumps(small))
     with pytest.raises(ValueError, match="not the data its generator was trained on"):
         _groups_methods.pretrained_pool(args)
-
-
-def _groups_data_args(load_benchmark):
-    return load_benchmark("groups").build_parser().parse_args([])
