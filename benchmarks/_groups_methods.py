@@ -8,6 +8,7 @@ set. Public API of ``synaug_learn`` only.
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 import warnings
@@ -102,7 +103,7 @@ def cannot_run_reason(method, task, args):
     if uses_pretrained(method) and not args.pretrained_generator:
         return "skipped: no --pretrained-generator PATH given"
     if method in POOL_BASELINES and not all(
-            (_pretrained_folder(args) / name).is_file() for name in POOL_FILES):
+            pretrained_file(args, name) is not None for name in POOL_FILES):
         return "skipped: the pretrained generator lists no pool (pool_rows.json, training.json)"
     if method.startswith("synaug_") and empty:
         return composability_error(parse_synaug(method)[0], task, args)
@@ -135,16 +136,6 @@ def composability_error(gen, task, args):
     return None
 
 
-def _pretrained_folder(args):
-    """The folder of ``--pretrained-generator`` (a path, or a shipped generator's name)."""
-    import synaug_learn
-
-    folder = Path(str(args.pretrained_generator)).expanduser()
-    if not folder.is_dir():  # a shipped generator's name
-        folder = Path(synaug_learn.__file__).parent / "pretrained" / str(args.pretrained_generator)
-    return folder
-
-
 # What ``scripts/pretrain_attribute_generator.py`` writes beside a generator: its pool's rows,
 # labels and attribute values, and how it was made (the attribute, the image shape, the hash of
 # its training data); the pool baselines need both.
@@ -154,7 +145,9 @@ POOL_FILES = ("pool_rows.json", "training.json")
 def pretrained_file(args, name):
     """A JSON file of the pretrained generator's folder (one of ``POOL_FILES``), as a dict;
     None when it is not there."""
-    path = _pretrained_folder(args) / name
+    from synaug_learn.generators import pretrained_path
+
+    path = pretrained_path(args.pretrained_generator) / name
     return json.loads(path.read_text()) if path.is_file() else None
 
 
@@ -175,20 +168,30 @@ def pretrained_pool_overlap(task, args):
 def pretrained_pool(args):
     """``(X, labels)``: the images the pretrained generator was trained on, rebuilt from its
     ``pool_rows.json`` (Fashion-MNIST training rows, their labels and attribute values) and
-    drawn as the task draws its images; labels 0 and 1 are the task's classes."""
+    drawn as the task draws its images; labels 0 and 1 are the task's classes. Rebuilt only
+    when the two files change (read-only arrays): every seed's pool rows share one build."""
+    from synaug_learn.generators import pretrained_path
+
+    folder = pretrained_path(args.pretrained_generator)
+    return _rebuilt_pool(str(folder), *((folder / name).read_text() for name in POOL_FILES))
+
+
+@functools.lru_cache(maxsize=1)
+def _rebuilt_pool(folder, listing, training):
     from synaug_learn.datasets import load_fashion_mnist
     from synaug_learn.utils import hash_array
 
-    listed = pretrained_file(args, "pool_rows.json")
-    training = pretrained_file(args, "training.json")
+    listed, training = json.loads(listing), json.loads(training)
     rows, labels = np.asarray(listed["rows"]), np.asarray(listed["labels"], dtype=np.int64)
     groups = np.asarray(listed["groups"], dtype=np.int64)
     X_grey, _ = load_fashion_mnist("train")
     X = render_attribute(training["attribute_pool"], X_grey[rows], labels, groups,
                          training["image_shape"][0])
     if hash_array(X, labels, groups) != training["training_data_sha256"]:
-        raise ValueError(f"the pool rebuilt from {args.pretrained_generator}/pool_rows.json is "
-                         "not the data its generator was trained on (training_data_sha256)")
+        raise ValueError(f"the pool rebuilt from {folder}/pool_rows.json is not the data its "
+                         "generator was trained on (training_data_sha256)")
+    X.setflags(write=False)
+    labels.setflags(write=False)
     return X, labels
 
 

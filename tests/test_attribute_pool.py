@@ -83,6 +83,7 @@ def test_groups_benchmark_counts_task_rows_in_the_listed_pool(load_benchmark, tm
     task = {"source_rows": {"dataset": "fashion_mnist", "train": np.array([1, 5]),
                             "judge": np.array([9, 11])}}
     overlap = _groups_methods.pretrained_pool_overlap
+    (tmp_path / "synaug_generator.json").write_text("{}")  # what makes a generator's folder
     assert overlap(task, SimpleNamespace(pretrained_generator=str(tmp_path))) is None  # unlisted
     (tmp_path / "pool_rows.json").write_text(json.dumps({"rows": [5, 7, 9]}))
     assert overlap(task, SimpleNamespace(pretrained_generator=str(tmp_path))) == 2
@@ -105,12 +106,14 @@ def test_the_pool_baselines_train_on_the_generators_own_pool(load_benchmark, tmp
         pretrained_generator="synaug_learn/pretrained/fashion-mnist-colour-factorized")
     X, labels = _groups_methods.pretrained_pool(shipped)  # checked against its training hash
     assert X.shape == (6000, 14, 14, 3) and sorted(np.unique(labels)) == list(range(10))
+    assert _groups_methods.pretrained_pool(shipped)[0] is X and not X.flags.writeable  # once
     # a small pool of the same kind, then one whose listing no longer matches its hash
     listed = json.loads((ROOT / shipped.pretrained_generator / "pool_rows.json").read_text())
     keep = np.concatenate([np.flatnonzero(np.asarray(listed["labels"]) == c)[:12]
                            for c in range(10)])
     small = {k: np.asarray(listed[k])[keep].tolist() for k in ("rows", "labels", "groups")}
     X_small = X[keep]
+    (tmp_path / "synaug_generator.json").write_text("{}")  # what makes a generator's folder
     (tmp_path / "pool_rows.json").write_text(json.dumps(small))
     (tmp_path / "training.json").write_text(json.dumps({
         "attribute_pool": "spurious_colour", "image_shape": [14, 14, 3],

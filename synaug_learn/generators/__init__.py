@@ -10,6 +10,7 @@ from ._conditional import (
     class_mapping_by_name,
     list_pretrained,
     pretrained_hashes,
+    pretrained_path,
 )
 from ._image_to_image import ImageToImageGenerator
 from ._jitter import JitterGenerator
@@ -36,4 +37,5 @@ __all__ = [
     "make_scheduler",
     "plan_rows",
     "pretrained_hashes",
+    "pretrained_path",
 ]

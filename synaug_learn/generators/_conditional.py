@@ -26,7 +26,12 @@ from ._sampling import (
     resolve_batch_size,
 )
 
-__all__ = ["ConditionalDiffusionGenerator", "class_mapping_by_name", "list_pretrained"]
+__all__ = [
+    "ConditionalDiffusionGenerator",
+    "class_mapping_by_name",
+    "list_pretrained",
+    "pretrained_path",
+]
 
 CONFIG_NAME = "synaug_generator.json"
 FORMAT_VERSION = 1
@@ -76,7 +81,7 @@ def list_pretrained():
 
 
 def _is_path(pretrained):
-    """Whether ``pretrained`` names a folder (not a shipped model): see ``_resolve_pretrained``."""
+    """Whether ``pretrained`` names a folder (not a shipped model): see ``pretrained_path``."""
     if isinstance(pretrained, os.PathLike):
         return True
     text = str(pretrained)
@@ -85,12 +90,37 @@ def _is_path(pretrained):
             or Path(text).expanduser().is_dir())
 
 
-def _resolve_pretrained(pretrained):
-    """A shipped model's name or a folder path -> the folder; ValueError when neither.
+def pretrained_path(pretrained):
+    """The folder that :meth:`ConditionalDiffusionGenerator.from_pretrained` reads.
 
     A path -- a ``Path``, or a string holding a path separator, starting with
     ``.`` or ``~``, or naming an existing folder -- always means that folder,
-    never a shipped model; a bare name means a shipped model.
+    never a shipped model; a bare name means a shipped model. Use it to read
+    the files saved beside a generator, e.g. its ``training.json`` or the
+    ``pool_rows.json`` that lists the rows it was pretrained on.
+
+    Parameters
+    ----------
+    pretrained : str or path-like
+        A shipped generator's name (see :func:`list_pretrained`) or a folder
+        written by :meth:`ConditionalDiffusionGenerator.save_pretrained`.
+
+    Returns
+    -------
+    folder : pathlib.Path
+        The folder holding the generator's ``synaug_generator.json``.
+
+    Raises
+    ------
+    ValueError
+        When ``pretrained`` is neither a shipped name nor such a folder.
+
+    Examples
+    --------
+    >>> from synaug_learn.generators import pretrained_path
+    >>> folder = pretrained_path("fashion-mnist-small")
+    >>> (folder / "synaug_generator.json").is_file()
+    True
     """
     shipped = ", ".join(repr(n) for n in list_pretrained()) or "none"
     if _is_path(pretrained):
@@ -257,7 +287,7 @@ def describe_pretrained(pretrained):
     ``class_names`` (or ``None``) and ``class_means`` (``(n_classes, C, H, W)``
     in [0, 1], from ``class_means.safetensors``, or ``None``).
     """
-    path = _resolve_pretrained(pretrained)
+    path = pretrained_path(pretrained)
     meta = _read_config(path)
     verify_pretrained(path, meta)
     info = path / "training.json"
@@ -307,7 +337,7 @@ def class_mapping_by_name(pretrained, class_names):
     >>> class_mapping_by_name("fashion-mnist-small", ["bag", "Sneaker"])
     {0: 8, 1: 7}
     """
-    info = _resolve_pretrained(pretrained) / "training.json"
+    info = pretrained_path(pretrained) / "training.json"
     if not info.is_file():
         return None
     try:
@@ -636,7 +666,7 @@ class ConditionalDiffusionGenerator(BaseGenerator):
         (:func:`list_pretrained`). So ``"./fashion-mnist-small"`` never loads
         the shipped one.
         """
-        path = _resolve_pretrained(pretrained)
+        path = pretrained_path(pretrained)
         meta = _read_config(path)
         if meta.get("sha256"):  # damaged weights fail here; unrecorded ones warn at fit
             verify_pretrained(path, meta)
@@ -851,7 +881,7 @@ class ConditionalDiffusionGenerator(BaseGenerator):
         import torch
         from diffusers import UNet2DModel
 
-        path = _resolve_pretrained(self.pretrained)
+        path = pretrained_path(self.pretrained)
         meta = _read_config(path)
         verify_pretrained(path, meta)
         fmt = self.image_format_

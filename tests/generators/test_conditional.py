@@ -387,6 +387,17 @@ def test_a_path_never_means_the_shipped_model(tmp_path, monkeypatch):
         ConditionalDiffusionGenerator.from_pretrained("nope")
 
 
+def test_pretrained_path_is_the_folder_from_pretrained_reads(saved, tmp_path, monkeypatch):
+    from synaug_learn.generators import pretrained_path
+
+    shipped = pretrained_path("fashion-mnist-small")
+    assert shipped.name == "fashion-mnist-small" and (shipped / "training.json").is_file()
+    assert pretrained_path(saved[1]) == saved[1] and pretrained_path(str(saved[1])) == saved[1]
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError, match=r"pretrained='\./fashion-mnist-small' is a path"):
+        pretrained_path("./fashion-mnist-small")  # never the shipped model
+
+
 @pytest.mark.parametrize("edit, match", [
     (lambda text: text[:-5], "is not valid JSON"),
     (lambda text: text.replace('"channels"', '"chanels"'), r"lacks the key\(s\) \['channels'\]"),
