@@ -52,7 +52,7 @@ def _parser():
                       help="folder for the plots and results.json (default: %(default)s)")
     demo.add_argument("--n-max", type=_number(int, 1), default=200,
                       help="training images of the largest class (default: %(default)s)")
-    demo.add_argument("--train-steps", type=_number(int, 1), default=250,
+    demo.add_argument("--train-steps", type=_number(int, 1), default=200,
                       help="optimiser steps of every method's network (default: %(default)s)")
     demo.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     demo.add_argument("--sampler", choices=["student", "teacher"], default=None,
