@@ -119,7 +119,7 @@ def write_grid(path, rows, per_class=2):
     Image.fromarray(grid).resize((grid.shape[1] * 2, grid.shape[0] * 2), Image.NEAREST).save(path)
 
 
-def main(argv=None):
+def build_parser():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--train-per-class", type=int, default=500,
@@ -141,7 +141,71 @@ def main(argv=None):
                    help="re-write NAME.md from the existing NAME.json")
     p.add_argument("--quick", action="store_true",
                    help="smoke run: 1 seed, 60 rows per class, 30 steps, 500 test rows")
-    args = p.parse_args(argv)
+    return p
+
+
+def generated_rows(args, X, y):
+    """``(X_gen, y_gen, info)``: ``--n-per-class`` samples of ``--generator`` per class."""
+    overrides = {k: v for k, v in {"scheduler": args.scheduler,
+                                   "num_inference_steps": args.num_inference_steps,
+                                   "guidance_scale": args.guidance_scale}.items()
+                 if v is not None}
+    fit_rows = balanced_rows(y, 2, 0)
+    X_gen, y_gen, wall, sampling = generate(args.generator, args.n_per_class, overrides,
+                                            X[fit_rows], y[fit_rows])
+    training_json = args.generator / "training.json"
+    training = json.loads(training_json.read_text()) if training_json.is_file() else {}
+    info = {"path": str(args.generator), "style": training.get("style"),
+            "steps": training.get("steps"), "n_per_class": args.n_per_class,
+            "random_state": 0, "sampling": sampling, "generation_wall_s": round(wall, 1)}
+    log(f"generated {len(y_gen)} images from {args.generator} in {wall:.0f} s "
+        f"({sampling}); style {info['style']!r}")
+    return X_gen, y_gen, info
+
+
+def score_seeds(args, X, y, evaluated):
+    """Per seed, a classifier trained on real rows scores every evaluated set:
+    ``(scores, per_class, walls, epochs)``, lists by seed under each set's name."""
+    scores = {name: [] for name in evaluated}
+    per_class = {name: [] for name in evaluated}
+    walls, epochs = [], None
+    for seed in args.seeds:
+        start = time.time()
+        rows = balanced_rows(y, args.train_per_class, seed)
+        clf, epochs = train_classifier(X[rows], y[rows], steps=args.train_steps, seed=seed)
+        for name, (Xe, ye) in evaluated.items():
+            acc, rec = recall(clf, Xe, ye)
+            scores[name].append(acc)
+            per_class[name].append(rec)
+        walls.append(time.time() - start)
+        log(f"seed {seed}: " + ", ".join(f"{k} {v[-1]:.3f}" for k, v in scores.items()))
+    return scores, per_class, walls, epochs
+
+
+def result_rows(args, evaluated, scores, per_class, walls):
+    """One results row per evaluated set, its gap to the real test set paired over seeds."""
+    rows = []
+    for name in evaluated:
+        metrics = {"accuracy": summarize(scores[name])}
+        if name != "real_test":
+            gap = paired_difference(scores["real_test"], scores[name])
+            metrics["gap_vs_real_test"] = {**gap, "unit": "accuracy(real_test) - accuracy(row)"}
+        metrics["per_class_recall"] = {
+            "mean": float(np.mean(per_class[name])),
+            "per_class": {FASHION_MNIST_CLASSES[c]: float(np.mean([r[c] for r in per_class[name]]))
+                          for c in range(10)}}
+        style = name.removeprefix("styled_test_") if name.startswith("styled_") else None
+        rows.append({"method": name, "metrics": metrics,
+                     "description": (IMAGE_STYLES[style] if style else
+                                     "real test images" if name == "real_test" else
+                                     f"samples of {args.generator}"),
+                     "n_images": int(len(evaluated[name][1])),
+                     "wall_s": round(float(np.mean(walls)), 1)})
+    return rows
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
     if args.render:
         result = json.loads((args.out / f"{args.name}.json").read_text())
         (args.out / f"{args.name}.md").write_text(render(result))
@@ -163,57 +227,11 @@ def main(argv=None):
     evaluated = {"real_test": (X_test, y_test)}
     for style in args.styles:
         evaluated[f"styled_test_{style}"] = (stylize_images(X_test, style), y_test)
-
     gen_info = None
     if args.generator is not None:
-        overrides = {k: v for k, v in {"scheduler": args.scheduler,
-                                       "num_inference_steps": args.num_inference_steps,
-                                       "guidance_scale": args.guidance_scale}.items()
-                     if v is not None}
-        fit_rows = balanced_rows(y, 2, 0)
-        X_gen, y_gen, wall, sampling = generate(args.generator, args.n_per_class, overrides,
-                                                X[fit_rows], y[fit_rows])
-        training_json = args.generator / "training.json"
-        training = json.loads(training_json.read_text()) if training_json.is_file() else {}
-        gen_info = {"path": str(args.generator), "style": training.get("style"),
-                    "steps": training.get("steps"), "n_per_class": args.n_per_class,
-                    "random_state": 0, "sampling": sampling,
-                    "generation_wall_s": round(wall, 1)}
-        log(f"generated {len(y_gen)} images from {args.generator} in {wall:.0f} s "
-            f"({sampling}); style {gen_info['style']!r}")
+        X_gen, y_gen, gen_info = generated_rows(args, X, y)
         evaluated["generated"] = (X_gen, y_gen)
-
-    scores = {name: [] for name in evaluated}
-    per_class = {name: [] for name in evaluated}
-    walls, epochs = [], None
-    for seed in args.seeds:
-        start = time.time()
-        rows = balanced_rows(y, args.train_per_class, seed)
-        clf, epochs = train_classifier(X[rows], y[rows], steps=args.train_steps, seed=seed)
-        for name, (Xe, ye) in evaluated.items():
-            acc, rec = recall(clf, Xe, ye)
-            scores[name].append(acc)
-            per_class[name].append(rec)
-        walls.append(time.time() - start)
-        log(f"seed {seed}: " + ", ".join(f"{k} {v[-1]:.3f}" for k, v in scores.items()))
-
-    result_rows = []
-    for name in evaluated:
-        metrics = {"accuracy": summarize(scores[name])}
-        if name != "real_test":
-            gap = paired_difference(scores["real_test"], scores[name])
-            metrics["gap_vs_real_test"] = {**gap, "unit": "accuracy(real_test) - accuracy(row)"}
-        metrics["per_class_recall"] = {
-            "mean": float(np.mean(per_class[name])),
-            "per_class": {FASHION_MNIST_CLASSES[c]: float(np.mean([r[c] for r in per_class[name]]))
-                          for c in range(10)}}
-        style = name.removeprefix("styled_test_") if name.startswith("styled_") else None
-        result_rows.append({"method": name, "metrics": metrics,
-                            "description": (IMAGE_STYLES[style] if style else
-                                            "real test images" if name == "real_test" else
-                                            f"samples of {args.generator}"),
-                            "n_images": int(len(evaluated[name][1])),
-                            "wall_s": round(float(np.mean(walls)), 1)})
+    scores, per_class, walls, epochs = score_seeds(args, X, y, evaluated)
 
     result = {
         "benchmark": args.name,
@@ -231,7 +249,7 @@ def main(argv=None):
                    "generator": gen_info, "quick": args.quick, "choice": CHOICE,
                    "wall_s_total": round(time.time() - start_all, 1)},
         "seeds": args.seeds,
-        "rows": result_rows,
+        "rows": result_rows(args, evaluated, scores, per_class, walls),
     }
     if args.grid:
         args.out.mkdir(parents=True, exist_ok=True)
