@@ -325,10 +325,80 @@ def speed_metrics(speed):
 
 
 # --------------------------------------------------------------------------- digits
+def _copying_metric(ev, reference):
+    return {"mean": len(ev["copying"][reference]), "classes": ev["copying"][reference],
+            "unit": "classes with novelty < 0.3"}
+
+
+def _digits_generator(method, X_fit, y_fit, gen_params, args, data, log):
+    """Train ``method``'s generator on ``(X_fit, y_fit)``; the pool generator goes through
+    ``save_pretrained`` -> ``from_pretrained`` and is fitted to the long-tailed rows."""
+    from synaug_learn.generators import ConditionalDiffusionGenerator
+
+    start = _clock()
+    gen = ConditionalDiffusionGenerator(**gen_params).fit(X_fit, y_fit)
+    train_wall, train_cpu = _since(start)
+    log(f"{method}: trained {gen.n_train_steps_} steps on {len(y_fit)} rows in "
+        f"{train_wall:.0f} s wall / {train_cpu:.0f} s CPU")
+    if method == "synaug_pretrained":  # exercise save_pretrained -> from_pretrained
+        folder = Path(tempfile.mkdtemp(prefix="synaug-gq-digits-pool-"))
+        try:
+            gen.save_pretrained(folder)
+            gen = ConditionalDiffusionGenerator.from_pretrained(
+                folder, guidance_scale=args.guidance, num_inference_steps=args.steps,
+                generation_batch_size=256).fit(data.X_train, data.y_train)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        assert gen.n_train_steps_ == 0 and gen.total_train_steps_ == args.max_steps
+    return gen, train_wall, train_cpu
+
+
+def _digits_row(method, gen, fit, trained_on, judge, data, classes, few, args, log, start):
+    """Generate from ``gen``, judge the samples, and return the results row."""
+    (X_fit, y_fit), (train_wall, train_cpu) = fit
+    X_syn, y_syn, timing = generate_per_class(gen, classes, args.n_per_class, args.seed)
+    log(f"{method}: generated {timing['n']} images in {timing['wall_s']:.0f} s wall / "
+        f"{timing['cpu_s']:.0f} s CPU")
+    refs = {"trained_rows": (X_fit, y_fit), "long_tailed": (data.X_train, data.y_train)}
+    ev = evaluate_samples(X_syn, y_syn, classifier=judge, references=refs,
+                          X_heldout=data.X_test, y_heldout=data.y_test, seed=args.seed)
+    metrics = {k: summarise(v, few) for k, v in ev["per_class"].items()}
+    metrics["n_copying_classes_vs_trained_rows"] = _copying_metric(ev, "trained_rows")
+    metrics["n_copying_classes_vs_long_tailed"] = _copying_metric(ev, "long_tailed")
+    log(f"{method}: evaluated ({_since(start)[0]:.0f} s in all)")
+    return {
+        "method": method, "dataset": "digits_lt50", "trained_on": trained_on,
+        "n_trained_rows": int(len(y_fit)), "train_steps": int(gen.total_train_steps_),
+        "metrics": metrics,
+        "train_wall_s": round(train_wall, 1), "train_cpu_s": round(train_cpu, 1),
+        "generate_wall_s": round(timing["wall_s"], 1),
+        "generate_cpu_s": round(timing["cpu_s"], 1),
+        "wall_s": round(_since(start)[0], 1),
+    }
+
+
+def _digits_copies_control(gen, judge, data, classes, few, args, log):
+    """Exact copies of the long-tailed rows through the generator's resize round trip
+    (8x8 -> 16x16 -> 8x8): the novelty that pure copying scores in this pipeline."""
+    references_lt = (data.X_train, data.y_train)
+    X_cp, y_cp = cycled_copies(data.X_train, data.y_train, classes, args.n_per_class)
+    ev = evaluate_samples(gen.resize_round_trip(X_cp), y_cp, classifier=judge,
+                          references={"trained_rows": references_lt, "long_tailed": references_lt},
+                          X_heldout=data.X_test, y_heldout=data.y_test, seed=args.seed)
+    metrics = {k: summarise(v, few) for k, v in ev["per_class"].items()}
+    metrics["n_copying_classes_vs_long_tailed"] = _copying_metric(ev, "long_tailed")
+    roundtrip_err = float(np.mean(np.abs(gen.resize_round_trip(data.X_test) - data.X_test)))
+    log(f"control copies: novelty vs LT {json.dumps(_clean(metrics['novelty_vs_long_tailed']))}"
+        f", round-trip mean abs error {roundtrip_err:.3f}")
+    return {"method": "control_copies_resized", "dataset": "digits_lt50",
+            "metrics": metrics, "resize_round_trip_mean_abs_error": roundtrip_err,
+            "note": "the long-tailed rows themselves (exact copies), passed through the "
+                    "generator's resize 8x8 -> 16x16 -> 8x8: what copying scores"}
+
+
 def run_digits(args, log=print):
     """Train in-domain and pool ('pretrained') generators on the FINDINGS digits split."""
     from synaug_learn.datasets import load_digits_lt
-    from synaug_learn.generators import ConditionalDiffusionGenerator
 
     data = load_digits_lt(imbalance_factor=50, pool=True, random_state=0)
     classes = np.unique(data.y_train).tolist()
@@ -344,56 +414,22 @@ def run_digits(args, log=print):
     start = _clock()
     X_real = np.concatenate([data.X_train, data.X_pool])
     y_real = np.concatenate([data.y_train, data.y_pool])
-    clf = fit_fidelity_classifier(X_real, y_real, epochs=args.clf_epochs_digits, seed=args.seed)
-    recall, acc = per_class_recall(clf, data.X_test, data.y_test)
+    judge = fit_fidelity_classifier(X_real, y_real, epochs=args.clf_epochs_digits,
+                                    seed=args.seed)
+    recall, acc = per_class_recall(judge, data.X_test, data.y_test)
     log(f"fidelity judge: SmallCNN on train+pool ({len(y_real)} rows), test accuracy {acc:.3f}"
         f" ({_since(start)[0]:.0f} s)")
 
-    references_lt = (data.X_train, data.y_train)
     rows, gens = [], {}
     for method, X_fit, y_fit, trained_on in (
         ("synaug_indomain", data.X_train, data.y_train, "long_tailed"),
         ("synaug_pretrained", data.X_pool, data.y_pool, "pool"),
     ):
         start = _clock()
-        gen = ConditionalDiffusionGenerator(**gen_params).fit(X_fit, y_fit)
-        train_wall, train_cpu = _since(start)
-        log(f"{method}: trained {gen.n_train_steps_} steps on {len(y_fit)} {trained_on} rows in "
-            f"{train_wall:.0f} s wall / {train_cpu:.0f} s CPU")
-        if method == "synaug_pretrained":  # exercise save_pretrained -> from_pretrained
-            folder = Path(tempfile.mkdtemp(prefix="synaug-gq-digits-pool-"))
-            try:
-                gen.save_pretrained(folder)
-                gen = ConditionalDiffusionGenerator.from_pretrained(
-                    folder, guidance_scale=args.guidance, num_inference_steps=args.steps,
-                    generation_batch_size=256).fit(data.X_train, data.y_train)
-            finally:
-                shutil.rmtree(folder, ignore_errors=True)
-            assert gen.n_train_steps_ == 0 and gen.total_train_steps_ == args.max_steps
+        gen, *costs = _digits_generator(method, X_fit, y_fit, gen_params, args, data, log)
         gens[method] = gen
-        X_syn, y_syn, timing = generate_per_class(gen, classes, args.n_per_class, args.seed)
-        log(f"{method}: generated {timing['n']} images in {timing['wall_s']:.0f} s wall / "
-            f"{timing['cpu_s']:.0f} s CPU")
-        refs = {"trained_rows": (X_fit, y_fit), "long_tailed": references_lt}
-        ev = evaluate_samples(X_syn, y_syn, classifier=clf, references=refs,
-                              X_heldout=data.X_test, y_heldout=data.y_test, seed=args.seed)
-        metrics = {k: summarise(v, few) for k, v in ev["per_class"].items()}
-        metrics["n_copying_classes_vs_trained_rows"] = {
-            "mean": len(ev["copying"]["trained_rows"]), "classes": ev["copying"]["trained_rows"],
-            "unit": "classes with novelty < 0.3"}
-        metrics["n_copying_classes_vs_long_tailed"] = {
-            "mean": len(ev["copying"]["long_tailed"]), "classes": ev["copying"]["long_tailed"],
-            "unit": "classes with novelty < 0.3"}
-        rows.append({
-            "method": method, "dataset": "digits_lt50", "trained_on": trained_on,
-            "n_trained_rows": int(len(y_fit)), "train_steps": int(gen.total_train_steps_),
-            "metrics": metrics,
-            "train_wall_s": round(train_wall, 1), "train_cpu_s": round(train_cpu, 1),
-            "generate_wall_s": round(timing["wall_s"], 1),
-            "generate_cpu_s": round(timing["cpu_s"], 1),
-            "wall_s": round(_since(start)[0], 1),
-        })
-        log(f"{method}: evaluated ({_since(start)[0]:.0f} s in all)")
+        rows.append(_digits_row(method, gen, ((X_fit, y_fit), costs), trained_on, judge, data,
+                                classes, few, args, log, start))
 
     start = _clock()
     speed = measure_speed(gens["synaug_pretrained"], stratum=(few[0], None),
@@ -403,37 +439,20 @@ def run_digits(args, log=print):
     log(f"digits speed: {json.dumps(_clean(speed))} ({_since(start)[0]:.0f} s)")
     rows[1]["metrics"].update(speed_metrics(speed))
     rows[1]["speed"] = speed
-    # Control: exact copies of the long-tailed rows through the generators' resize round trip
-    # (8x8 -> 16x16 -> 8x8): the novelty that pure copying scores in this pipeline.
-    X_cp, y_cp = cycled_copies(data.X_train, data.y_train, classes, args.n_per_class)
-    X_cp = gens["synaug_indomain"].resize_round_trip(X_cp)
-    ev = evaluate_samples(X_cp, y_cp, classifier=clf,
-                          references={"trained_rows": references_lt, "long_tailed": references_lt},
-                          X_heldout=data.X_test, y_heldout=data.y_test, seed=args.seed)
-    metrics = {k: summarise(v, few) for k, v in ev["per_class"].items()}
-    metrics["n_copying_classes_vs_long_tailed"] = {
-        "mean": len(ev["copying"]["long_tailed"]), "classes": ev["copying"]["long_tailed"],
-        "unit": "classes with novelty < 0.3"}
-    roundtrip_err = float(np.mean(np.abs(gens["synaug_indomain"].resize_round_trip(data.X_test)
-                                         - data.X_test)))
-    rows.append({"method": "control_copies_resized", "dataset": "digits_lt50",
-                 "metrics": metrics, "resize_round_trip_mean_abs_error": roundtrip_err,
-                 "note": "the long-tailed rows themselves (exact copies), passed through the "
-                         "generator's resize 8x8 -> 16x16 -> 8x8: what copying scores"})
-    log(f"control copies: novelty vs LT {json.dumps(_clean(metrics['novelty_vs_long_tailed']))}"
-        f", round-trip mean abs error {roundtrip_err:.3f}")
+    rows.append(_digits_copies_control(gens["synaug_indomain"], judge, data, classes, few, args,
+                                       log))
     rows.append({"method": "real_test_images", "dataset": "digits_lt50",
                  "metrics": {"fidelity": summarise(recall, few)},
                  "note": "the judge's recall on the real test images: the ceiling of fidelity"})
+    indomain = gens["synaug_indomain"]
     config = {
         "dataset": "load_digits_lt(imbalance_factor=50, pool=True, random_state=0)",
         "long_tailed_counts": counts, "pool_counts": pool_counts,
         "n_test": int(len(data.y_test)), "few_classes": few,
         "generator": {**{k: list(v) if isinstance(v, tuple) else v
                          for k, v in gen_params.items()},
-                      "unet_size": int(gens["synaug_indomain"].unet_size_),
-                      "params": int(sum(p.numel()
-                                        for p in gens["synaug_indomain"].unet_.parameters())),
+                      "unet_size": int(indomain.unet_size_),
+                      "params": int(sum(p.numel() for p in indomain.unet_.parameters())),
                       "same_for": ["synaug_indomain", "synaug_pretrained"]},
         "n_generated_per_class": args.n_per_class,
         "fidelity_classifier": {
