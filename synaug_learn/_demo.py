@@ -205,7 +205,7 @@ def run_demo(dataset="fashion-mnist", out="synaug_output", n_max=200, train_step
     Fashion-MNIST) or ``"teacher"`` (the shipped generator at DPM-Solver++ 10 guided steps, five
     times the network passes; the only choice for digits, whose generator is trained here).
     Every method's network gets the same ``train_steps`` optimiser steps; at 250 instead of
-    200 each row scored 0.7-1.9 points more (seed 0), for a quarter more training time.
+    200 the rows scored 0.0-1.9 points more (seed 0), for a quarter more training time.
     Returns the results as a dict (also written to ``out/results.json``).
     """
     import matplotlib
