@@ -90,9 +90,10 @@ each, as measured with short runs at full data size on a loaded 2-core machine
 trains in ~11 (joint) / ~15 (factorised) min, once per task, in the task's
 first piece; a seed costs ~14.5 min on a task with every cell (baselines ~2
 min, JTT most of it; four fills ~8 min with their detectors; ten SynAug rows
-~4.5 min) and ~7 min on an unseen task. Run a task's pieces one after another
-(they share its generators in ``--work``); the two lanes below can run side by
-side, one per core::
+~4.5 min) and ~7 min on an unseen task. The last fairness run took ~26 min a
+seed on one torch thread (JTT's search ~8 of them, the fills ~10). Run a
+task's pieces one after another (they share its generators in ``--work``); the
+two lanes below can run side by side, one per core::
 
     P="python benchmarks/groups.py"; O=benchmarks/results/groups_parts
     for t in spurious_colour fairness; do  # one lane per task family
@@ -331,8 +332,10 @@ def merge(paths, out, argv):
     settings = {**without_pretrained(first["config"]["settings"]),
                 **{k: (given[0].get(k) if given else None) for k in PRETRAINED_KEYS}}
     result = build_result(NAME, runs, fills, tasks, settings, seeds, methods)
+    revisions = sorted({r["versions"].get("git") for r in results}, key=str)  # at each start
+    result["versions"]["git"] = ", ".join(map(str, revisions))
     result.update(command=command(argv), date=utc_now(), merged_from=[str(p) for p in paths],
-                  git=sorted({r.get("git") for r in results}, key=str),
+                  git=revisions,
                   total_wall_s=round(sum(r["total_wall_s"] for r in results), 1))
     write_results(result, markdown, out)
     return result

@@ -129,6 +129,7 @@ def test_groups_quick_runs_resumes_and_merges(groups_module, tmp_path):
     merged = groups_module.main(["--merge", tmp_path / "01" / "groups.json",
                                  tmp_path / "12" / "groups.json", "--out", tmp_path / "m"])
     assert merged["seeds"] == [0, 1]
+    assert merged["git"] == [parts[0]["versions"]["git"]] == [parts[1]["versions"]["git"]]
     # a run of both seeds reuses every stored result: the same rows as the merged pieces
     whole = groups_module.main([*common, "--seeds", "2", "--out", tmp_path / "all"])
     assert whole["rows"] == merged["rows"]
