@@ -97,13 +97,15 @@ def _cells_text(cells):
 
 def cannot_run_reason(method, task, args):
     """Why ``method`` cannot run on ``task`` (a sentence), or ``None`` when it can."""
+    from synaug_learn.generators import pretrained_path
+
     empty = task["empty_cells"]
     if method in NEEDS_EVERY_CELL and empty:
         return f"cannot run: empty cell {_cells_text(empty)}: {NEEDS_EVERY_CELL[method]}"
     if uses_pretrained(method) and not args.pretrained_generator:
         return "skipped: no --pretrained-generator PATH given"
     if method in POOL_BASELINES and not all(
-            pretrained_file(args, name) is not None for name in POOL_FILES):
+            (pretrained_path(args.pretrained_generator) / name).is_file() for name in POOL_FILES):
         return "skipped: the pretrained generator lists no pool (pool_rows.json, training.json)"
     if method.startswith("synaug_") and empty:
         return composability_error(parse_synaug(method)[0], task, args)

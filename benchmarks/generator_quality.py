@@ -353,9 +353,12 @@ def _digits_generator(method, X_fit, y_fit, gen_params, args, data, log):
     return gen, train_wall, train_cpu
 
 
-def _digits_row(method, gen, fit, trained_on, judge, data, classes, few, args, log, start):
-    """Generate from ``gen``, judge the samples, and return the results row."""
-    (X_fit, y_fit), (train_wall, train_cpu) = fit
+def _digits_row(method, X_fit, y_fit, trained_on, gen_params, judge, data, classes, few, args,
+                log):
+    """Train ``method``'s generator, generate from it, judge the samples: ``(generator, row)``."""
+    start = _clock()
+    gen, train_wall, train_cpu = _digits_generator(method, X_fit, y_fit, gen_params, args, data,
+                                                   log)
     X_syn, y_syn, timing = generate_per_class(gen, classes, args.n_per_class, args.seed)
     log(f"{method}: generated {timing['n']} images in {timing['wall_s']:.0f} s wall / "
         f"{timing['cpu_s']:.0f} s CPU")
@@ -366,7 +369,7 @@ def _digits_row(method, gen, fit, trained_on, judge, data, classes, few, args, l
     metrics["n_copying_classes_vs_trained_rows"] = _copying_metric(ev, "trained_rows")
     metrics["n_copying_classes_vs_long_tailed"] = _copying_metric(ev, "long_tailed")
     log(f"{method}: evaluated ({_since(start)[0]:.0f} s in all)")
-    return {
+    return gen, {
         "method": method, "dataset": "digits_lt50", "trained_on": trained_on,
         "n_trained_rows": int(len(y_fit)), "train_steps": int(gen.total_train_steps_),
         "metrics": metrics,
@@ -425,11 +428,9 @@ def run_digits(args, log=print):
         ("synaug_indomain", data.X_train, data.y_train, "long_tailed"),
         ("synaug_pretrained", data.X_pool, data.y_pool, "pool"),
     ):
-        start = _clock()
-        gen, *costs = _digits_generator(method, X_fit, y_fit, gen_params, args, data, log)
-        gens[method] = gen
-        rows.append(_digits_row(method, gen, ((X_fit, y_fit), costs), trained_on, judge, data,
-                                classes, few, args, log, start))
+        gens[method], row = _digits_row(method, X_fit, y_fit, trained_on, gen_params, judge,
+                                        data, classes, few, args, log)
+        rows.append(row)
 
     start = _clock()
     speed = measure_speed(gens["synaug_pretrained"], stratum=(few[0], None),
