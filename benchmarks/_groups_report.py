@@ -149,6 +149,15 @@ def _pretrained_guidance(s):
     return f" sampled with guidance {scale or 'as saved'} (rule {rule or 'as saved'!s})"
 
 
+def _pretrained_text(settings, tasks):
+    """The pretrained generator of the whole run, or where each task names its own."""
+    if settings.get("pretrained_generator"):
+        return f"{settings['pretrained_generator']}{_pretrained_guidance(settings)}"
+    if any(tc.get("pretrained") for tc in tasks.values()):
+        return "one per attribute, named in each task's section"
+    return "none given"
+
+
 def build_result(name, runs, fills, tasks_config, settings, seeds, methods):
     reference, selected, selection_why, by_task = {}, {}, {}, {}
     for task in sorted(tasks_config, key=lambda t: t.endswith("_unseen")):  # bases first
@@ -209,7 +218,7 @@ def _header(result):
         f"conditioning='joint' | 'factorized'), {s['gen_steps']} steps, trained once per task "
         f"on its training rows; sampling DDIM-{s['gen_sampling_steps']}, guidance "
         f"{s['guidance_scale']} (rule {s['guidance_rule']!r}); pretrained generator: "
-        f"{s['pretrained_generator'] or 'none given'}{_pretrained_guidance(s)}. Fill: "
+        f"{_pretrained_text(s, result['config']['tasks'])}. Fill: "
         "SynAugSampler(fill_grid=True), "
         f"every cell to the largest; share variant synthetic_share={s['synthetic_share']}; "
         f"two-stage {s['two_stage_epochs']} epochs on the real rows; Mixup variant "
@@ -230,6 +239,10 @@ def _task_lines(result, task, tc):
         if g:
             lines.append(f"Generator `{gen}`: {g['generator_steps']} steps in "
                          f"{g['generator_train_s']:.0f} s.")
+    used = tc.get("pretrained")
+    if used and not result["config"]["settings"].get("pretrained_generator"):
+        lines.append(f"Pretrained generator: {used['pretrained_generator']}"
+                     f"{_pretrained_guidance(used)}.")
     ref = result["config"]["reference"][task]
     sel = result["config"]["selected_on_validation"][task]
     by = result["config"]["selected_by"][task]

@@ -50,7 +50,10 @@ same epochs, batch and learning rate):
   elsewhere by ``scripts/pretrain_attribute_generator.py``; skipped with the
   reason when not given; when the folder lists its pool in ``pool_rows.json``
   the task config records how many of the task's images it holds,
-  ``pretrained_pool_overlap``, and a non-zero count is printed), ``jitter``
+  ``pretrained_pool_overlap``, and a non-zero count is printed; each attribute
+  has its own generator, so run the tasks of one attribute with theirs: the
+  task config records it, ``pretrained``, and ``--merge`` refuses pieces of
+  one task that used different ones), ``jitter``
   (``JitterGenerator``, not in the default set). Every fill is
   ``SynAugSampler(fill_grid=True)``: every cell of the class x ``a`` grid up to
   the largest, empty cells included (a generator that cannot compose says so
@@ -296,6 +299,8 @@ def _run(args, argv):
         t_runs, t_fills, tasks_config[task_name] = run_task(task_name, args, work / task_name)
         runs += t_runs
         fills += t_fills
+        if args.pretrained_generator:
+            tasks_config[task_name]["pretrained"] = {k: config[k] for k in PRETRAINED_KEYS}
     result = build_result(NAME, runs, fills, tasks_config, config, args.seeds, args.methods)
     result["versions"]["git"] = revision
     result.update(command=command(argv), date=utc_now(), work=str(work),
@@ -303,6 +308,29 @@ def _run(args, argv):
     _, md_path = write_results(result, markdown, args.out)
     print(md_path.read_text())
     return result
+
+
+def task_pretrained(result):
+    """``{task: {pretrained_generator, pretrained_guidance_*}}``: the pretrained generator each
+    task of one results file ran with (none: not listed)."""
+    s = result["config"]["settings"]
+    return {task: tc.get("pretrained") or {k: s.get(k) for k in PRETRAINED_KEYS}
+            for task, tc in result["config"]["tasks"].items()
+            if (tc.get("pretrained") or s).get("pretrained_generator")}
+
+
+def pretrained_by_task(results):
+    """The pretrained generator of each task over the pieces; the pieces of one task must agree
+    (other tasks may use another generator: each attribute has its own)."""
+    seen = {}
+    for r in results:
+        for task, used in task_pretrained(r).items():
+            seen.setdefault(task, {})[pretrained_key(used)] = used
+    clash = {task: sorted(keys) for task, keys in seen.items() if len(keys) > 1}
+    if clash:
+        raise SystemExit("the pieces used different pretrained generators or guidance on one "
+                         f"task: {clash}")
+    return {task: next(iter(keys.values())) for task, keys in seen.items()}
 
 
 def merge(paths, out, argv):
@@ -313,11 +341,7 @@ def merge(paths, out, argv):
         if without_pretrained(r["config"]["settings"]) != without_pretrained(
                 first["config"]["settings"]):
             raise SystemExit(f"{p} was run with other settings than {paths[0]}; not merged")
-    given = [r["config"]["settings"] for r in results if r["config"]["settings"].get(
-        "pretrained_generator")]
-    if len({pretrained_key(s) for s in given}) > 1:
-        raise SystemExit("the pieces used different pretrained generators or guidance: "
-                         f"{sorted({pretrained_key(s) for s in given})}")
+    pretrained = pretrained_by_task(results)
     runs = merge_records([r["runs"] for r in results],
                          key=lambda x: (x["task"], x["method"], x["seed"]),
                          prefer=lambda old, new: new["status"] == "ok" or old["status"] != "ok")
@@ -327,10 +351,14 @@ def merge(paths, out, argv):
     for r in results:  # a piece may lack what another recorded (e.g. the judges)
         for k, v in r["config"]["tasks"].items():
             tasks[k] = {**tasks.get(k, {}), **v}
+    for task, used in pretrained.items():
+        tasks[task]["pretrained"] = used
     seeds = sorted({x["seed"] for x in runs})
     methods = [m for m in ALL_METHODS if any(x["method"] == m for x in runs)]
+    one = {pretrained_key(used) for used in pretrained.values()}
+    shared = next(iter(pretrained.values())) if len(one) == 1 else {}
     settings = {**without_pretrained(first["config"]["settings"]),
-                **{k: (given[0].get(k) if given else None) for k in PRETRAINED_KEYS}}
+                **{k: shared.get(k) for k in PRETRAINED_KEYS}}
     result = build_result(NAME, runs, fills, tasks, settings, seeds, methods)
     revisions = sorted({r["versions"].get("git") for r in results}, key=str)  # at each start
     result["versions"]["git"] = ", ".join(map(str, revisions))

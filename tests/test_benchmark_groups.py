@@ -185,12 +185,36 @@ def test_pretrained_guidance_keys_its_own_rows_and_merges_only_alike(groups_modu
     settings = groups_module.settings(args)
     assert groups_module.without_pretrained(settings) == groups_module.without_pretrained(
         groups_module.settings(groups_module.build_parser().parse_args([])))
-    # pieces sampled with different guidance are not merged
-    base = {"config": {"settings": settings, "tasks": {}}, "runs": [], "fills": [],
-            "total_wall_s": 1.0}
+    # pieces of one task sampled with different guidance are not merged
+    base = {"config": {"settings": settings, "tasks": {"spurious_colour": {}}}, "runs": [],
+            "fills": [], "total_wall_s": 1.0}
     other = json.loads(json.dumps(base))
     other["config"]["settings"]["pretrained_guidance_scale"] = [5.0]
     for name, r in (("a", base), ("b", other)):
         (tmp_path / f"{name}.json").write_text(json.dumps(r))
-    with pytest.raises(SystemExit, match="different pretrained generators or guidance"):
+    with pytest.raises(SystemExit, match=r"different pretrained generators .*spurious_colour"):
         groups_module.merge([tmp_path / "a.json", tmp_path / "b.json"], tmp_path, [])
+
+
+def test_merge_keeps_one_pretrained_generator_per_task(groups_module):
+    """Each attribute has its own pretrained generator: pieces of other tasks may name others,
+    and the merged file records which one each task used (older pieces name it in their
+    settings only)."""
+    settings = groups_module.settings(groups_module.build_parser().parse_args([]))
+
+    def piece(tasks, generator, per_task):
+        s = {**settings, "pretrained_generator": generator}
+        tc = {t: ({"pretrained": {**dict.fromkeys(groups_module.PRETRAINED_KEYS),
+                                  "pretrained_generator": generator}} if per_task else {})
+              for t in tasks}
+        return {"config": {"settings": s, "tasks": tc}}
+
+    colour = piece(["spurious_colour", "spurious_colour_unseen"], "colour", per_task=False)
+    washout = piece(["fairness_unseen"], "washout", per_task=True)
+    plain = piece(["fairness", "fairness_unseen"], None, per_task=False)
+    got = groups_module.pretrained_by_task([colour, washout, plain])
+    assert {t: u["pretrained_generator"] for t, u in got.items()} == {
+        "spurious_colour": "colour", "spurious_colour_unseen": "colour",
+        "fairness_unseen": "washout"}
+    with pytest.raises(SystemExit, match="fairness_unseen"):
+        groups_module.pretrained_by_task([washout, piece(["fairness_unseen"], "other", True)])
