@@ -489,12 +489,10 @@ def fashion_pool(meta, training, X, y):
     return X_pool, y_pool, rows, matches
 
 
-def run_fashion(args, folder, log=print):
-    """Evaluate the shipped Fashion-MNIST generator in ``folder``."""
+def _fashion_data(args, folder, log):
+    """The generator's json files, the real images, its pool and the demo's long-tailed split."""
     from synaug_learn.datasets import load_fashion_mnist, make_long_tailed
-    from synaug_learn.generators import ConditionalDiffusionGenerator
 
-    folder = Path(folder)
     meta = json.loads((folder / CONFIG_NAME).read_text())
     training_path = folder / "training.json"
     training = json.loads(training_path.read_text()) if training_path.is_file() else {}
@@ -506,37 +504,91 @@ def run_fashion(args, folder, log=print):
         f", matches the saved training_data_sha256: {hash_ok}")
     X_lt, y_lt = make_long_tailed(X[:POOL_START], y[:POOL_START], imbalance_factor=100,
                                   random_state=args.seed)
-    classes = np.unique(y).tolist()
-    lt_counts = np.bincount(y_lt, minlength=10).tolist()
-    few = [int(c) for c in np.argsort(lt_counts, kind="stable")[:3]]
+    return {"meta": meta, "training": training, "unet_config": unet_config, "X": X, "y": y,
+            "X_test": X_test, "y_test": y_test, "X_pool": X_pool, "y_pool": y_pool,
+            "pool_rows": pool_rows, "hash_ok": hash_ok, "X_lt": X_lt, "y_lt": y_lt,
+            "lt_counts": np.bincount(y_lt, minlength=10).tolist()}
 
+
+def _fashion_judge(args, data, log):
+    """The fidelity judge trained on real rows < POOL_START: model, test recall and cost."""
+    X, y = data["X"], data["y"]
     start = _clock()
     n_clf = args.fashion_clf_rows or POOL_START
     clf_rows = np.random.RandomState(args.seed).permutation(POOL_START)[:n_clf]
     clf = fit_fidelity_classifier(X[clf_rows], y[clf_rows], epochs=args.clf_epochs_fashion,
                                   seed=args.seed)
-    recall, acc = per_class_recall(clf, X_test, y_test)
+    recall, acc = per_class_recall(clf, data["X_test"], data["y_test"])
     clf_wall = _since(start)[0]
     log(f"fidelity judge: SmallCNN on {n_clf} training rows < {POOL_START}, test accuracy "
         f"{acc:.3f} ({clf_wall:.0f} s)")
+    return {"model": clf, "recall": recall, "accuracy": acc, "n_rows": n_clf,
+            "fit_wall_s": clf_wall}
+
+
+def _fashion_evaluate(args, folder, data, clf, classes, few, log):
+    """The loaded generator, its samples, their timing and metrics, and the wall time taken."""
+    from synaug_learn.generators import ConditionalDiffusionGenerator
 
     start = _clock()
     gen = ConditionalDiffusionGenerator.from_pretrained(
         folder, scheduler="ddim", guidance_scale=args.fashion_guidance,
         num_inference_steps=args.steps,
-        generation_batch_size=256).fit(X_lt, y_lt)  # only checks classes and shape
+        generation_batch_size=256).fit(data["X_lt"], data["y_lt"])  # only checks classes, shape
     X_syn, y_syn, timing = generate_per_class(gen, classes, args.fashion_n_per_class, args.seed)
     log(f"fashion: generated {timing['n']} images in {timing['wall_s']:.0f} s wall / "
         f"{timing['cpu_s']:.0f} s CPU")
-    refs = {"trained_rows": (X_pool, y_pool), "long_tailed": (X_lt, y_lt)}
-    ev = evaluate_samples(X_syn, y_syn, classifier=clf, references=refs, X_heldout=X_test,
-                          y_heldout=y_test, seed=args.seed)
+    refs = {"trained_rows": (data["X_pool"], data["y_pool"]),
+            "long_tailed": (data["X_lt"], data["y_lt"])}
+    ev = evaluate_samples(X_syn, y_syn, classifier=clf, references=refs,
+                          X_heldout=data["X_test"], y_heldout=data["y_test"], seed=args.seed)
     metrics = {k: summarise(v, few) for k, v in ev["per_class"].items()}
     for name in refs:
         metrics[f"n_copying_classes_vs_{name}"] = {
             "mean": len(ev["copying"][name]), "classes": ev["copying"][name],
             "unit": "classes with novelty < 0.3"}
-    eval_wall = _since(start)[0]
+    return gen, (X_syn, y_syn), timing, metrics, _since(start)[0]
+
+
+def _fashion_config(args, folder, gen, data, few, judge):
+    """The fashion_mnist part's config: generator, pool, splits, judge and saved files."""
+    meta, pool_rows = data["meta"], data["pool_rows"]
+    return {
+        "dataset": "Fashion-MNIST (Debian dataset-fashion-mnist)",
+        "generator": {"folder": str(folder), "params": int(sum(
+            p.numel() for p in gen.unet_.parameters())),
+            "block_out_channels": data["unet_config"].get("block_out_channels"),
+            "unet_size": int(meta["image_size"]), "trained_steps": meta.get("trained_steps"),
+            "guidance_scale": args.fashion_guidance, "num_inference_steps": args.steps},
+        "pool": {"rows": f"{pool_rows.min()}..{pool_rows.max()}", "n": int(len(data["y_pool"])),
+                 "matches_training_data_sha256": bool(data["hash_ok"])},
+        "long_tailed": {"how": "make_long_tailed(X[:50000], y[:50000], imbalance_factor=100, "
+                               f"random_state={args.seed}) (the split `synaug demo` draws)",
+                        "counts": data["lt_counts"]},
+        "few_classes": few,
+        "n_generated_per_class": args.fashion_n_per_class,
+        "seed": args.seed,
+        "fidelity_classifier": {
+            "model": "SmallCNN via MixupNetClassifier(mixup_alpha=0), SGD lr 0.05, cosine",
+            "trained_on": f"{judge['n_rows']} real training rows with index < {POOL_START}",
+            "epochs": args.clf_epochs_fashion, "test_accuracy": judge["accuracy"],
+            "fit_wall_s": round(judge["fit_wall_s"], 1)},
+        "novelty_space": "pixels scaled to [0, 1], held-out reference: the 10,000 real test images",
+        "training": data["training"],
+        "unet_config": data["unet_config"],
+        "meta": {k: v for k, v in meta.items() if k != "params"},
+    }
+
+
+def run_fashion(args, folder, log=print):
+    """Evaluate the shipped Fashion-MNIST generator in ``folder``."""
+    folder = Path(folder)
+    data = _fashion_data(args, folder, log)
+    classes = np.unique(data["y"]).tolist()
+    few = [int(c) for c in np.argsort(data["lt_counts"], kind="stable")[:3]]
+    judge = _fashion_judge(args, data, log)
+    gen, (X_syn, y_syn), timing, metrics, eval_wall = _fashion_evaluate(
+        args, folder, data, judge["model"], classes, few, log)
     start = _clock()
     speed = measure_speed(gen, stratum=(classes[-1], None), batch=args.speed_batch,
                           steps=args.steps, guidance=args.fashion_guidance,
@@ -546,41 +598,16 @@ def run_fashion(args, folder, log=print):
     metrics.update(speed_metrics(speed))
     rows = [
         {"method": "synaug_pretrained", "dataset": "fashion_mnist", "trained_on": "pool",
-         "generator": str(folder), "n_trained_rows": int(len(y_pool)),
-         "train_steps": int(meta.get("trained_steps", 0)), "metrics": metrics, "speed": speed,
-         "generate_wall_s": round(timing["wall_s"], 1),
+         "generator": str(folder), "n_trained_rows": int(len(data["y_pool"])),
+         "train_steps": int(data["meta"].get("trained_steps", 0)), "metrics": metrics,
+         "speed": speed, "generate_wall_s": round(timing["wall_s"], 1),
          "generate_cpu_s": round(timing["cpu_s"], 1), "wall_s": round(eval_wall, 1)},
         {"method": "real_test_images", "dataset": "fashion_mnist",
-         "metrics": {"fidelity": summarise(recall, few)},
+         "metrics": {"fidelity": summarise(judge["recall"], few)},
          "note": "the judge's recall on the real test images: the ceiling of fidelity"},
     ]
-    config = {
-        "dataset": "Fashion-MNIST (Debian dataset-fashion-mnist)",
-        "generator": {"folder": str(folder), "params": int(sum(
-            p.numel() for p in gen.unet_.parameters())),
-            "block_out_channels": unet_config.get("block_out_channels"),
-            "unet_size": int(meta["image_size"]), "trained_steps": meta.get("trained_steps"),
-            "guidance_scale": args.fashion_guidance, "num_inference_steps": args.steps},
-        "pool": {"rows": f"{pool_rows.min()}..{pool_rows.max()}", "n": int(len(y_pool)),
-                 "matches_training_data_sha256": bool(hash_ok)},
-        "long_tailed": {"how": "make_long_tailed(X[:50000], y[:50000], imbalance_factor=100, "
-                               f"random_state={args.seed}) (the split `synaug demo` draws)",
-                        "counts": lt_counts},
-        "few_classes": few,
-        "n_generated_per_class": args.fashion_n_per_class,
-        "seed": args.seed,
-        "fidelity_classifier": {
-            "model": "SmallCNN via MixupNetClassifier(mixup_alpha=0), SGD lr 0.05, cosine",
-            "trained_on": f"{n_clf} real training rows with index < {POOL_START}",
-            "epochs": args.clf_epochs_fashion, "test_accuracy": acc,
-            "fit_wall_s": round(clf_wall, 1)},
-        "novelty_space": "pixels scaled to [0, 1], held-out reference: the 10,000 real test images",
-        "training": training,
-        "unet_config": unet_config,
-        "meta": {k: v for k, v in meta.items() if k != "params"},
-    }
-    return {"rows": rows, "config": config, "classes": classes, "few": few,
-            "samples": (X_syn, y_syn)}
+    return {"rows": rows, "config": _fashion_config(args, folder, gen, data, few, judge),
+            "classes": classes, "few": few, "samples": (X_syn, y_syn)}
 
 
 # --------------------------------------------------------------------------- writing
@@ -746,6 +773,94 @@ def speed_table(row, what):
     return lines
 
 
+def _per_class_text(metrics, classes):
+    """``"class: value, ..."``: the per-class values of ``metrics`` for ``classes``."""
+    return ", ".join(f"{c}: {_f(metrics['per_class'].get(str(c)))}" for c in classes)
+
+
+def _digits_copy_sentences(nov_i, ctl, tail, copied):
+    """Sentences comparing the in-domain fill of the tail classes with exact copies."""
+    if not ctl:
+        return [f"Classes {copied} fall under the 0.3 copy threshold. "] if copied else []
+    nov_c = ctl["novelty_vs_long_tailed"]
+    close = [c for c in tail
+             if (nov_i["per_class"].get(str(c)) or 9)
+             <= 1.15 * (nov_c["per_class"].get(str(c)) or 0)]
+    out = [
+        f"Exact copies of the long-tailed rows, passed through the generator's own resize "
+        f"(8x8 -> 16x16 -> 8x8), score {_per_class_text(nov_c, tail)} on those classes "
+        f"({_f(nov_c['few'])} on the rarest 3): "]
+    if close:
+        out.append(
+            f"for classes {close} the in-domain fill is within 15 % of (or below) what "
+            "pure copies score, i.e. indistinguishable from copying. ")
+    elif copied:
+        out.append(
+            f"the report flags the in-domain fill of classes {copied} as copying (novelty "
+            "under its 0.3 threshold): those images are near-copies of the few rows they "
+            "were trained on, although not pixel-exact ones. ")
+    else:
+        out.append("the in-domain fill stays clearly above what pure copies score. ")
+    if not copied and not ctl["n_copying_classes_vs_long_tailed"]["classes"]:
+        out.append(
+            "The report's copy threshold (novelty < 0.3) flags none of it, because the "
+            "resize blurs every sample (copies included) away from its source; for images "
+            "under 16 pixels the threshold cannot fire here. ")
+    return out
+
+
+def _digits_pool_sentence(nov_i, nov_p, tail, pre_copied_lt):
+    """The sentence on how new the pool generator's images are to the user's rows."""
+    few_p = nov_p["few"] if nov_p["few"] is not None else float("nan")
+    verdict = ("as new to the user's rows as unseen real digits" if 0.8 <= few_p <= 1.3
+               else "farther from the user's rows than unseen real digits (check fidelity)"
+               if few_p > 1.3 else "newer to the user's rows than the in-domain one"
+               if (nov_p["few"] or 0) > (nov_i["few"] or 0) else "no newer to the user's rows")
+    return (
+        f"The generator trained on the disjoint pool is {verdict}: novelty against the "
+        f"long-tailed rows {_f(nov_p['few'])} on the rarest 3 classes "
+        f"({_per_class_text(nov_p, tail)} on the classes with ≤ 11 rows), "
+        f"{_f(nov_p['mean'])} on average"
+        + (f", classes {pre_copied_lt} copied. " if pre_copied_lt else ". "))
+
+
+def _digits_fidelity_sentence(ind, pre, real):
+    """The sentence on whether fidelity tells the two generators apart."""
+    fi, fp = ind["fidelity"], pre["fidelity"]
+    gap = abs((fi["mean"] or 0) - (fp["mean"] or 0))
+    return (
+        f"Fidelity {'does not separate them' if gap < 0.05 else 'differs'}: "
+        f"{_f(fi['mean'])} (in-domain) vs {_f(fp['mean'])} (pretrained) on average, "
+        f"{_f(fi['few'])} vs {_f(fp['few'])} on the rarest classes, with the judge at "
+        f"{_f(real['fidelity']['mean'])} on real test images"
+        + (" — copies are recognised as their class as readily as new images, so only "
+           "novelty can tell a copied fill from a useful one. "
+           if gap < 0.05 and min(fi["mean"] or 0, fp["mean"] or 0) >= 0.9 else ". "))
+
+
+def _digits_own_pool_and_diversity(ind, pre, ctl, pool, pre_copied_own):
+    """Sentences on the pool generator's novelty against its own pool, then on diversity."""
+    nt = pre["novelty_vs_trained_rows"]
+    out = [f"Against its own training pool the pool generator scores novelty "
+           f"{_f(nt['mean'])} on average (class 0, with {pool[0]} pool images: "
+           f"{_f(nt['per_class'].get('0'))})"]
+    if pre_copied_own:
+        out.append(f"; it copies its pool for classes {pre_copied_own}")
+    out.append(". ")
+    di, dp = ind["diversity_vs_long_tailed"], pre["diversity_vs_long_tailed"]
+    low = max(di["mean"] or 0, dp["mean"] or 0) < 0.8
+    out.append(
+        f"Diversity relative to the long-tailed rows of the class is "
+        f"{'low for both' if low else 'not low'}, "
+        f"{_f(di['mean'])} (in-domain) vs {_f(dp['mean'])} (pretrained) on average")
+    if ctl and low:
+        out.append(
+            f", and the resize alone explains much of it: the resized exact copies score "
+            f"{_f(ctl['diversity_vs_long_tailed']['mean'])}")
+    out.append(".")
+    return out
+
+
 def digits_what_it_shows(result):
     """The 'what it shows' paragraph, worded from the numbers (thresholds stated inline)."""
     cfg = result["config"]["datasets"]["digits_lt50"]
@@ -761,80 +876,15 @@ def digits_what_it_shows(result):
     pre_copied_own = pre["n_copying_classes_vs_trained_rows"]["classes"]
     tail = [c for c in range(len(counts)) if counts[c] <= 11]
     head = [c for c in range(len(counts)) if counts[c] >= 18]
-
-    def per(metrics, classes):
-        return ", ".join(f"{c}: {_f(metrics['per_class'].get(str(c)))}" for c in classes)
-
     out = [
         f"The in-domain generator's novelty against the user's rows falls with the class size: "
         f"{_f(_finite_mean([nov_i['per_class'].get(str(c)) for c in head]))} on average over "
-        f"the classes with ≥ 18 rows, but on the classes with ≤ 11 rows ({per(nov_i, tail)}) "
-        f"it drops to {_f(nov_i['few'])} on the rarest 3. "]
-    if ctl:
-        nov_c = ctl["novelty_vs_long_tailed"]
-        close = [c for c in tail
-                 if (nov_i["per_class"].get(str(c)) or 9) <= 1.15 * (nov_c["per_class"].get(
-                     str(c)) or 0)]
-        out.append(
-            f"Exact copies of the long-tailed rows, passed through the generator's own resize "
-            f"(8x8 -> 16x16 -> 8x8), score {per(nov_c, tail)} on those classes "
-            f"({_f(nov_c['few'])} on the rarest 3): ")
-        if close:
-            out.append(
-                f"for classes {close} the in-domain fill is within 15 % of (or below) what "
-                "pure copies score, i.e. indistinguishable from copying. ")
-        elif copied:
-            out.append(
-                f"the report flags the in-domain fill of classes {copied} as copying (novelty "
-                "under its 0.3 threshold): those images are near-copies of the few rows they "
-                "were trained on, although not pixel-exact ones. ")
-        else:
-            out.append("the in-domain fill stays clearly above what pure copies score. ")
-        if not copied and not ctl["n_copying_classes_vs_long_tailed"]["classes"]:
-            out.append(
-                "The report's copy threshold (novelty < 0.3) flags none of it, because the "
-                "resize blurs every sample (copies included) away from its source; for images "
-                "under 16 pixels the threshold cannot fire here. ")
-    elif copied:
-        out.append(f"Classes {copied} fall under the 0.3 copy threshold. ")
-    few_p = nov_p["few"] if nov_p["few"] is not None else float("nan")
-    verdict = ("as new to the user's rows as unseen real digits" if 0.8 <= few_p <= 1.3
-               else "farther from the user's rows than unseen real digits (check fidelity)"
-               if few_p > 1.3 else "newer to the user's rows than the in-domain one"
-               if (nov_p["few"] or 0) > (nov_i["few"] or 0) else "no newer to the user's rows")
-    out.append(
-        f"The generator trained on the disjoint pool is {verdict}: novelty against the "
-        f"long-tailed rows {_f(nov_p['few'])} on the rarest 3 classes ({per(nov_p, tail)} on "
-        f"the classes with ≤ 11 rows), {_f(nov_p['mean'])} on average"
-        + (f", classes {pre_copied_lt} copied. " if pre_copied_lt else ". "))
-    fi, fp = ind["fidelity"], pre["fidelity"]
-    gap = abs((fi["mean"] or 0) - (fp["mean"] or 0))
-    out.append(
-        f"Fidelity {'does not separate them' if gap < 0.05 else 'differs'}: "
-        f"{_f(fi['mean'])} (in-domain) vs {_f(fp['mean'])} (pretrained) on average, "
-        f"{_f(fi['few'])} vs {_f(fp['few'])} on the rarest classes, with the judge at "
-        f"{_f(real['fidelity']['mean'])} on real test images"
-        + (" — copies are recognised as their class as readily as new images, so only "
-           "novelty can tell a copied fill from a useful one. "
-           if gap < 0.05 and min(fi["mean"] or 0, fp["mean"] or 0) >= 0.9 else ". "))
-    nt = pre["novelty_vs_trained_rows"]
-    out.append(f"Against its own training pool the pool generator scores novelty "
-               f"{_f(nt['mean'])} on average (class 0, with {pool[0]} pool images: "
-               f"{_f(nt['per_class'].get('0'))})")
-    if pre_copied_own:
-        out.append(f"; it copies its pool for classes {pre_copied_own}")
-    out.append(". ")
-    di, dp = ind["diversity_vs_long_tailed"], pre["diversity_vs_long_tailed"]
-    low = max(di["mean"] or 0, dp["mean"] or 0) < 0.8
-    out.append(
-        f"Diversity relative to the long-tailed rows of the class is "
-        f"{'low for both' if low else 'not low'}, "
-        f"{_f(di['mean'])} (in-domain) vs {_f(dp['mean'])} (pretrained) on average")
-    if ctl and low:
-        out.append(
-            f", and the resize alone explains much of it: the resized exact copies score "
-            f"{_f(ctl['diversity_vs_long_tailed']['mean'])}")
-    out.append(".")
+        f"the classes with ≥ 18 rows, but on the classes with ≤ 11 rows "
+        f"({_per_class_text(nov_i, tail)}) it drops to {_f(nov_i['few'])} on the rarest 3. "]
+    out += _digits_copy_sentences(nov_i, ctl, tail, copied)
+    out.append(_digits_pool_sentence(nov_i, nov_p, tail, pre_copied_lt))
+    out.append(_digits_fidelity_sentence(ind, pre, real))
+    out += _digits_own_pool_and_diversity(ind, pre, ctl, pool, pre_copied_own)
     return "".join(out)
 
 
@@ -967,18 +1017,11 @@ def _sampling_line(meta):
             "rows); any `from_pretrained` parameter overrides it.")
 
 
-def model_card(result, folder):
-    """The README.md of the shipped generator, from a result holding the fashion_mnist rows."""
+def _card_class_table(pre, real):
+    """The model card's per-class table: judge recall, fidelity, novelty and diversity."""
     from synaug_learn.datasets import FASHION_MNIST_CLASSES
 
-    cfg = result["config"]["datasets"]["fashion_mnist"]
-    pre = _row(result, "fashion_mnist", "synaug_pretrained")
-    real = _row(result, "fashion_mnist", "real_test_images")
-    m, s = pre["metrics"], pre["speed"]
-    tr, uc, meta = cfg.get("training") or {}, cfg["unet_config"], cfg["meta"]
-    clf = cfg["fidelity_classifier"]
-    g = cfg["generator"]
-    name = Path(folder).name
+    m = pre["metrics"]
     per_class = []
     for c in range(10):
         per_class.append(
@@ -986,7 +1029,7 @@ def model_card(result, folder):
             f"| {_f(_pc(pre, 'fidelity', c))} | {_f(_pc(pre, 'novelty_vs_trained_rows', c))} "
             f"| {_f(_pc(pre, 'novelty_vs_long_tailed', c))} "
             f"| {_f(_pc(pre, 'diversity_vs_trained_rows', c))} |")
-    table = "\n".join([
+    return "\n".join([
         "| label | class | judge recall (real test) | fidelity | novelty vs pool "
         "| novelty vs LT split | diversity vs pool |",
         "|---|---|---|---|---|---|---|",
@@ -996,15 +1039,11 @@ def model_card(result, folder):
         f"| **{_f(m['novelty_vs_long_tailed']['mean'])}** "
         f"| **{_f(m['diversity_vs_trained_rows']['mean'])}** |",
     ])
-    hash_ok = cfg["pool"]["matches_training_data_sha256"]
-    steps = tr.get("steps", meta.get("trained_steps"))
-    mach = result["machine"]
-    side, h = meta.get("image_size"), meta.get("height")
-    pad = ("the images' own size" if side == h
-           else f"{h}x{meta.get('width')} images are padded or resized to it")
-    down = ", ".join(uc.get("down_block_types", []))
-    up = ", ".join(uc.get("up_block_types", []))
-    text = f"""# `{name}`: a small class-conditional diffusion generator for Fashion-MNIST
+
+
+def _card_intro(name):
+    """The model card's title, what the model is, and how to load it (markdown)."""
+    return f"""# `{name}`: a small class-conditional diffusion generator for Fashion-MNIST
 
 A stand-in for "a generator that has seen the concepts elsewhere" (one that brings what a
 long-tailed split lacks): a
@@ -1019,7 +1058,14 @@ gen = ConditionalDiffusionGenerator.from_pretrained("{name}", guidance_scale=1.5
 gen.fit(X_lt, y_lt)   # only checks classes (0-9) and image shape (28x28 grey); no training
 ```
 
-## Training data
+"""
+
+
+def _card_training_data(cfg):
+    """The model card's "Training data" section (markdown)."""
+    tr, meta = cfg.get("training") or {}, cfg["meta"]
+    hash_ok = cfg["pool"]["matches_training_data_sha256"]
+    return f"""## Training data
 
 - {tr.get('dataset', 'Fashion-MNIST train split')}; pool: {tr.get('pool_rows', '?')} —
   {tr.get('n_images', '?')} images, balanced over the 10 classes.
@@ -1031,7 +1077,20 @@ gen.fit(X_lt, y_lt)   # only checks classes (0-9) and image shape (28x28 grey); 
   with `pool_per_class=900`), as `synaug demo` and `benchmarks/long_tail.py` do; the default
   `pool_start=None` draws from all 60,000 rows and can overlap it.
 
-## Architecture
+"""
+
+
+def _card_architecture(cfg):
+    """The model card's "Architecture" and "Training" sections (markdown)."""
+    tr, uc, meta = cfg.get("training") or {}, cfg["unet_config"], cfg["meta"]
+    g = cfg["generator"]
+    steps = tr.get("steps", meta.get("trained_steps"))
+    side, h = meta.get("image_size"), meta.get("height")
+    pad = ("the images' own size" if side == h
+           else f"{h}x{meta.get('width')} images are padded or resized to it")
+    down = ", ".join(uc.get("down_block_types", []))
+    up = ", ".join(uc.get("up_block_types", []))
+    return f"""## Architecture
 
 `UNet2DModel` at {uc.get('sample_size')}x{uc.get('sample_size')} ({pad}),
 {uc.get('in_channels')} channel in/out, block channels {uc.get('block_out_channels')},
@@ -1048,7 +1107,14 @@ batch {tr.get('batch_size', '?')}, class-balanced batches, condition dropout 0.1
 the weights are the EMA weights), seed {tr.get('seed', '?')}, on {tr.get('device', '?')} in
 {tr.get('minutes', '?')} minutes (`scripts/pretrain_generator.py`).
 
-## Evaluation
+"""
+
+
+def _card_evaluation(cfg, pre, real):
+    """The model card's "Evaluation" section up to the sampling speed (markdown)."""
+    m, clf, g = pre["metrics"], cfg["fidelity_classifier"], cfg["generator"]
+    table = _card_class_table(pre, real)
+    return f"""## Evaluation
 
 `{cfg['command']}` ({cfg['date']}): {cfg['n_generated_per_class']} images per class,
 DDIM-{g['num_inference_steps']}, guidance {g['guidance_scale']:g},
@@ -1072,6 +1138,12 @@ Classes under the copy threshold (novelty < 0.3) vs the pool:
 {m['n_copying_classes_vs_trained_rows']['classes'] or 'none'}; vs the long-tailed split:
 {m['n_copying_classes_vs_long_tailed']['classes'] or 'none'}.
 
+"""
+
+
+def _card_speed(mach, s):
+    """The model card's paragraph on sampling speed (markdown)."""
+    return f"""\
 **Sampling speed** on the machine of the evaluation ({mach['cpu_cores']} CPU cores, shared,
 torch threads {mach['torch_threads']}), batch {s['batch']}, DDIM-{s['steps']}:
 {_f(s['guided']['images_per_s'], '.1f')} images/s with guidance {s['guided']['guidance_scale']:g}
@@ -1082,7 +1154,13 @@ are {_f(s['guided']['efficiency'])} (guided) / {_f(s['unguided']['efficiency'])}
 of `generate`'s CPU time. Wall-clock numbers depend on the machine's load.
 {batch_sentence(s).strip()}
 
-## Intended use
+"""
+
+
+def _card_use_and_limits(cfg, folder):
+    """The model card's "Intended use", "Limitations" and "Reproduce" sections (markdown)."""
+    g, meta = cfg["generator"], cfg["meta"]
+    return f"""## Intended use
 
 A stand-in for a generator pretrained elsewhere, for the package's demo, tests and benchmarks:
 filling the deficits of long-tailed splits drawn from Fashion-MNIST training rows 0..49999
@@ -1111,7 +1189,21 @@ python scripts/pretrain_generator.py --minutes 45          # training (CPU)
 python benchmarks/generator_quality.py --datasets fashion --model-card {folder}
 ```
 """
-    return text
+
+
+def model_card(result, folder):
+    """The README.md of the shipped generator, from a result holding the fashion_mnist rows."""
+    cfg = result["config"]["datasets"]["fashion_mnist"]
+    pre = _row(result, "fashion_mnist", "synaug_pretrained")
+    real = _row(result, "fashion_mnist", "real_test_images")
+    return "".join([
+        _card_intro(Path(folder).name),
+        _card_training_data(cfg),
+        _card_architecture(cfg),
+        _card_evaluation(cfg, pre, real),
+        _card_speed(result["machine"], pre["speed"]),
+        _card_use_and_limits(cfg, folder),
+    ])
 
 
 # --------------------------------------------------------------------------- main

@@ -299,20 +299,16 @@ def _rel(folder):
         return str(folder)
 
 
-def model_card(t, gen, args):
-    """The model card; its "Measured composition" section is filled in after the benchmark."""
-    folder = args.out
-    n_params = sum(p.numel() for p in gen.unet_.parameters()) / 1e6
-    weights = folder / "unet" / "diffusion_pytorch_model.safetensors"
-    size_mb = weights.stat().st_size / 1e6 if weights.is_file() else float("nan")
+def _card_cells(t):
+    """The task's excluded (label, a) cells as text: ``"(0, 1), (1, 0)"``."""
+    return ", ".join(f"({c}, {g})" for c, g in t["excluded_cells"])
+
+
+def _card_intro(t, folder):
+    """The model card's title, what the model is, and how to load it (markdown)."""
     pool = t["attribute_pool"]
     task, unseen = pool, f"{pool}_unseen"
-    labels = ", ".join(f"{k} {v}" for k, v in t["labels"].items())
-    cells = ", ".join(f"({c}, {g})" for c, g in t["excluded_cells"])
-    h, w = t["image_shape"][:2]
-    reproduce = (f"python scripts/pretrain_attribute_generator.py --attribute-pool {pool} "
-                 f"--per-class {args.per_class} --steps {t['steps']} --seed {t['seed']} "
-                 f"--image-size {args.image_size} --threads 1")
+    cells = _card_cells(t)
     return f"""# `{folder.name}`: a factorised generator that has seen the attribute elsewhere
 
 A class x attribute diffusion model for `benchmarks/groups.py`'s
@@ -336,7 +332,16 @@ gen.can_compose()   # True
 sampler = SynAugSampler(generator=gen, fill_grid=True)  # fills empty (class, a) cells too
 ```
 
-## Training data
+"""
+
+
+def _card_training_data(t):
+    """The model card's "Training data" section (markdown)."""
+    pool = t["attribute_pool"]
+    labels = ", ".join(f"{k} {v}" for k, v in t["labels"].items())
+    cells = _card_cells(t)
+    h, w = t["image_shape"][:2]
+    return f"""## Training data
 
 - {t["dataset"]}; task: {t["task"]}.
 - **Attribute**: {t["attribute"]}. Images {h}x{w} ({POOLS[pool]["image"]}), resized from 28x28
@@ -356,7 +361,14 @@ sampler = SynAugSampler(generator=gen, fill_grid=True)  # fills empty (class, a)
 - Other `--data-seed` values or larger `--n-per-class` in `groups.py` draw other rows, which may
   overlap this pool: the pool is disjoint from the benchmark at its default settings only.
 
-## Files and integrity
+"""
+
+
+def _card_files(folder):
+    """The model card's "Files and integrity" section (markdown)."""
+    weights = folder / "unet" / "diffusion_pytorch_model.safetensors"
+    size_mb = weights.stat().st_size / 1e6 if weights.is_file() else float("nan")
+    return f"""## Files and integrity
 
 - `unet/` (diffusers `UNet2DModel` with a factorised class + attribute embedding, safetensors,
   {size_mb:.1f} MB) and `synaug_generator.json` (format, classes, groups, sampling defaults) as
@@ -367,7 +379,14 @@ sampler = SynAugSampler(generator=gen, fill_grid=True)  # fills empty (class, a)
   benchmark rows excluded).
 - No `class_means.safetensors`: `SynAugSampler()` without a generator never picks this model.
 
-## Architecture and training
+"""
+
+
+def _card_architecture(t, gen):
+    """The model card's "Architecture and training" section (markdown)."""
+    n_params = sum(p.numel() for p in gen.unet_.parameters()) / 1e6
+    h, w = t["image_shape"][:2]
+    return f"""## Architecture and training
 
 `UNet2DModel` at side {gen.unet_size_} (the package brings the {h}x{w} images to it),
 {gen.image_format_.channels} channel(s), block channels {list(gen.block_out_channels)};
@@ -381,7 +400,14 @@ Sampling defaults saved with it:
 DDIM-{gen.num_inference_steps}, guidance {gen.guidance_scale}, rule `{gen.guidance_rule}`
 (those of `groups.py`'s in-domain generators).
 
-## Measured composition
+"""
+
+
+def _card_measured(t, folder):
+    """The model card's "Measured composition" section, its values still to be filled in."""
+    task = t["attribute_pool"]
+    unseen = f"{task}_unseen"
+    return f"""## Measured composition
 
 *To be filled after measuring* with
 
@@ -398,7 +424,18 @@ python benchmarks/groups.py --tasks {unseen} {task} --pretrained-generator {_rel
 | `{unseen}` worst-group acc.: best runnable baseline (on validation) | TBD |
 | `{task}` worst-group acc.: best `synaug_pretrained_*` / best of DFR, Group DRO | TBD |
 
-## Intended use and limitations
+"""
+
+
+def _card_use(t, args):
+    """The model card's "Intended use and limitations" and "Reproduce" sections (markdown)."""
+    pool = t["attribute_pool"]
+    task = pool
+    h, w = t["image_shape"][:2]
+    reproduce = (f"python scripts/pretrain_attribute_generator.py --attribute-pool {pool} "
+                 f"--per-class {args.per_class} --steps {t['steps']} --seed {t['seed']} "
+                 f"--image-size {args.image_size} --threads 1")
+    return f"""## Intended use and limitations
 
 - The group benchmark's `{task}` tasks at their default settings ({h}x{w}, `--data-seed 0`):
   filling the (class, attribute) cells, empty ones included, by composition.
@@ -413,6 +450,19 @@ python benchmarks/groups.py --tasks {unseen} {task} --pretrained-generator {_rel
 {reproduce}
 ```
 """
+
+
+def model_card(t, gen, args):
+    """The model card; its "Measured composition" section is filled in after the benchmark."""
+    folder = args.out
+    return "".join([
+        _card_intro(t, folder),
+        _card_training_data(t),
+        _card_files(folder),
+        _card_architecture(t, gen),
+        _card_measured(t, folder),
+        _card_use(t, args),
+    ])
 
 
 if __name__ == "__main__":

@@ -19,6 +19,91 @@ def _default_palette(n_colours: int) -> np.ndarray:
     return np.rint(255 * np.asarray(hsv)).astype(np.uint8)
 
 
+def _check_images(X, y):
+    """``(X, y)`` as arrays: grey images of shape (n, H, W) of a real dtype, 1-D labels."""
+    X = np.asarray(X)
+    y = np.asarray(y)
+    if X.ndim == 4 and X.shape[-1] == 1:
+        X = X[..., 0]
+    if X.ndim != 3:
+        raise ValueError(
+            f"X must hold grey images of shape (n_samples, H, W); got shape {X.shape}."
+        )
+    if X.dtype == np.bool_ or not (
+        np.issubdtype(X.dtype, np.integer) or np.issubdtype(X.dtype, np.floating)
+    ):
+        raise TypeError(f"X must be uint8 or a real numeric dtype; got dtype {X.dtype}.")
+    if y.ndim != 1:
+        raise ValueError(f"y must be 1-D; got an array of shape {y.shape}.")
+    check_consistent_length(X, y)
+    return X, y
+
+
+def _check_palette(palette, n_colours, n_classes):
+    """``(palette, n_colours)``: the checked uint8 palette (or None) and the number of colours."""
+    if palette is not None:
+        palette = np.asarray(palette)
+        if (
+            palette.ndim != 2
+            or palette.shape[1] != 3
+            or len(palette) < 2
+            or not np.all((palette >= 0) & (palette <= 255))
+        ):
+            raise ValueError(
+                "palette must be an (n_colours, 3) array of RGB values in [0, 255] with "
+                f"n_colours >= 2; got {palette.tolist()}."
+            )
+        if n_colours is not None and n_colours != len(palette):
+            raise ValueError(
+                f"n_colours={n_colours} differs from the {len(palette)} colours of palette."
+            )
+        n_colours = len(palette)
+        palette = np.rint(palette).astype(np.uint8)
+    elif n_colours is None:
+        n_colours = max(n_classes, 2)
+    return palette, n_colours
+
+
+def _check_groups(groups, y, n_colours):
+    """``groups`` as an array, checked to be 1-D integer colour indices in [0, n_colours)."""
+    groups = np.asarray(groups)
+    check_consistent_length(y, groups)
+    if groups.ndim != 1 or not (
+        np.issubdtype(groups.dtype, np.integer)
+        and (groups.size == 0 or (groups.min() >= 0 and groups.max() < n_colours))
+    ):
+        raise ValueError(
+            f"groups must be 1-D integer colour indices in [0, {n_colours}) "
+            f"(n_colours={n_colours}); got {np.unique(groups).tolist()!r}."
+        )
+    return groups
+
+
+def _intensity(X):
+    """``(v, grey)``: pixel intensities in [0, 1] and the grey uint8 foreground values."""
+    if X.dtype == np.uint8:
+        v = X / 255.0
+        grey = X
+    else:
+        Xf = X.astype(np.float64)
+        if not np.isfinite(Xf).all():
+            raise ValueError("X contains NaN or infinite values.")
+        lo, hi = (Xf.min(), Xf.max()) if Xf.size else (0.0, 0.0)
+        v = (Xf - lo) / (hi - lo) if hi > lo else np.zeros_like(Xf)
+        grey = np.rint(255 * v).astype(np.uint8)
+    return v, grey
+
+
+def _draw_colours(class_index, n_colours, correlation, random_state):
+    """Colour index per row: the class's own with probability ``correlation``, else another."""
+    rng = check_random_state(random_state)
+    n = len(class_index)
+    own = rng.random_sample(n) < correlation
+    other = rng.randint(n_colours - 1, size=n)
+    other = other + (other >= class_index)  # uniform over the colours != the class's own
+    return np.where(own, class_index, other)
+
+
 @validate_params(
     {
         "X": ["array-like"],
@@ -127,53 +212,11 @@ def make_spurious_colour(
     >>> groups.tolist()
     [1, 0, 1]
     """
-    X = np.asarray(X)
-    y = np.asarray(y)
-    if X.ndim == 4 and X.shape[-1] == 1:
-        X = X[..., 0]
-    if X.ndim != 3:
-        raise ValueError(
-            f"X must hold grey images of shape (n_samples, H, W); got shape {X.shape}."
-        )
-    if X.dtype == np.bool_ or not (
-        np.issubdtype(X.dtype, np.integer) or np.issubdtype(X.dtype, np.floating)
-    ):
-        raise TypeError(f"X must be uint8 or a real numeric dtype; got dtype {X.dtype}.")
-    if y.ndim != 1:
-        raise ValueError(f"y must be 1-D; got an array of shape {y.shape}.")
-    check_consistent_length(X, y)
+    X, y = _check_images(X, y)
     classes, class_index = np.unique(y, return_inverse=True)
-    if palette is not None:
-        palette = np.asarray(palette)
-        if (
-            palette.ndim != 2
-            or palette.shape[1] != 3
-            or len(palette) < 2
-            or not np.all((palette >= 0) & (palette <= 255))
-        ):
-            raise ValueError(
-                "palette must be an (n_colours, 3) array of RGB values in [0, 255] with "
-                f"n_colours >= 2; got {palette.tolist()}."
-            )
-        if n_colours is not None and n_colours != len(palette):
-            raise ValueError(
-                f"n_colours={n_colours} differs from the {len(palette)} colours of palette."
-            )
-        n_colours = len(palette)
-        palette = np.rint(palette).astype(np.uint8)
-    elif n_colours is None:
-        n_colours = max(len(classes), 2)
+    palette, n_colours = _check_palette(palette, n_colours, len(classes))
     if groups is not None:
-        groups = np.asarray(groups)
-        check_consistent_length(y, groups)
-        if groups.ndim != 1 or not (
-            np.issubdtype(groups.dtype, np.integer)
-            and (groups.size == 0 or (groups.min() >= 0 and groups.max() < n_colours))
-        ):
-            raise ValueError(
-                f"groups must be 1-D integer colour indices in [0, {n_colours}) "
-                f"(n_colours={n_colours}); got {np.unique(groups).tolist()!r}."
-            )
+        groups = _check_groups(groups, y, n_colours)
     elif n_colours < len(classes):
         raise ValueError(
             f"n_colours={n_colours} is smaller than the {len(classes)} classes of y; every "
@@ -181,23 +224,10 @@ def make_spurious_colour(
         )
     if palette is None:
         palette = _default_palette(n_colours)
-    if X.dtype == np.uint8:
-        v = X / 255.0
-        grey = X
-    else:
-        Xf = X.astype(np.float64)
-        if not np.isfinite(Xf).all():
-            raise ValueError("X contains NaN or infinite values.")
-        lo, hi = (Xf.min(), Xf.max()) if Xf.size else (0.0, 0.0)
-        v = (Xf - lo) / (hi - lo) if hi > lo else np.zeros_like(Xf)
-        grey = np.rint(255 * v).astype(np.uint8)
+    v, grey = _intensity(X)
 
     if groups is None:
-        rng = check_random_state(random_state)
-        own = rng.random_sample(len(y)) < correlation
-        other = rng.randint(n_colours - 1, size=len(y))
-        other = other + (other >= class_index)  # uniform over the colours != the class's own
-        groups = np.where(own, class_index, other)
+        groups = _draw_colours(class_index, n_colours, correlation, random_state)
     groups = groups.astype(np.int64)
 
     background = (v < background_threshold)[..., None]
