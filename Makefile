@@ -83,14 +83,18 @@ bench-long-tail-domain-shift: install fashion-mnist
 
 # groups: several hours; two lanes (one per task family), each in resumable pieces, then merged
 # (the pieces' results stay in benchmarks/results/groups_parts/; see benchmarks/groups.py).
-# The spurious-colour lane adds the shipped colour-factorised generator's rows and its pool's
-# (pool_dfr, pool_retrain); no attribute-aware generator is shipped for the fairness attribute.
+# Each lane adds the rows of the shipped generator pretrained on its attribute (colour;
+# the fairness task's washed-out capture) and of its pool (pool_dfr, pool_retrain).
+GROUPS_GENERATOR_spurious_colour = fashion-mnist-colour-factorized
+GROUPS_GENERATOR_fairness = fashion-mnist-washout-factorized
 bench-groups: install fashion-mnist
 	for t in spurious_colour fairness; do \
+	  g=$$(test $$t = fairness && echo $(GROUPS_GENERATOR_fairness) || \
+	       echo $(GROUPS_GENERATOR_spurious_colour)); \
 	  ( for piece in "$$t 0:1" "$$t 1:4" "$$t 4:5" "$${t}_unseen 0:3" "$${t}_unseen 3:5"; do \
 	      set -- $$piece; \
-	      nice -n 10 $(PY) benchmarks/groups.py --tasks $$1 --seeds $$2 $$(test $$t = fairness || \
-	        echo --pretrained-generator synaug_learn/pretrained/fashion-mnist-colour-factorized) \
+	      nice -n 10 $(PY) benchmarks/groups.py --tasks $$1 --seeds $$2 \
+	        --pretrained-generator synaug_learn/pretrained/$$g \
 	        --out benchmarks/results/groups_parts/$$1-$${2%%:*} || exit 1; \
 	    done ) & \
 	done; wait

@@ -42,6 +42,10 @@ Usage (one torch thread; a GPU shortens it a lot)::
         --steps 8000 --seed 0 --threads 1 > pretrain_colour.log 2>&1 &
     python benchmarks/groups.py --tasks spurious_colour_unseen spurious_colour \\
         --pretrained-generator synaug_learn/pretrained/fashion-mnist-colour-factorized
+    python scripts/pretrain_attribute_generator.py --attribute-pool fairness \\
+        --steps 8000 --seed 0 --threads 1 > pretrain_washout.log 2>&1 &
+    python benchmarks/groups.py --tasks fairness_unseen fairness \\
+        --pretrained-generator synaug_learn/pretrained/fashion-mnist-washout-factorized
 
 **Time.** With the default UNet (block channels 32, 64, 64; 1.12 M
 parameters, 4.5 MB of weights) at 14x14 (UNet side 16), batch 64, one torch

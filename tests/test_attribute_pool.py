@@ -135,3 +135,24 @@ def test_the_pool_baselines_train_on_the_generators_own_pool(load_benchmark, tmp
     (tmp_path / "pool_rows.json").write_text(json.dumps(small))
     with pytest.raises(ValueError, match="not the data its generator was trained on"):
         _groups_methods.pretrained_pool(args)
+
+
+@pytest.mark.skipif(not (FASHION_HOME / "train-images-idx3-ubyte.gz").is_file(),
+                    reason="Fashion-MNIST files not installed")
+@pytest.mark.parametrize("name, shape", [("fashion-mnist-colour-factorized", (14, 14, 3)),
+                                         ("fashion-mnist-washout-factorized", (14, 14))])
+def test_each_shipped_attribute_pool_rebuilds_as_its_generator_saw_it(load_benchmark, name,
+                                                                       shape):
+    """The pool baselines rebuild the pool from ``pool_rows.json``; a rebuild that differs
+    from the generator's training data (its SHA-256) raises, so this checks the data too."""
+    from types import SimpleNamespace
+
+    load_benchmark("groups")
+    import _groups_methods
+
+    listed = SimpleNamespace(pretrained_generator=f"synaug_learn/pretrained/{name}")
+    X, labels = _groups_methods.pretrained_pool(listed)
+    assert X.shape == (6000, *shape) and np.bincount(labels).tolist() == [600] * 10
+    groups = np.asarray(
+        _groups_methods.pretrained_file(listed, "pool_rows.json")["groups"])
+    assert set(groups[labels == 0]) == {0} and set(groups[labels == 1]) == {1}  # no minority

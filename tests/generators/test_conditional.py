@@ -447,7 +447,8 @@ def test_class_mapping_is_checked_before_loading(saved, digits):
 
 @pytest.mark.parametrize("name", ["fashion-mnist-small", "fashion-mnist-small-student",
                                   "fashion-mnist-small-shifted",
-                                  "fashion-mnist-colour-factorized"])
+                                  "fashion-mnist-colour-factorized",
+                                  "fashion-mnist-washout-factorized"])
 def test_every_shipped_generator_is_listed_verified_and_documented(name):
     from synaug_learn.generators import list_pretrained
     from synaug_learn.generators._conditional import PRETRAINED_DIR, verify_pretrained
@@ -461,4 +462,4 @@ def test_every_shipped_generator_is_listed_verified_and_documented(name):
     assert "TBD" not in card.split("## Measured")[0]  # the model card's facts are filled in
     gen = ConditionalDiffusionGenerator.from_pretrained(name)
     assert gen.get_params()["pretrained"] == name
-    assert gen.can_compose() == (name == "fashion-mnist-colour-factorized")
+    assert gen.can_compose() == name.endswith("-factorized")
