@@ -8,7 +8,8 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
-from sklearn.utils.validation import check_consistent_length
+
+from ..utils import check_xy
 
 __all__ = ["long_tailed_counts", "make_long_tailed", "train_pool_split"]
 
@@ -61,18 +62,6 @@ def long_tailed_counts(n_classes, imbalance_factor, n_max, profile="exponential"
         n_head = C // 2
         counts = [n_max] * n_head + [math.floor(n_max / imbalance_factor)] * (C - n_head)
     return np.asarray(counts, dtype=np.int64)
-
-
-def _check_xy(X, y):
-    """Arrays of any dimension for ``X``, 1-D labels of the same length for ``y``."""
-    X = np.asarray(X)
-    y = np.asarray(y)
-    if X.ndim == 0:
-        raise ValueError(f"X must be an array with one row per sample; got a scalar {X!r}.")
-    if y.ndim != 1:
-        raise ValueError(f"y must be 1-D; got an array of shape {y.shape}.")
-    check_consistent_length(X, y)
-    return X, y
 
 
 def _resolve_class_order(classes, class_order, rng):
@@ -182,7 +171,7 @@ def make_long_tailed(
     >>> np.bincount(y_lt).tolist()
     [5, 5, 50]
     """
-    X, y = _check_xy(X, y)
+    X, y = check_xy(X, y)
     rng = check_random_state(random_state)
     classes, class_counts = np.unique(y, return_counts=True)
     if len(classes) < 2:
@@ -262,7 +251,7 @@ def train_pool_split(X, y, pool_per_class, random_state=None):
     >>> y_rest.tolist(), y_pool.tolist()
     ([0, 0, 1, 1], [0, 1])
     """
-    X, y = _check_xy(X, y)
+    X, y = check_xy(X, y)
     rng = check_random_state(random_state)
     classes, counts = np.unique(y, return_counts=True)
     too_few = counts < pool_per_class

@@ -10,6 +10,8 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, validate_params
 from sklearn.utils.validation import check_consistent_length
 
+from ..utils import check_xy
+
 __all__ = ["make_spurious_colour"]
 
 
@@ -33,10 +35,7 @@ def _check_images(X, y):
         np.issubdtype(X.dtype, np.integer) or np.issubdtype(X.dtype, np.floating)
     ):
         raise TypeError(f"X must be uint8 or a real numeric dtype; got dtype {X.dtype}.")
-    if y.ndim != 1:
-        raise ValueError(f"y must be 1-D; got an array of shape {y.shape}.")
-    check_consistent_length(X, y)
-    return X, y
+    return check_xy(X, y)
 
 
 def _check_palette(palette, n_colours, n_classes):

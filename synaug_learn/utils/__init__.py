@@ -14,6 +14,7 @@ from ._validation import (
     check_images,
     check_is_fitted,
     check_strata,
+    check_xy,
 )
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "check_images",
     "check_is_fitted",
     "check_strata",
+    "check_xy",
     "derive_seed",
     "feature_map",
     "hash_array",

@@ -6,10 +6,10 @@ import numbers
 
 import numpy as np
 from scipy.sparse import issparse
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_consistent_length, check_is_fitted
 
 __all__ = ["check_column", "check_count", "check_device", "check_groups", "check_images",
-           "check_is_fitted", "check_strata"]
+           "check_is_fitted", "check_strata", "check_xy"]
 
 
 def check_images(X, param_name="X"):
@@ -351,3 +351,15 @@ def check_count(value, param_name, low, allow_none=True):
         raise ValueError(f"{param_name} must be an int >= {low}{' or None' if allow_none else ''}; "
                          f"got {value!r}.")
     return int(value)
+
+
+def check_xy(X, y):
+    """Arrays of any dimension for ``X``, 1-D labels of the same length for ``y``."""
+    X = np.asarray(X)
+    y = np.asarray(y)
+    if X.ndim == 0:
+        raise ValueError(f"X must be an array with one row per sample; got a scalar {X!r}.")
+    if y.ndim != 1:
+        raise ValueError(f"y must be 1-D; got an array of shape {y.shape}.")
+    check_consistent_length(X, y)
+    return X, y
