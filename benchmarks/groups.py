@@ -299,8 +299,6 @@ def _run(args, argv):
         t_runs, t_fills, tasks_config[task_name] = run_task(task_name, args, work / task_name)
         runs += t_runs
         fills += t_fills
-        if args.pretrained_generator:
-            tasks_config[task_name]["pretrained"] = {k: config[k] for k in PRETRAINED_KEYS}
     result = build_result(NAME, runs, fills, tasks_config, config, args.seeds, args.methods)
     result["versions"]["git"] = revision
     result.update(command=command(argv), date=utc_now(), work=str(work),
