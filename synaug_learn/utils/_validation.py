@@ -354,7 +354,27 @@ def check_count(value, param_name, low, allow_none=True):
 
 
 def check_xy(X, y):
-    """Arrays of any dimension for ``X``, 1-D labels of the same length for ``y``."""
+    """Check ``X`` (any dimension, one row per sample) and 1-D labels ``y`` of the same length.
+
+    Parameters
+    ----------
+    X : array-like
+        The samples, one row per sample.
+    y : array-like of shape (n_samples,)
+        The labels.
+
+    Returns
+    -------
+    X, y : ndarray
+        The inputs as arrays.
+
+    Examples
+    --------
+    >>> from synaug_learn.utils import check_xy
+    >>> X, y = check_xy([[1, 2], [3, 4]], [0, 1])
+    >>> X.shape, y.tolist()
+    ((2, 2), [0, 1])
+    """
     X = np.asarray(X)
     y = np.asarray(y)
     if X.ndim == 0:
