@@ -49,10 +49,10 @@ Usage (one torch thread; a GPU shortens it a lot)::
 
 **Time.** With the default UNet (block channels 32, 64, 64; 1.12 M
 parameters, 4.5 MB of weights) at 14x14 (UNet side 16), batch 64, one torch
-thread: 0.24-0.25 CPU s per step, measured in 20-80-step runs at ``nice 19``
-on a 2-core machine busy with two other jobs (0.36 s/step over 20 steps, start
-included). So the default 8000 steps take about 32-35 min on one core (an
-idle core may be somewhat faster); the pool itself is built in ~5 s.
+thread, the default 8000 steps took 32.8 min for the colour generator (0.23
+CPU s per step) and 60.1 min for the washout one (0.45 CPU s per step, on a
+slower machine); each run's ``training.json`` records its own time. The pool
+itself is built in ~5 s.
 
 It trains for exactly ``--steps`` optimiser steps (no time limit: the run is
 reproducible) and writes ``synaug_learn/pretrained/fashion-mnist-colour-
