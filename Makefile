@@ -54,8 +54,8 @@ test-ray: install
 # long_tail runs the validated protocol (issue 15): every (seed, method) result is stored under
 # benchmarks/results/long_tail_parts/ and skipped when it is there (an interrupted run resumes);
 # generated rows and in-domain generators are cached in benchmarks/.work/long_tail. Two niced
-# lanes on 2 CPU cores (the in-domain generator trains 4176 steps, ~32 min a seed), ~1.5 h, then
-# the merge.
+# lanes on 2 CPU cores (the in-domain generator trains 4176 steps, 32-100 min a seed by the machine),
+# ~1.5-4 h, then the merge.
 LT := nice -n 10 $(PY) benchmarks/long_tail.py --validation 0.2 --threads 1 \
 	--parts benchmarks/results/long_tail_parts --cache-dir benchmarks/.work/long_tail
 LT_INDOMAIN := synaug_indomain synaug_indomain_mixup synaug_indomain_mixup_retrain

@@ -46,15 +46,16 @@ generated rows and in-domain generators between pieces; ``--merge`` writes
 
 The validated run in pieces of at most ~40 minutes on one CPU core (estimates from the
 committed run's times on 2 loaded cores at 1 torch thread: a net ~24 s per 350 steps, a
-fill ~9 images/s, the in-domain generator ~0.45 s a step; ``make bench-long-tail`` runs
-them in two lanes)::
+fill ~9 images/s, the in-domain generator ~0.45 s a step -- 1.4 s a step on a slower
+machine on 2026-12-03, which makes a seed of the in-domain rows ~1 h 50 min;
+``make bench-long-tail`` runs them in two lanes)::
 
     LT="python benchmarks/long_tail.py --validation 0.2 --threads 1 \\
         --parts benchmarks/results/long_tail_parts --cache-dir benchmarks/.work/long_tail"
     IND="synaug_indomain synaug_indomain_mixup synaug_indomain_mixup_retrain"
-    $LT --seed-list 0 --methods $IND      # ~36 min (31 of them the 4176-step generator)
-    $LT --seed-list 1 --methods $IND      # ~36 min
-    $LT --seed-list 2 --methods $IND      # ~36 min
+    $LT --seed-list 0 --methods $IND      # ~36-110 min (most of it the 4176-step generator)
+    $LT --seed-list 1 --methods $IND      # ~36-110 min
+    $LT --seed-list 2 --methods $IND      # ~36-110 min
     $LT --seed-list 0 1 --exclude $IND    # ~31 min
     $LT --seed-list 2 --exclude $IND      # ~16 min
     $LT --merge                           # results/long_tail.{md,json}
