@@ -85,12 +85,11 @@ bench-long-tail-domain-shift: install fashion-mnist
 # (the pieces' results stay in benchmarks/results/groups_parts/; see benchmarks/groups.py).
 # Each lane adds the rows of the shipped generator pretrained on its attribute (colour;
 # the fairness task's washed-out capture) and of its pool (pool_dfr, pool_retrain).
-GROUPS_GENERATOR_spurious_colour = fashion-mnist-colour-factorized
-GROUPS_GENERATOR_fairness = fashion-mnist-washout-factorized
+GROUPS_LANES := spurious_colour:fashion-mnist-colour-factorized \
+	fairness:fashion-mnist-washout-factorized
 bench-groups: install fashion-mnist
-	for t in spurious_colour fairness; do \
-	  g=$$(test $$t = fairness && echo $(GROUPS_GENERATOR_fairness) || \
-	       echo $(GROUPS_GENERATOR_spurious_colour)); \
+	for lane in $(GROUPS_LANES); do \
+	  t=$${lane%%:*}; g=$${lane#*:}; \
 	  ( for piece in "$$t 0:1" "$$t 1:4" "$$t 4:5" "$${t}_unseen 0:3" "$${t}_unseen 3:5"; do \
 	      set -- $$piece; \
 	      nice -n 10 $(PY) benchmarks/groups.py --tasks $$1 --seeds $$2 \

@@ -24,7 +24,6 @@ def _default_palette(n_colours: int) -> np.ndarray:
 def _check_images(X, y):
     """``(X, y)`` as arrays: grey images of shape (n, H, W) of a real dtype, 1-D labels."""
     X = np.asarray(X)
-    y = np.asarray(y)
     if X.ndim == 4 and X.shape[-1] == 1:
         X = X[..., 0]
     if X.ndim != 3:
