@@ -84,16 +84,16 @@ bench-long-tail-domain-shift: install fashion-mnist
 # groups: several hours; two lanes (one per task family), each in resumable pieces, then merged
 # (the pieces' results stay in benchmarks/results/groups_parts/; see benchmarks/groups.py).
 # Each lane adds the rows of the shipped generator pretrained on its attribute (colour;
-# the fairness task's washed-out capture) and of its pool (pool_dfr, pool_retrain).
-GROUPS_LANES := spurious_colour:fashion-mnist-colour-factorized \
-	fairness:fashion-mnist-washout-factorized
+# the fairness task's washed-out capture; the folder is the pretraining script's) and of its
+# pool (pool_dfr, pool_retrain).
 bench-groups: install fashion-mnist
-	for lane in $(GROUPS_LANES); do \
-	  t=$${lane%%:*}; g=$${lane#*:}; \
+	for t in spurious_colour fairness; do \
+	  g=$$($(PY) scripts/pretrain_attribute_generator.py --attribute-pool $$t --print-out) \
+	    || exit 1; \
 	  ( for piece in "$$t 0:1" "$$t 1:4" "$$t 4:5" "$${t}_unseen 0:3" "$${t}_unseen 3:5"; do \
 	      set -- $$piece; \
 	      nice -n 10 $(PY) benchmarks/groups.py --tasks $$1 --seeds $$2 \
-	        --pretrained-generator synaug_learn/pretrained/$$g \
+	        --pretrained-generator $$g \
 	        --out benchmarks/results/groups_parts/$$1-$${2%%:*} || exit 1; \
 	    done ) & \
 	done; wait

@@ -245,9 +245,15 @@ def main(argv=None):
                         help="torch threads; 1 is robust when other jobs share the CPU")
     parser.add_argument("--out", type=Path, default=None,
                         help="default synaug_learn/pretrained/<the pool's folder>")
+    parser.add_argument("--print-out", action="store_true",
+                        help="print the output folder (relative to the repository) and exit")
     args = parser.parse_args(argv)
     if args.out is None:
         args.out = PRETRAINED / POOLS[args.attribute_pool]["folder"]
+    if args.print_out:
+        out = Path(args.out).resolve()
+        print(out.relative_to(ROOT) if out.is_relative_to(ROOT) else out)
+        return
     if args.threads:
         import torch
 

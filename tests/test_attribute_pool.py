@@ -156,3 +156,13 @@ def test_each_shipped_attribute_pool_rebuilds_as_its_generator_saw_it(load_bench
     groups = np.asarray(
         _groups_methods.pretrained_file(listed, "pool_rows.json")["groups"])
     assert set(groups[labels == 0]) == {0} and set(groups[labels == 1]) == {1}  # no minority
+
+
+@pytest.mark.parametrize("pool, folder", [("spurious_colour", "fashion-mnist-colour-factorized"),
+                                          ("fairness", "fashion-mnist-washout-factorized")])
+def test_print_out_names_the_shipped_folder_the_makefile_reads(script, capsys, pool, folder):
+    """``make bench-groups`` asks the script for each task's generator folder."""
+    script.main(["--attribute-pool", pool, "--print-out"])
+    printed = capsys.readouterr().out.strip()
+    assert printed == f"synaug_learn/pretrained/{folder}"
+    assert (ROOT / printed / "synaug_generator.json").is_file()
