@@ -90,7 +90,7 @@ def _agreement(X, y_model, fmt, means, seed=0, max_rows=2000):
 def _pick_shipped(X, y, fmt):
     """``(name, class_mapping)`` of a shipped generator that covers the data, else ``None``."""
     from .generators import list_pretrained
-    from .generators._conditional import describe_pretrained
+    from .generators._pretrained import describe_pretrained
 
     labels = np.unique(y).tolist()
     for name in list_pretrained():

@@ -60,7 +60,7 @@ def test_pretrain_script_style_writes_a_verified_styled_model(tmp_path):
     _fashion_or_skip()
     from synaug_learn.datasets import fashion_mnist_pool, stylize_images
     from synaug_learn.generators import ConditionalDiffusionGenerator
-    from synaug_learn.generators._conditional import verify_pretrained
+    from synaug_learn.generators._pretrained import verify_pretrained
     from synaug_learn.utils import hash_array
 
     spec = importlib.util.spec_from_file_location("pretrain_generator", SCRIPT)

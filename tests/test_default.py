@@ -9,7 +9,7 @@ from sklearn.datasets import load_digits
 import synaug_learn._default as default
 from synaug_learn import SynAugSampler
 from synaug_learn.generators import ConditionalDiffusionGenerator
-from synaug_learn.generators._conditional import describe_pretrained
+from synaug_learn.generators._pretrained import describe_pretrained
 
 FASHION_NAMES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
                  "Sneaker", "Bag", "Ankle boot"]

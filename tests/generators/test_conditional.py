@@ -345,7 +345,7 @@ def test_the_shipped_generator_records_its_hashes():
     import json
     import warnings
 
-    from synaug_learn.generators._conditional import PRETRAINED_DIR, describe_pretrained
+    from synaug_learn.generators._pretrained import PRETRAINED_DIR, describe_pretrained
 
     meta = json.loads((PRETRAINED_DIR / "fashion-mnist-small" / "synaug_generator.json")
                       .read_text())
@@ -451,7 +451,7 @@ def test_class_mapping_is_checked_before_loading(saved, digits):
                                   "fashion-mnist-washout-factorized"])
 def test_every_shipped_generator_is_listed_verified_and_documented(name):
     from synaug_learn.generators import list_pretrained
-    from synaug_learn.generators._conditional import PRETRAINED_DIR, verify_pretrained
+    from synaug_learn.generators._pretrained import PRETRAINED_DIR, verify_pretrained
 
     assert name in list_pretrained()
     folder = PRETRAINED_DIR / name
