@@ -509,7 +509,7 @@ def add_downstream(args, argv, log):
     return result
 
 
-def main(argv=None):
+def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--settings", nargs="*", default=list(SETTINGS), choices=list(SETTINGS))
     parser.add_argument("--per-class", type=int, default=16)
@@ -542,27 +542,37 @@ def main(argv=None):
     if args.quick:
         args.per_class, args.heldout_per_class, args.seeds, args.sweep_images = 2, 10, 1, 10
         args.n_max, args.train_steps, args.forward_seconds = 100, 5, 0.2
+    return args
+
+
+def render(args):
+    """Re-apply the choice to the stored validation metrics and re-write the results."""
+    import json
+
+    out = args.out or RESULTS
+    result = json.loads((out / "generation_speed.json").read_text())
+    stored = {r["method"]: {k: v["mean"] for k, v in r["metrics"].items()}
+              for r in result["rows"]}
+    names = list(stored)
+    cfg = result["config"]
+    cfg["recommended"] = choose(stored, [s for s in names if not s.startswith("student")])
+    student = choose(stored, [s for s in names if s.startswith("student")] + [BASELINE])
+    cfg["recommended_student"] = student if student != BASELINE else None
+    write_results(result, markdown, out)
+    if args.student_card:
+        student_card(result, args.student_card)
+    return result
+
+
+def main(argv=None):
+    args = parse_args(argv)
     start, revision = time.time(), git_revision()
 
     def log(msg):
         print(f"[{time.time() - start:6.0f} s] {msg}", flush=True)
 
-    if args.render:  # re-apply the choice to the stored validation metrics, re-write
-        import json
-
-        out = args.out or RESULTS
-        result = json.loads((out / "generation_speed.json").read_text())
-        stored = {r["method"]: {k: v["mean"] for k, v in r["metrics"].items()}
-                  for r in result["rows"]}
-        names = list(stored)
-        cfg = result["config"]
-        cfg["recommended"] = choose(stored, [s for s in names if not s.startswith("student")])
-        student = choose(stored, [s for s in names if s.startswith("student")] + [BASELINE])
-        cfg["recommended_student"] = student if student != BASELINE else None
-        write_results(result, markdown, out)
-        if args.student_card:
-            student_card(result, args.student_card)
-        return result
+    if args.render:
+        return render(args)
     if args.add_downstream is not None:
         import torch
 
