@@ -55,7 +55,7 @@ OUT = PRETRAINED / "fashion-mnist-small"
 OUT_SHIFTED = PRETRAINED / "fashion-mnist-small-shifted"
 
 
-def main(argv=None):
+def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--per-class", type=int, default=900)
     parser.add_argument("--steps", type=int, default=None,
@@ -83,7 +83,11 @@ def main(argv=None):
         args.minutes = 45.0
     if args.out is None:
         args.out = OUT_SHIFTED if args.style else OUT
+    return args
 
+
+def main(argv=None):
+    args = parse_args(argv)
     if args.threads:
         import torch
 
@@ -110,13 +114,22 @@ def main(argv=None):
     gen.fit(X, y)
     minutes = (time.time() - start) / 60
     gen.save_pretrained(args.out)
+    training = training_record(args, gen, len(X), minutes)
+    (args.out / "training.json").write_text(json.dumps(training, indent=2))
+    if args.style:
+        (args.out / "README.md").write_text(shifted_card(training, gen, args.out))
+    print(json.dumps(training, indent=2), flush=True)
+
+
+def training_record(args, gen, n_images, minutes):
+    """What ``training.json`` records of a run: data, budget, seed, machine."""
     training = {
         "dataset": "Fashion-MNIST train split (Debian dataset-fashion-mnist)",
         "pool_rows": f"first {args.per_class} rows of each class among training rows "
                      f"{POOL_START}..59999",
         "disjoint_from": f"training rows 0..{POOL_START - 1} (all long-tailed splits) "
                          "and the whole test set",
-        "n_images": int(len(X)),
+        "n_images": int(n_images),
         "steps": int(gen.total_train_steps_),
         "batch_size": 64,
         "learning_rate": args.lr,
@@ -133,10 +146,7 @@ def main(argv=None):
         training["style_description"] = (f"synaug_learn.datasets.stylize_images(X, "
                                          f"{args.style!r}): {IMAGE_STYLES[args.style]}")
         training["training_data_sha256"] = gen.data_hash_
-    (args.out / "training.json").write_text(json.dumps(training, indent=2))
-    if args.style:
-        (args.out / "README.md").write_text(shifted_card(training, gen, args.out))
-    print(json.dumps(training, indent=2), flush=True)
+    return training
 
 
 def shifted_card(training, gen, folder):
