@@ -17,9 +17,9 @@ from ..utils import ImageFormat, check_device, check_is_fitted, jsonable
 from ._base import BaseGenerator, novelty_report
 from ._pretrained import (
     CONFIG_NAME,
-    read_config,
     pretrained_hashes,
     pretrained_path,
+    read_config,
     verify_pretrained,
 )
 from ._sampling import (
