@@ -21,7 +21,11 @@ from _groups_data import cell_counts, in_cells, jtt_indices, render_attribute
 POOL_BASELINES = ("pool_dfr", "pool_retrain")
 BASELINES = ("erm", "group_dro", "dfr", "ros_group", "jtt", *POOL_BASELINES)
 GENERATORS = ("joint", "factorized", "pretrained", "jitter")
-VARIANTS = ("fill", "share", "two_stage", "mixup", "dfr")
+VARIANTS = ("fill", "share", "two_stage", "mixup", "dfr", "regen", "regen_dfr")
+# The fill a variant reads: the plain fill, the equal synthetic share, or the plain fill with
+# its real rows redrawn by the generator (SynAugSampler(regenerate_real=REGEN_STRENGTH)).
+FILL_KINDS = {"share": "share", "regen": "regen", "regen_dfr": "regen"}
+REGEN_STRENGTH = 0.5
 # baselines whose definition needs rows of every (class, a) cell of the grid
 _CELL_BALANCED_HEAD = ("the head is re-fitted on a cell-balanced subsample of the real rows, "
                        "and a cell without rows cannot be balanced")
@@ -40,6 +44,11 @@ def parse_synaug(method):
         if rest.startswith(gen + "_") and rest[len(gen) + 1:] in VARIANTS:
             return gen, rest[len(gen) + 1:]
     raise ValueError(f"not a SynAug method: {method!r}")
+
+
+def fill_kind(method):
+    """The fill a SynAug row reads: ``"fill"``, ``"share"`` or ``"regen"``."""
+    return FILL_KINDS.get(parse_synaug(method)[1], "fill")
 
 
 def synaug_methods(generators=GENERATORS, variants=VARIANTS):
@@ -329,14 +338,17 @@ def pretrained_guidance(args):
     return out
 
 
-def make_sampler(generator, seed, bank, share=None, report=False):
-    """The fill: every cell of the class x a grid (``fill_grid=True``, so empty cells too) up to
-    the largest; ``share`` sets ``synthetic_share``. Rows are stored in / read from ``bank``."""
+def make_sampler(generator, seed, bank, kind="fill", args=None, report=False):
+    """The fill of ``kind``: every cell of the class x a grid (``fill_grid=True``, so empty
+    cells too) up to the largest; ``share`` sets ``synthetic_share=args.synthetic_share``,
+    ``regen`` redraws the real rows (``regenerate_real=REGEN_STRENGTH``). Generated rows are
+    stored in / read from ``bank``."""
     from synaug_learn import SynAugSampler
 
     return SynAugSampler(sampling_strategy="auto", generator=generator, fill_grid=True,
-                         synthetic_share=share, cache_dir=str(bank), report=report,
-                         random_state=seed)
+                         synthetic_share=args.synthetic_share if kind == "share" else None,
+                         regenerate_real=REGEN_STRENGTH if kind == "regen" else None,
+                         cache_dir=str(bank), report=report, random_state=seed)
 
 
 # ----------------------------------------------------------------------------- SynAug rows
@@ -348,22 +360,21 @@ def fit_synaug(method, task, args, seed, folders, bank):
     from synaug_learn import RetrainClassifier, SyntheticAwareClassifier
 
     gen, variant = parse_synaug(method)
-    share = args.synthetic_share if variant == "share" else None
-    sampler = make_sampler(make_generator(gen, args, folders), seed, bank, share,
-                           report=variant == "fill")
+    sampler = make_sampler(make_generator(gen, args, folders), seed, bank, fill_kind(method),
+                           args, report=variant == "fill")
     net = {"two_stage": lambda: make_net(args, seed, two_stage_epochs=args.two_stage_epochs),
            "mixup": lambda: make_net(args, seed, mixup_alpha=args.mixup_alpha,
                                      mixup_pairing="real_synthetic")}.get(
         variant, lambda: make_net(args, seed))()
     model = SyntheticAwareClassifier(sampler, net)
     details = {}
-    if variant == "dfr":
+    if variant in ("dfr", "regen_dfr"):
         # on an unseen-cell task the real rows lack the empty cells: balance the filled rows
         rows = "resampled" if task["empty_cells"] else "original"
         model = RetrainClassifier(model, balance="group", rows=rows, random_state=seed)
         details["dfr_rows"] = rows
     model.fit(task["X_train"], task["y_train"], groups=task["a_train"])
-    fitted = model.estimator_.sampler if variant == "dfr" else model.sampler
+    fitted = model.estimator_.sampler if variant.endswith("dfr") else model.sampler
     details["n_generated"] = int(fitted.synthetic_mask_.sum())
     if fitted.report_ is not None:
         details.update(report_summary(fitted.report_, task))
@@ -379,10 +390,11 @@ def report_summary(report, task):
     return {"minority_novelty": float(np.mean(vals))} if vals else {}
 
 
-def prepare_fill(gen, share, task, args, seed, folders, bank, judges):
-    """Generate one fill into ``bank`` (timed) and judge it: the real-vs-generated detectors
-    and, where the task has judges, the share of generated minority rows they label as meant."""
-    sampler = make_sampler(make_generator(gen, args, folders), seed, bank, share)
+def prepare_fill(gen, kind, task, args, seed, folders, bank, judges):
+    """Generate one fill of ``kind`` into ``bank`` (timed) and judge it: the real-vs-generated
+    detectors and, where the task has judges, the share of generated minority rows they label
+    as meant."""
+    sampler = make_sampler(make_generator(gen, args, folders), seed, bank, kind, args)
     X, y, a = task["X_train"], task["y_train"], task["a_train"]
     t0, c0 = time.perf_counter(), time.process_time()
     X_res, y_res = sampler.fit_resample(X, y, groups=a)
@@ -422,18 +434,42 @@ def detector_accuracy(X_real, X_gen, seed, cap, cnn=None, folds=5):
     return float(np.mean(accs))
 
 
+def cell_matched(y_res, g_res, mask, seed, cap):
+    """Indices of as many real as generated rows in every cell (the smaller count of the two,
+    scaled down so that each side holds at most ``cap``): a detector on them cannot tell
+    generated rows by the cells they sit in, only by their look."""
+    rng = np.random.RandomState(seed)
+    cells = [(y_res == c) & (g_res == g) for c, g in sorted(set(zip(y_res.tolist(),
+                                                                      g_res.tolist())))]
+    sizes = [min(np.sum(cell & ~mask), np.sum(cell & mask)) for cell in cells]
+    scale = min(1.0, cap / max(sum(sizes), 1))
+    real, gen = [], []
+    for cell, size in zip(cells, sizes):
+        r, q = np.flatnonzero(cell & ~mask), np.flatnonzero(cell & mask)
+        k = int(size * scale)
+        real.append(rng.choice(r, k, replace=False))
+        gen.append(rng.choice(q, k, replace=False))
+    return np.concatenate(real).astype(int), np.concatenate(gen).astype(int)
+
+
 def fill_detectors(X_res, y_res, g_res, mask, task, args, seed):
     """Detector accuracy over the whole filled training set (does "generated" carry
     information a net could use? by logistic regression, and by the small CNN when
-    ``--cnn-detector-folds`` > 0) and per cell (real rows of the cell vs its generated rows;
-    a cell without real training rows against the judge pool's real rows of it, if any)."""
+    ``--cnn-detector-folds`` > 0); cell-matched (``cell_matched``: the same number of real
+    and generated rows in each cell, so only the look can tell them); and per cell (real rows
+    of the cell vs its generated rows; a cell without real training rows against the judge
+    pool's real rows of it, if any)."""
     cap = args.detector_max
     out = {"overall": detector_accuracy(X_res[~mask], X_res[mask], seed, cap), "cells": {},
            "reference": {}}
+    real, gen = cell_matched(y_res, g_res, mask, seed, cap)
+    out["matched"] = detector_accuracy(X_res[real], X_res[gen], seed, cap)
     if args.cnn_detector_folds:  # the stronger detector, on the whole filled set only
-        out["overall_cnn"] = detector_accuracy(
-            X_res[~mask], X_res[mask], seed, cap, cnn=lambda: make_net(args, seed),
-            folds=args.cnn_detector_folds)
+        cnn = functools.partial(make_net, args, seed)
+        out["overall_cnn"] = detector_accuracy(X_res[~mask], X_res[mask], seed, cap, cnn=cnn,
+                                               folds=args.cnn_detector_folds)
+        out["matched_cnn"] = detector_accuracy(X_res[real], X_res[gen], seed, cap, cnn=cnn,
+                                               folds=args.cnn_detector_folds)
     pool = task.get("judge")
     for c in (0, 1):
         for g in (0, 1):

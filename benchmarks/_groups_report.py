@@ -11,6 +11,7 @@ calling it again gives the same result as one long run.
 from __future__ import annotations
 
 import numpy as np
+from _groups_methods import REGEN_STRENGTH, fill_kind
 from _results import machine, machine_lines, paired_difference, summarize, versions
 
 # metric -> higher is better
@@ -25,21 +26,19 @@ REFERENCE_CANDIDATES = ("dfr", "group_dro")
 GOALS = {"seen": 0.03, "unseen": 0.10, "detector": 0.60}
 
 
-def _fill_kind(method):
-    return "share" if method.endswith("_share") else "fill"
-
-
 def _fill_metrics(task, method, seeds, fills):
     """Generation time, detector and judge numbers of the fill a SynAug row reads."""
     gen = method.removeprefix("synaug_").split("_")[0]
     recs = [f for f in fills if f["task"] == task and f["generator"] == gen
-            and f["kind"] == _fill_kind(method) and f["seed"] in seeds]
+            and f["kind"] == fill_kind(method) and f["seed"] in seeds]
     out = {}
     if not recs:
         return out
     values = {"generation_wall_s": [f["generation_wall_s"] for f in recs],
               "detector_overall": [f["detector"]["overall"] for f in recs],
-              "detector_overall_cnn": [f["detector"].get("overall_cnn") for f in recs]}
+              "detector_overall_cnn": [f["detector"].get("overall_cnn") for f in recs],
+              "detector_matched": [f["detector"].get("matched") for f in recs],
+              "detector_matched_cnn": [f["detector"].get("matched_cnn") for f in recs]}
     for cell in CELLS:
         values[f"detector_{cell}"] = [f["detector"]["cells"].get(cell) for f in recs]
     for key in ("minority_label_fidelity", "minority_attribute_fidelity"):
@@ -221,7 +220,9 @@ def _header(result):
         f"{_pretrained_text(s, result['config']['tasks'])}. Fill: "
         "SynAugSampler(fill_grid=True), "
         f"every cell to the largest; share variant synthetic_share={s['synthetic_share']}; "
-        f"two-stage {s['two_stage_epochs']} epochs on the real rows; Mixup variant "
+        + (f"regen variants regenerate_real={REGEN_STRENGTH} (every real row redrawn by the "
+           "generator); " if any("_regen" in r["method"] for r in result["rows"]) else "")
+        + f"two-stage {s['two_stage_epochs']} epochs on the real rows; Mixup variant "
         f"real-synthetic pairing, alpha {s['mixup_alpha']}. JTT: T in {s['jtt_epochs']}, "
         f"lambda in {s['jtt_upweights']}. Seeds {result['seeds']} (data fixed, data seed "
         f"{s['data_seed']}); validation: {s['val_fraction']} of the training rows, stratified "
@@ -294,15 +295,18 @@ def _fill_lines(result, task, tc):
     lines = ["", "Fills (one per generator and kind, per seed; every variant reads them back): "
              "generation time; real-vs-generated detector accuracy (logistic regression on "
              "pixels, 5-fold CV; and the rows' small CNN, k-fold; 0.5 = indistinguishable) "
-             "over the whole filled training set "
+             "over the whole filled training set, cell-matched (as many real as generated "
+             "rows from each cell, so that only their look tells them apart, not the cells "
+             "they sit in; runs before this column was added lack it) "
              "and per cell (a cell without real training rows against real judge-pool images "
              "of it); share of generated minority-cell rows that judges trained without the "
              "shortcut give the intended label / a (on real test images of those cells: "
              f"{j.get('label_accuracy_test_minority_cells', float('nan')):.3f} / "
              f"{j.get('attribute_accuracy_test_minority_cells', float('nan')):.3f}).", "",
              "| generator / kind | generation s | detector, whole set | CNN detector, whole set | "
+             "cell-matched (LR / CNN) | "
              + " | ".join(f"detector {c}" for c in CELLS) + " | label judged | a judged |",
-             "|---|---|---|---|" + "---|" * len(CELLS) + "---|---|"]
+             "|---|---|---|---|---|" + "---|" * len(CELLS) + "---|---|"]
     for gen, kind in fills:
         recs = [f for f in result["fills"] if f["task"] == task and f["generator"] == gen
                 and f["kind"] == kind]
@@ -314,7 +318,9 @@ def _fill_lines(result, task, tc):
         lines.append(
             f"| {gen} / {kind} | {np.mean([f['generation_wall_s'] for f in recs]):.0f} "
             f"| {pm([f['detector']['overall'] for f in recs])} "
-            f"| {pm([f['detector'].get('overall_cnn') for f in recs])} | " + " | ".join(cells)
+            f"| {pm([f['detector'].get('overall_cnn') for f in recs])} "
+            f"| {pm([f['detector'].get('matched') for f in recs])} / "
+            f"{pm([f['detector'].get('matched_cnn') for f in recs])} | " + " | ".join(cells)
             + f" | {pm([f.get('minority_label_fidelity') for f in recs])} "
             f"| {pm([f.get('minority_attribute_fidelity') for f in recs])} |")
     return lines
@@ -358,6 +364,11 @@ def what_it_shows(result, task, tc):
             out.append(f"Its fill's detector accuracy {max(dets):.3f} (the higher of logistic "
                        f"regression and CNN; goal <= {GOALS['detector']:.2f}: "
                        f"{'met' if ok else 'not met'}).")
+        matched = [rows[sel]["metrics"].get(k) for k in ("detector_matched",
+                                                         "detector_matched_cnn")]
+        if any(matched):
+            out.append("Cell-matched (only the look can tell): " + " / ".join(
+                f"{m['mean']:.3f}" if m else "—" for m in matched) + " (LR / CNN).")
     cannot = [f"`{m}`" for m, r in rows.items() if r["status"] != "ok"]
     if cannot:
         out.append(f"Not run (reason in the table): {', '.join(cannot)}.")

@@ -63,7 +63,10 @@ same epochs, batch and learning rate):
   fine-tuned on the real rows), ``mixup`` (``mixup_pairing="real_synthetic"``),
   ``dfr`` (``RetrainClassifier(balance="group")`` on top, re-fitted on real
   rows; on an unseen task on the filled rows, the only rows of the empty
-  cells). The net learns which rows were generated from
+  cells), ``regen`` and ``regen_dfr`` (the fill with every real row redrawn by
+  the generator, ``regenerate_real=0.5``, so that real and generated rows share
+  its look; then as ``fill`` and as ``dfr``, whose head is re-fitted on the
+  real rows as they are). The net learns which rows were generated from
   ``SyntheticAwareClassifier``. ``--methods`` takes names or shell patterns
   (``'synaug_factorized_*'``); the default is every baseline and every
   joint / factorized / pretrained variant.
@@ -74,7 +77,9 @@ real-vs-generated detector (logistic regression on pixels, 5-fold
 cross-validated, as many real as generated rows): over the whole filled
 training set (does "generated" carry information a net could use? also by the
 rows' small CNN, ``--cnn-detector-folds``-fold; the goal is judged on the
-higher of the two) and per cell (a cell without real training rows is compared
+higher of the two), cell-matched (as many real as generated rows from each
+cell, so that only their look, not the cells they sit in, tells them apart;
+both detectors) and per cell (a cell without real training rows is compared
 with real images of that cell from the judge pool); and by two small CNNs
 trained on other real images where ``a`` is independent of the label (share
 of generated minority rows given the intended label and ``a``).
@@ -131,6 +136,7 @@ from _groups_methods import (
     BASELINES,
     cannot_run_reason,
     evaluate,
+    fill_kind,
     fit_baseline,
     fit_synaug,
     parse_synaug,
@@ -397,12 +403,11 @@ def task_config(task_name, task):
 
 
 def needed_fills(methods, reasons):
-    """``(generator, kind)`` fills the runnable SynAug rows read: kind ``fill`` or ``share``."""
+    """``(generator, kind)`` fills the runnable SynAug rows read (kinds: ``fill_kind``)."""
     out = []
     for method in methods:
         if method.startswith("synaug_") and reasons[method] is None:
-            gen, variant = parse_synaug(method)
-            fill = (gen, "share" if variant == "share" else "fill")
+            fill = (parse_synaug(method)[0], fill_kind(method))
             if fill not in out:
                 out.append(fill)
     return out
@@ -441,8 +446,8 @@ def run_task(task_name, args, folder):
             else:
                 fills.append(record)
         for method in args.methods:
-            gen = parse_synaug(method)[0] if method.startswith("synaug_") else None
-            fill_failed = failed.get((gen, "share" if method.endswith("_share") else "fill"))
+            fill_failed = method.startswith("synaug_") and failed.get(
+                (parse_synaug(method)[0], fill_kind(method)))
             stem = f"{part_name(args, method, uses_pretrained(method))}__seed{seed}"
             if fill_failed and reasons[method] is None:  # not stored: a re-run tries again
                 record = {"task": task_name, "method": method, "seed": seed,
@@ -465,11 +470,10 @@ def run_fill(ctx, gen, kind, seed):
             judges, ctx["cfg"]["judges"] = train_judges(task, args)
             ctx["judges"].append(judges)
             (ctx["folder"] / "judges_info.json").write_text(json.dumps(ctx["cfg"]["judges"]))
-        share = args.synthetic_share if kind == "share" else None
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                return {**head, **prepare_fill(gen, share, task, args, seed, ctx["folders"],
+                return {**head, **prepare_fill(gen, kind, task, args, seed, ctx["folders"],
                                                ctx["bank"], ctx["judges"][0])}
         except Exception as exc:  # its rows say so
             return {**head, "status": "failed",

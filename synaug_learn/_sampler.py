@@ -24,7 +24,7 @@ from sklearn.utils.validation import _check_feature_names
 from ._cells import apply_synthetic_share, check_composable, grid_cells, grid_targets
 from ._fill import check_cache_dir, fill, fit_generator, make_bank
 from .generators import check_generator, generator_can_compose
-from .utils import check_device, check_groups, check_images
+from .utils import check_device, check_groups, check_images, derive_seed
 
 __all__ = ["SynAugSampler"]
 
@@ -118,6 +118,19 @@ class SynAugSampler(BaseOverSampler):
         targets stay balanced; the largest cell gets exactly this share and
         smaller cells more (all real rows are kept). ``synthetic_share_``
         holds the share reached per cell. ``None``: fill the deficits only.
+    regenerate_real : float or None, default=None
+        In (0, 1]: every real row of the output is redrawn by the fitted
+        generator from a copy of itself noised this far into the schedule
+        (SDEdit, the generator's ``edit``), so real and generated rows both
+        carry the generator's look and "looks generated" no longer tells a
+        classifier which rows -- and so which cells -- were filled. The
+        content of each real row stays (its class, its group); the larger
+        the value, the more of its look is the generator's. Needs a
+        generator with ``edit`` (e.g.
+        :class:`~synaug_learn.generators.ConditionalDiffusionGenerator`).
+        ``None`` keeps the real rows as they are. The test images are not
+        redrawn: re-train the head on the real rows
+        (:class:`~synaug_learn.RetrainClassifier`) to bring it back to them.
     cache_dir : str or path-like, default=None
         Folder of the on-disk synthetic bank. Generated rows are stored there,
         content-addressed by the generator's fingerprint, the seed and the
@@ -187,7 +200,8 @@ class SynAugSampler(BaseOverSampler):
         Fraction of generated rows per class (or ``(class, group)`` cell) of
         the output.
     n_original_ : int
-        Number of rows passed in; the first ``n_original_`` output rows are them.
+        Number of rows passed in; the first ``n_original_`` output rows are
+        them (redrawn by the generator with ``regenerate_real``).
     input_shape_ : tuple
         Shape of one sample.
     groups_resampled_ : ndarray or None
@@ -231,6 +245,7 @@ class SynAugSampler(BaseOverSampler):
         "fill_ratio": [Interval(numbers.Real, 0, 1, closed="right")],
         "fill_grid": ["boolean"],
         "synthetic_share": [None, Interval(numbers.Real, 0, 1, closed="neither")],
+        "regenerate_real": [None, Interval(numbers.Real, 0, 1, closed="right")],
         "cache_dir": [None, str, os.PathLike],
         "backend": [StrOptions({"local", "ray"})],
         "ray_options": [None, dict],
@@ -253,6 +268,7 @@ class SynAugSampler(BaseOverSampler):
         fill_ratio=1.0,
         fill_grid=False,
         synthetic_share=None,
+        regenerate_real=None,
         cache_dir=None,
         backend="local",
         ray_options=None,
@@ -269,6 +285,7 @@ class SynAugSampler(BaseOverSampler):
         self.fill_ratio = fill_ratio
         self.fill_grid = fill_grid
         self.synthetic_share = synthetic_share
+        self.regenerate_real = regenerate_real
         self.cache_dir = cache_dir
         self.backend = backend
         self.ray_options = ray_options
@@ -376,6 +393,13 @@ class SynAugSampler(BaseOverSampler):
         else:
             check_generator(self.generator)
             generator, verbose = clone(self.generator), self.verbose
+        if self.regenerate_real is not None and not callable(getattr(generator, "edit", None)):
+            raise ValueError(
+                f"regenerate_real={self.regenerate_real!r} redraws the real rows with the "
+                f"generator's edit(X, y, groups, strength=...), which "
+                f"{type(generator).__name__} does not have; use a generator that edits "
+                "images (e.g. ConditionalDiffusionGenerator) or regenerate_real=None."
+            )
         device = generator.get_params().get("device") if hasattr(generator, "get_params") else None
         if isinstance(device, str) and device != "auto":  # fail before any work
             try:
@@ -487,7 +511,10 @@ class SynAugSampler(BaseOverSampler):
         strata = zip(y_new.tolist(), g_new.tolist() if groups is not None else [None] * len(y_new))
         self.sampling_strategy_ = dict(Counter(
             label if groups is None else (label, group) for label, group in strata))
-        X_res = np.concatenate([X, X_new.astype(X.dtype, copy=False)])
+        X_real = X if self.regenerate_real is None else self.generator_.edit(
+            X, y, groups, strength=self.regenerate_real,
+            random_state=derive_seed(base_seed, "regenerate_real")).astype(X.dtype, copy=False)
+        X_res = np.concatenate([X_real, X_new.astype(X.dtype, copy=False)])
         y_res = np.concatenate([y, y_new.astype(y.dtype, copy=False)])
         self.synthetic_mask_ = np.r_[np.zeros(len(X), bool), np.ones(len(X_new), bool)]
         self.groups_resampled_ = (

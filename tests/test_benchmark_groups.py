@@ -76,9 +76,31 @@ def test_seed_and_method_options(groups_module):
     assert groups_module.parse_seeds("0,4") == [0, 4]
     assert groups_module.resolve_methods(["synaug_factorized_*", "erm"]) == [
         "erm", "synaug_factorized_fill", "synaug_factorized_share",
-        "synaug_factorized_two_stage", "synaug_factorized_mixup", "synaug_factorized_dfr"]
+        "synaug_factorized_two_stage", "synaug_factorized_mixup", "synaug_factorized_dfr",
+        "synaug_factorized_regen", "synaug_factorized_regen_dfr"]
     with pytest.raises(SystemExit):
         groups_module.resolve_methods(["synaug_nope"])
+
+
+def test_fill_kinds_and_the_cell_matched_detector_rows(groups_module):
+    from _groups_methods import cell_matched, fill_kind
+
+    assert [fill_kind(f"synaug_pretrained_{v}") for v in ("fill", "dfr", "share", "regen",
+                                                          "regen_dfr")] == [
+        "fill", "fill", "share", "regen", "regen"]
+    # cells (y, g): (0, 0) 50 real; (0, 1) 5 real + 45 generated; (1, 0) 4 real + 46 generated
+    y = np.r_[np.zeros(100, int), np.ones(50, int)]
+    g = np.r_[np.zeros(50, int), np.ones(50, int), np.zeros(50, int)]
+    mask = np.r_[np.zeros(55, bool), np.ones(45, bool), np.zeros(4, bool), np.ones(46, bool)]
+    real, gen = cell_matched(y, g, mask, seed=0, cap=1000)
+    assert not mask[real].any() and mask[gen].all()
+    for rows in (real, gen):  # as many real as generated rows of each cell, none repeated
+        assert len(set(rows.tolist())) == len(rows) == 9
+        assert sorted(zip(y[rows].tolist(), g[rows].tolist())) == [(0, 1)] * 5 + [(1, 0)] * 4
+    real, gen = cell_matched(y, g, mask, seed=0, cap=6)  # capped, in proportion
+    assert len(real) == len(gen) <= 6
+    assert sorted(zip(y[gen].tolist(), g[gen].tolist())) == sorted(
+        zip(y[real].tolist(), g[real].tolist()))
 
 
 METHODS = ["erm", "group_dro", "jtt", "synaug_joint_fill", "synaug_factorized_share",

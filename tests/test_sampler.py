@@ -473,3 +473,35 @@ def test_ray_backend_gives_the_local_rows(long_tailed, tmp_path):
     remote, _ = sampler.fit_resample(X, y)
     np.testing.assert_array_equal(remote, local)
     assert sampler.bank_stats_["generated"] == 50
+
+
+def test_regenerate_real_redraws_the_real_rows_and_keeps_the_generated_ones():
+    rng = np.random.RandomState(0)
+    X = rng.randint(0, 256, size=(24, 8, 8)).astype(np.uint8)
+    y, groups = np.repeat([0, 1], 12), np.tile([0, 0, 0, 1], 6)
+    gen = ConditionalDiffusionGenerator(block_out_channels=(8, 16), max_steps=2,
+                                        num_inference_steps=4, random_state=0)
+    params = dict(generator=gen, report=False, random_state=0)
+    X_plain, y_plain = SynAugSampler(**params).fit_resample(X, y, groups=groups)
+    changes = []
+    for strength in (0.25, 1.0):
+        sampler = SynAugSampler(regenerate_real=strength, **params)
+        X_res, y_res = sampler.fit_resample(X, y, groups=groups)
+        n = sampler.n_original_
+        # the same rows, labels and generated rows as without it; only the real rows change
+        np.testing.assert_array_equal(y_res, y_plain)
+        np.testing.assert_array_equal(X_res[n:], X_plain[n:])
+        assert not sampler.synthetic_mask_[:n].any() and sampler.synthetic_mask_[n:].all()
+        changes.append(np.abs(X_res[:n].astype(float) - X).mean())
+    assert 0 < changes[0] < changes[1]  # a lower strength keeps more of each real row
+
+
+def test_regenerate_real_needs_a_generator_that_edits_before_any_work(long_tailed, tmp_path):
+    X, y = long_tailed
+    bank = tmp_path / "bank"
+    sampler = SynAugSampler(generator=MustNotFit(), regenerate_real=0.3, cache_dir=str(bank))
+    with pytest.raises(ValueError, match=r"regenerate_real=0.3 .* MustNotFit does not have"):
+        sampler.fit_resample(X, y)
+    assert not bank.exists()
+    with pytest.raises(ValueError, match="'regenerate_real' parameter"):
+        SynAugSampler(generator=MustNotFit(), regenerate_real=0.0).fit_resample(X, y)

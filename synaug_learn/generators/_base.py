@@ -23,6 +23,12 @@ A generator is a scikit-learn estimator with three methods:
     (e.g. ``ConditionalDiffusionGenerator(conditioning="factorized")``).
     It answers from the parameters alone, before ``fit``, so a sampler asked
     for such a cell fails before any work when the generator cannot compose.
+``edit(X, y, groups=None, *, strength, random_state=None)`` (optional)
+    Each row of ``X`` redrawn by the generator from a noised copy of itself
+    (SDEdit), conditioned on its own ``(label, group)``: same shape and dtype,
+    row ``i``'s noise seeded from ``(random_state, i)`` alone. A sampler's
+    ``regenerate_real`` passes the real rows through it, so that real and
+    generated rows carry the same generator's look.
 
 ``generate`` must be a pure function of ``(fitted state, n_per_stratum,
 random_state)`` so that the bank can regenerate any shard alone.

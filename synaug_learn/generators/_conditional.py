@@ -13,7 +13,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ..utils import ImageFormat, check_device, check_is_fitted, jsonable
+from ..utils import ImageFormat, check_device, check_is_fitted, derive_seed, jsonable
 from ._base import BaseGenerator, novelty_report
 from ._pretrained import (
     CONFIG_NAME,
@@ -27,6 +27,7 @@ from ._sampling import (
     TIMESTEP_SPACINGS,
     check_guidance_interval,
     denoise,
+    edit_start,
     make_scheduler,
     resolve_batch_size,
 )
@@ -905,25 +906,121 @@ class ConditionalDiffusionGenerator(BaseGenerator):
                 torch.randn((c, side, side), generator=torch.Generator().manual_seed(s))
                 for s in chunk
             ]).to(self.device)
-            # A fresh scheduler per batch: the multistep solvers keep past predictions.
-            scheduler = make_scheduler(self.scheduler, self._num_train_timesteps,
-                                       self.timestep_spacing, self._prediction_type)
-            if self.conditioning == "factorized" and self.guidance_rule == "composable":
-                x = self._denoise_composable(x, label, scheduler, weights, interval)
-            else:
-                x = denoise(self.unet_, x, label, null, scheduler, self.num_inference_steps,
-                            weights[0], interval)
+            x = self._denoise(x, label, null, weights, interval)
             out.append(self._from_unet(x.float().cpu()).numpy())
         return self.image_format_.from_nchw(np.concatenate(out))
 
-    def _denoise_composable(self, x, label, scheduler, weights, interval):
-        from ._factorized import denoise_composable
+    def _new_scheduler(self):
+        # A fresh scheduler per batch: the multistep solvers keep past predictions.
+        return make_scheduler(self.scheduler, self._num_train_timesteps,
+                              self.timestep_spacing, self._prediction_type)
 
-        emb = self.unet_.class_embedding
-        c, g = divmod(int(label), emb.n_groups + 1)
-        return denoise_composable(
-            self.unet_, x, label, emb.index(c, emb.n_groups), emb.index(emb.n_classes, g),
-            emb.null_index, scheduler, self.num_inference_steps, weights, interval)
+    def _denoise(self, x, label, null, weights, interval, scheduler=None, start=0):
+        """The guided reverse process of class index ``label`` from ``timesteps[start]``."""
+        scheduler = scheduler or self._new_scheduler()
+        if self.conditioning == "factorized" and self.guidance_rule == "composable":
+            from ._factorized import denoise_composable
+
+            emb = self.unet_.class_embedding
+            c, g = divmod(int(label), emb.n_groups + 1)
+            return denoise_composable(
+                self.unet_, x, label, emb.index(c, emb.n_groups), emb.index(emb.n_classes, g),
+                emb.null_index, scheduler, self.num_inference_steps, weights, interval, start)
+        return denoise(self.unet_, x, label, null, scheduler, self.num_inference_steps,
+                       weights[0], interval, start)
+
+    def edit(self, X, y, groups=None, *, strength=0.3, random_state=None):
+        """Redraw each image from a noised copy of itself, conditioned on its own stratum.
+
+        SDEdit (Meng et al., ICLR 2022), as diffusers' image-to-image
+        pipelines do it: each row is noised to the timestep about ``strength``
+        of the way into the schedule and denoised from there with this
+        generator's sampler and guidance, conditioned on its ``(label, group)``.
+        Near 0 returns the image nearly unchanged; 1 is a fresh sample. The
+        result keeps the image's content and takes the generator's look, which
+        is what :class:`~synaug_learn.SynAugSampler`'s ``regenerate_real``
+        uses so that "looks generated" tells nothing about a row's cell.
+
+        Parameters
+        ----------
+        X : array-like
+            Images in the fitted format (shape and layout).
+        y : array-like of shape (n_samples,)
+            Their labels; each ``(label, group)`` must be a stratum this
+            generator can draw.
+        groups : array-like of shape (n_samples,) or None, default=None
+            Their groups, when the generator was fitted with groups.
+        strength : float in (0, 1], default=0.3
+            How far into the schedule each image is noised.
+        random_state : int, RandomState or None, default=None
+            Base seed; row ``i``'s noise is seeded from ``random_state`` and ``i``
+            alone, so a row's edit does not depend on the other rows.
+
+        Returns
+        -------
+        X_edit : ndarray
+            Same shape and dtype as ``X``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from synaug_learn.generators import ConditionalDiffusionGenerator
+        >>> X = np.random.RandomState(0).randint(0, 255, size=(8, 8, 8)).astype(np.uint8)
+        >>> gen = ConditionalDiffusionGenerator(block_out_channels=(16, 32), max_steps=1,
+        ...                                     num_inference_steps=4, random_state=0)
+        >>> gen = gen.fit(X, np.repeat([0, 1], 4))
+        >>> X_edit = gen.edit(X, np.repeat([0, 1], 4), strength=0.5, random_state=0)
+        >>> X_edit.shape, X_edit.dtype
+        ((8, 8, 8), dtype('uint8'))
+        """
+        self._check_fitted()
+        X, y, groups = self._check_edit_input(X, y, groups, strength)
+        fmt, weights = self.image_format_, self._check_guidance_scale()
+        interval = check_guidance_interval(self.guidance_interval)
+        x0 = self._to_unet(fmt.to_nchw(X))
+        out = np.empty(x0.shape, dtype=np.float32)
+        base, batch = derive_seed(random_state), resolve_batch_size(
+            self.generation_batch_size, self.device)
+        for stratum in dict.fromkeys(zip(y.tolist(), groups.tolist())):
+            rows = np.flatnonzero((y == stratum[0]) & (groups == stratum[1]))
+            label = self._model_index(self._check_stratum(stratum))
+            for start in range(0, len(rows), batch):
+                chunk = rows[start: start + batch]
+                out[chunk] = self._edit_batch(x0[chunk], chunk, base, label, strength,
+                                              weights, interval)
+        import torch
+
+        return fmt.from_nchw(self._from_unet(torch.from_numpy(out)).numpy())
+
+    def _edit_batch(self, x0, rows, base, label, strength, weights, interval):
+        """One batch of :meth:`edit` in the UNet's layout, rows noised by their own seeds."""
+        import torch
+
+        scheduler = self._new_scheduler()
+        start = edit_start(scheduler, self.num_inference_steps, strength)
+        noise = torch.stack([
+            torch.randn(x0.shape[1:], generator=torch.Generator().manual_seed(
+                derive_seed(base, "edit", int(i)))) for i in rows])
+        t = scheduler.timesteps[start: start + 1]
+        x = scheduler.add_noise(torch.from_numpy(x0), noise, t).to(self.device)
+        x = self._denoise(x, label, self._null_index(), weights, interval, scheduler, start)
+        return x.float().cpu().numpy()
+
+    def _check_edit_input(self, X, y, groups, strength):
+        """``edit``'s arguments checked before any work: ``(X, y, groups)`` as arrays."""
+        if not isinstance(strength, numbers.Real) or not 0 < strength <= 1:
+            raise ValueError(f"strength must be a float in (0, 1]; got {strength!r}.")
+        X, y = np.asarray(X), np.asarray(y)
+        if X.shape[1:] != tuple(self.sample_shape_) or len(X) != len(y):
+            raise ValueError(
+                f"X must hold images of shape {tuple(self.sample_shape_)}, one per label in "
+                f"y; got X of shape {X.shape} and {len(y)} labels.")
+        if self.has_groups_ and groups is None:
+            raise ValueError("this generator was fitted with groups: pass edit(X, y, groups=...).")
+        groups = np.full(len(y), None, dtype=object) if groups is None else np.asarray(groups)
+        for stratum in dict.fromkeys(zip(y.tolist(), groups.tolist())):
+            self._model_index(self._check_stratum(stratum))
+        return X, y, groups
 
     # ------------------------------------------------------------------ identity
     def _check_fitted(self):

@@ -127,18 +127,19 @@ def check_guidance_scale(guidance_scale, rule="joint", param_name="guidance_scal
 
 
 def denoise_composable(unet, x, cell, class_only, group_only, null_label, scheduler,
-                       num_inference_steps, weights, guidance_interval=None):
+                       num_inference_steps, weights, guidance_interval=None, start=0):
     """Reverse process with the composable rule ``eps(0) + w_c d_c + w_g d_g``.
 
     ``cell``, ``class_only``, ``group_only`` and ``null_label`` are the
     ``class_labels`` of ``(c, g)``, ``(c, 0)``, ``(0, g)`` and ``(0, 0)``.
     Guided steps (see :func:`~synaug_learn.generators._sampling.guided_steps`)
-    cost three network passes; the others one pass of ``eps(c, g)``.
+    cost three network passes; the others one pass of ``eps(c, g)``. ``start``
+    skips the schedule's first steps, as in :func:`~synaug_learn.generators._sampling.denoise`.
     """
     w_c, w_g = weights if len(weights) == 2 else (weights[0], weights[0])
     num_train = scheduler.config.num_train_timesteps
     scheduler.set_timesteps(num_inference_steps)
-    timesteps = scheduler.timesteps
+    timesteps = scheduler.timesteps[start:]
     # (1, 1) is still a composition, not "no guidance": every step in the interval is guided.
     guided = guided_steps(timesteps.tolist(), num_train, 0.0, guidance_interval)
     n = len(x)

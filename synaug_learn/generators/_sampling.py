@@ -15,6 +15,7 @@ __all__ = [
     "TIMESTEP_SPACINGS",
     "check_guidance_interval",
     "denoise",
+    "edit_start",
     "guided_steps",
     "make_scheduler",
     "passes_per_image",
@@ -170,19 +171,21 @@ def resolve_batch_size(generation_batch_size, device):
 
 
 def denoise(unet, x, label, null_label, scheduler, num_inference_steps, guidance_scale=1.5,
-            guidance_interval=None):
+            guidance_interval=None, start=0):
     """Run ``scheduler``'s reverse process from noise ``x`` for class index ``label``.
 
     On guided steps (see :func:`guided_steps`) the conditional and the
     unconditional ("no condition" row ``null_label``) predictions come from
     one batched pass and are mixed as ``eps_u + s * (eps_c - eps_u)``; the
-    other steps cost one conditional pass. Returns the denoised batch.
+    other steps cost one conditional pass. ``start`` skips the first steps of
+    the schedule: ``x`` is then a noised image at ``timesteps[start]`` (an
+    edit, see :func:`edit_start`). Returns the denoised batch.
     """
     import torch
 
     num_train = scheduler.config.num_train_timesteps
     scheduler.set_timesteps(num_inference_steps)
-    timesteps = scheduler.timesteps
+    timesteps = scheduler.timesteps[start:]
     guided = guided_steps(timesteps.tolist(), num_train, guidance_scale, guidance_interval)
     n = len(x)
     cond = torch.full((n,), label, dtype=torch.long, device=x.device)
@@ -196,3 +199,15 @@ def denoise(unet, x, label, null_label, scheduler, num_inference_steps, guidance
                 eps = unet(x, t, class_labels=cond).sample
             x = scheduler.step(eps, t, x).prev_sample
     return x
+
+
+def edit_start(scheduler, num_inference_steps, strength):
+    """Index of the first of ``num_inference_steps`` timesteps an edit at ``strength`` runs.
+
+    As diffusers' image-to-image pipelines (SDEdit): about ``strength`` of the
+    schedule runs, from the timestep the image is noised to; at least one step.
+    ``scheduler`` gets its timesteps set.
+    """
+    scheduler.set_timesteps(num_inference_steps)
+    n = len(scheduler.timesteps)
+    return min(n - 1, n - int(n * strength))

@@ -463,3 +463,49 @@ def test_every_shipped_generator_is_listed_verified_and_documented(name):
     gen = ConditionalDiffusionGenerator.from_pretrained(name)
     assert gen.get_params()["pretrained"] == name
     assert gen.can_compose() == name.endswith("-factorized")
+
+
+@pytest.fixture(scope="module")
+def shipped_samples():
+    """The shipped generator and 12 of its own images of two classes (stand-ins for real rows)."""
+    gen = ConditionalDiffusionGenerator.from_pretrained("fashion-mnist-small",
+                                                        num_inference_steps=10)
+    X0 = np.zeros((4, 28, 28), np.uint8)
+    gen.fit(X0, [3, 3, 9, 9])  # a pretrained generator only reads the format and classes
+    X, y, _ = gen.generate({(3, None): 6, (9, None): 6}, random_state=0)
+    return gen, X, y
+
+
+def test_edit_keeps_more_of_the_image_the_lower_the_strength(shipped_samples):
+    gen, X, y = shipped_samples
+    change = {}
+    for strength in (0.1, 0.5, 1.0):
+        X_edit = gen.edit(X, y, strength=strength, random_state=0)
+        assert X_edit.shape == X.shape and X_edit.dtype == X.dtype
+        change[strength] = np.abs(X_edit.astype(float) - X).mean()
+    print("mean absolute change (0-255) by strength:", change)
+    assert 0 < change[0.1] < change[0.5] < change[1.0]
+    assert change[0.1] < 0.5 * change[1.0]
+
+
+def test_edit_rows_are_reproducible_and_independent_of_the_others(shipped_samples):
+    gen, X, y = shipped_samples
+    X_edit = gen.edit(X, y, strength=0.5, random_state=0)
+    np.testing.assert_array_equal(gen.edit(X, y, strength=0.5, random_state=0), X_edit)
+    # row i's noise depends on (random_state, i) alone, not on its batch or the other strata
+    np.testing.assert_array_equal(gen.edit(X[:4], y[:4], strength=0.5, random_state=0),
+                                  X_edit[:4])
+    assert not np.array_equal(gen.edit(X, y, strength=0.5, random_state=1), X_edit)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"strength": 0}, r"strength must be a float in \(0, 1\]; got 0"),
+    ({"strength": 1.5}, r"strength must be a float in \(0, 1\]; got 1.5"),
+    ({"y": [3, 4]}, "4"),
+    ({"X": np.zeros((2, 14, 14), np.uint8)}, r"X must hold images of shape \(28, 28\)"),
+])
+def test_edit_bad_input_names_the_argument(shipped_samples, kwargs, match):
+    gen, X, y = shipped_samples
+    args = {"X": X[:2], "y": y[:2], "strength": 0.5, **kwargs}
+    with pytest.raises(ValueError, match=match):
+        gen.edit(args.pop("X"), args.pop("y"), **args)
