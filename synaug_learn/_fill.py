@@ -24,6 +24,11 @@ one batch whatever the size of the deficit (a shard-mode generator loses at
 most one shard). A fill holds the bank's file lock for its generator and
 seed, so a second process filling the same rows waits, then reads them back.
 
+Edited rows (``edit_rows``, the sampler's ``regenerate_real``): the input rows
+are edited ``shard_size`` at a time, each shard stored under its rows' content
+hash and the strength, so an interrupted edit loses at most one shard and a
+second call reads the edits back.
+
 Fitted generators: a generator whose ``fit`` trains is kept fitted in the
 bank only when it can be saved and restored without pickles
 (``save_pretrained`` and ``_fit_from_saved``, as
@@ -42,9 +47,9 @@ from sklearn.base import clone
 from tqdm.auto import tqdm
 
 from ._bank import SyntheticBank
-from .utils import check_count, check_strata, derive_seed, stratum_labels
+from .utils import check_count, check_strata, derive_seed, hash_array, stratum_labels
 
-__all__ = ["check_cache_dir", "fill", "fit_generator", "make_bank"]
+__all__ = ["check_cache_dir", "edit_rows", "fill", "fit_generator", "make_bank"]
 
 
 def check_cache_dir(cache_dir, param_name="cache_dir"):
@@ -354,3 +359,30 @@ def _check_returned_stratum(y_new, g_new, stratum):
             v == group for v in np.asarray(g_new).tolist()):
         raise ValueError(f"the generator returned groups other than {group!r} for stratum "
                          f"{stratum!r}.")
+
+
+def edit_rows(bank, generator, X, y, groups, strength, random_state, verbose=0):
+    """``generator.edit`` of every row of ``X``, a bank shard at a time.
+
+    Shard ``k`` (rows ``[k S, (k + 1) S)``) is keyed by the generator's
+    fingerprint, ``derive_seed(random_state)``, the strength and the hash of
+    its rows, labels and groups, and edited with
+    ``random_state=derive_seed(base, "edit", k)``: the same call gives the same
+    rows, and an interrupted one resumes losing at most one shard.
+    """
+    bank.open()
+    fp, base, size = _fingerprint(generator), derive_seed(random_state), bank.shard_size
+    out = []
+    for k, start in enumerate(tqdm(range(0, len(X), size), disable=not verbose,
+                                   desc="redrawing the real rows")):
+        rows = slice(start, start + size)
+        X_k, y_k, g_k = X[rows], y[rows], None if groups is None else groups[rows]
+        key = ("edit", f"{float(strength)!r}/{hash_array(X_k, y_k, g_k)[:32]}")
+        seeds = np.arange(start, start + len(X_k))
+        held = bank.read_shard(fp, base, key, k, seeds, "edit")
+        if held is None:
+            held = np.asarray(generator.edit(X_k, y_k, g_k, strength=strength,
+                                             random_state=derive_seed(base, "edit", k)))
+            bank.write_shard(fp, base, key, k, held, seeds, "edit")
+        out.append(held)
+    return np.concatenate(out) if out else X[:0]

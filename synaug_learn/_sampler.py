@@ -22,9 +22,9 @@ from sklearn.utils.multiclass import check_classification_targets, type_of_targe
 from sklearn.utils.validation import _check_feature_names
 
 from ._cells import apply_synthetic_share, check_composable, grid_cells, grid_targets
-from ._fill import check_cache_dir, fill, fit_generator, make_bank
+from ._fill import check_cache_dir, edit_rows, fill, fit_generator, make_bank
 from .generators import check_generator, generator_can_compose
-from .utils import check_device, check_groups, check_images, derive_seed
+from .utils import check_device, check_groups, check_images
 
 __all__ = ["SynAugSampler"]
 
@@ -511,9 +511,9 @@ class SynAugSampler(BaseOverSampler):
         strata = zip(y_new.tolist(), g_new.tolist() if groups is not None else [None] * len(y_new))
         self.sampling_strategy_ = dict(Counter(
             label if groups is None else (label, group) for label, group in strata))
-        X_real = X if self.regenerate_real is None else self.generator_.edit(
-            X, y, groups, strength=self.regenerate_real,
-            random_state=derive_seed(base_seed, "regenerate_real")).astype(X.dtype, copy=False)
+        X_real = X if self.regenerate_real is None else edit_rows(
+            bank, self.generator_, X, y, groups, self.regenerate_real, base_seed,
+            verbose=getattr(self, "_verbose", 0)).astype(X.dtype, copy=False)
         X_res = np.concatenate([X_real, X_new.astype(X.dtype, copy=False)])
         y_res = np.concatenate([y, y_new.astype(y.dtype, copy=False)])
         self.synthetic_mask_ = np.r_[np.zeros(len(X), bool), np.ones(len(X_new), bool)]

@@ -505,3 +505,40 @@ def test_regenerate_real_needs_a_generator_that_edits_before_any_work(long_taile
     assert not bank.exists()
     with pytest.raises(ValueError, match="'regenerate_real' parameter"):
         SynAugSampler(generator=MustNotFit(), regenerate_real=0.0).fit_resample(X, y)
+
+
+class EditingJitter(JitterGenerator):
+    """Edits by adding noise seeded by random_state; counts edited rows; can interrupt."""
+
+    edited, explode_at = 0, None
+
+    def edit(self, X, y, groups=None, *, strength=0.3, random_state=None):
+        if type(self).edited == type(self).explode_at:
+            raise KeyboardInterrupt
+        type(self).edited += len(X)
+        noise = np.random.RandomState(random_state).randint(0, 3, size=X.shape)
+        return (X + noise * strength).astype(X.dtype)
+
+
+def test_interrupted_redrawing_of_real_rows_resumes_losing_at_most_one_shard(tmp_path):
+    from synaug_learn._bank import SyntheticBank
+    from synaug_learn._fill import edit_rows
+
+    rng = np.random.RandomState(0)
+    X, y = rng.randint(0, 200, size=(10, 8, 8)).astype(np.uint8), np.repeat([0, 1], 5)
+    gen = EditingJitter().fit(X, y)
+    EditingJitter.edited, EditingJitter.explode_at = 0, 8  # shards of 4 rows: the third fails
+    with pytest.raises(KeyboardInterrupt):
+        edit_rows(SyntheticBank(tmp_path, shard_size=4), gen, X, y, None, 1.0, random_state=0)
+    EditingJitter.explode_at = None
+    X_edit = edit_rows(SyntheticBank(tmp_path, shard_size=4), gen, X, y, None, 1.0, 0)
+    assert EditingJitter.edited == 8 + 2  # the two stored shards were read back
+    fresh = edit_rows(SyntheticBank(None, shard_size=4), gen, X, y, None, 1.0, 0)
+    np.testing.assert_array_equal(X_edit, fresh)
+    assert not np.array_equal(X_edit, X)
+    # other rows or another strength are other shards, never the stored edits
+    before = EditingJitter.edited
+    edit_rows(SyntheticBank(tmp_path, shard_size=4), gen, X[::-1].copy(), y[::-1].copy(),
+              None, 1.0, 0)
+    edit_rows(SyntheticBank(tmp_path, shard_size=4), gen, X, y, None, 2.0, 0)
+    assert EditingJitter.edited == before + 20
