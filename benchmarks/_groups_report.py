@@ -37,8 +37,7 @@ def _fill_metrics(task, method, seeds, fills):
     values = {"generation_wall_s": [f["generation_wall_s"] for f in recs],
               "detector_overall": [f["detector"]["overall"] for f in recs],
               "detector_overall_cnn": [f["detector"].get("overall_cnn") for f in recs],
-              "detector_matched": [f["detector"].get("matched") for f in recs],
-              "detector_matched_cnn": [f["detector"].get("matched_cnn") for f in recs]}
+              "detector_matched": [f["detector"].get("matched") for f in recs]}
     for cell in CELLS:
         values[f"detector_{cell}"] = [f["detector"]["cells"].get(cell) for f in recs]
     for key in ("minority_label_fidelity", "minority_attribute_fidelity"):
@@ -297,14 +296,14 @@ def _fill_lines(result, task, tc):
              "pixels, 5-fold CV; and the rows' small CNN, k-fold; 0.5 = indistinguishable) "
              "over the whole filled training set, cell-matched (as many real as generated "
              "rows from each cell, so that only their look tells them apart, not the cells "
-             "they sit in; runs before this column was added lack it) "
+             "they sit in; logistic regression; runs before this column was added lack it) "
              "and per cell (a cell without real training rows against real judge-pool images "
              "of it); share of generated minority-cell rows that judges trained without the "
              "shortcut give the intended label / a (on real test images of those cells: "
              f"{j.get('label_accuracy_test_minority_cells', float('nan')):.3f} / "
              f"{j.get('attribute_accuracy_test_minority_cells', float('nan')):.3f}).", "",
              "| generator / kind | generation s | detector, whole set | CNN detector, whole set | "
-             "cell-matched (LR / CNN) | "
+             "cell-matched | "
              + " | ".join(f"detector {c}" for c in CELLS) + " | label judged | a judged |",
              "|---|---|---|---|---|" + "---|" * len(CELLS) + "---|---|"]
     for gen, kind in fills:
@@ -319,8 +318,7 @@ def _fill_lines(result, task, tc):
             f"| {gen} / {kind} | {np.mean([f['generation_wall_s'] for f in recs]):.0f} "
             f"| {pm([f['detector']['overall'] for f in recs])} "
             f"| {pm([f['detector'].get('overall_cnn') for f in recs])} "
-            f"| {pm([f['detector'].get('matched') for f in recs])} / "
-            f"{pm([f['detector'].get('matched_cnn') for f in recs])} | " + " | ".join(cells)
+            f"| {pm([f['detector'].get('matched') for f in recs])} | " + " | ".join(cells)
             + f" | {pm([f.get('minority_label_fidelity') for f in recs])} "
             f"| {pm([f.get('minority_attribute_fidelity') for f in recs])} |")
     return lines
@@ -364,11 +362,13 @@ def what_it_shows(result, task, tc):
             out.append(f"Its fill's detector accuracy {max(dets):.3f} (the higher of logistic "
                        f"regression and CNN; goal <= {GOALS['detector']:.2f}: "
                        f"{'met' if ok else 'not met'}).")
-        matched = [rows[sel]["metrics"].get(k) for k in ("detector_matched",
-                                                         "detector_matched_cnn")]
-        if any(matched):
-            out.append("Cell-matched (only the look can tell): " + " / ".join(
-                f"{m['mean']:.3f}" if m else "—" for m in matched) + " (LR / CNN).")
+        m = rows[sel]["metrics"]
+        per_cell = [f"{c} {m[f'detector_{c}']['mean']:.3f}" for c in CELLS
+                    if m.get(f"detector_{c}")]
+        if m.get("detector_matched"):
+            out.append(f"Where only the look can tell (logistic regression): cell-matched "
+                       f"{m['detector_matched']['mean']:.3f}; per cell "
+                       + ", ".join(per_cell) + ".")
     cannot = [f"`{m}`" for m, r in rows.items() if r["status"] != "ok"]
     if cannot:
         out.append(f"Not run (reason in the table): {', '.join(cannot)}.")

@@ -79,7 +79,8 @@ training set (does "generated" carry information a net could use? also by the
 rows' small CNN, ``--cnn-detector-folds``-fold; the goal is judged on the
 higher of the two), cell-matched (as many real as generated rows from each
 cell, so that only their look, not the cells they sit in, tells them apart;
-both detectors) and per cell (a cell without real training rows is compared
+logistic regression: a minority-cell fill leaves ~100 such rows a side, too
+few for the CNN to train) and per cell (a cell without real training rows is compared
 with real images of that cell from the judge pool); and by two small CNNs
 trained on other real images where ``a`` is independent of the label (share
 of generated minority rows given the intended label and ``a``).
