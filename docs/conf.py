@@ -114,6 +114,7 @@ html_sidebars = {"index": [], "getting_started": [], "benchmarks": []}
 BENCHMARKS = {
     "long_tail": "python benchmarks/long_tail.py",
     "long_tail_domain_shift": "make bench-long-tail-domain-shift",
+    "long_tail_domain_shift_budget_1000": "make bench-long-tail-domain-shift-budget",
     "long_tail_budget_1000": "make bench-long-tail-budget",
     "long_tail_budget_3000": "make bench-long-tail-budget",
     "long_tail_no_validation": "python benchmarks/long_tail.py --seeds 3 --threads 1",
