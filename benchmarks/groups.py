@@ -90,8 +90,8 @@ written to ``--work`` (default ``benchmarks/.work/groups``) as it finishes, and
 a re-run with the same settings reuses them (and the trained generators);
 ``--seeds 0:2``, ``--tasks``, ``--methods`` split a long run, and
 ``--merge A.json B.json ... --out DIR`` joins the results files of the pieces.
-Writes ``OUT/groups.{md,json}``; ``--render`` rewrites the markdown from the
-json (e.g. after adding hand-written ``"notes"``).
+Writes ``OUT/NAME.{md,json}`` (``--name``, default ``groups``); ``--render``
+rewrites the markdown from the json (e.g. after adding hand-written ``"notes"``).
 
 The full run (4 tasks, 5 seeds, default methods) in pieces of at most ~45 min
 each, as measured with short runs at full data size on a loaded 2-core machine
@@ -157,7 +157,7 @@ DEFAULT_METHODS = (*BASELINES, *synaug_methods(("joint", "factorized", "pretrain
 WORK = Path(__file__).resolve().parent / ".work" / NAME
 # arguments that do not change any number (where to write, which pieces to run)
 NOT_SETTINGS = {"seeds", "tasks", "methods", "out", "work", "threads", "render", "merge",
-                "quick"}
+                "quick", "name"}
 
 
 def parse_seeds(text):
@@ -191,7 +191,9 @@ def build_parser():
     p.add_argument("--out", type=Path, default=RESULTS)
     p.add_argument("--work", type=Path, default=WORK,
                    help="per-seed results, trained generators and the bank (resumable)")
-    p.add_argument("--render", action="store_true", help="only rewrite OUT/groups.md")
+    p.add_argument("--render", action="store_true", help="only rewrite OUT/NAME.md")
+    p.add_argument("--name", default=NAME,
+                   help="results file name, OUT/NAME.{json,md} (default groups)")
     p.add_argument("--merge", nargs="+", type=Path, default=None,
                    help="join these groups.json files (pieces of one run) into OUT")
     p.add_argument("--pretrained-generator", default=None,
@@ -243,11 +245,11 @@ def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(None if argv is None else [str(a) for a in argv])
     if args.render:
-        result = json.loads((args.out / f"{NAME}.json").read_text())
-        (args.out / f"{NAME}.md").write_text(markdown(result))
+        result = json.loads((args.out / f"{args.name}.json").read_text())
+        (args.out / f"{args.name}.md").write_text(markdown(result))
         return result
     if args.merge:
-        return merge(args.merge, args.out, argv)
+        return merge(args.merge, args.out, argv, args.name)
     if args.quick:
         for key, value in QUICK.items():
             if getattr(args, key) == parser.get_default(key):
@@ -306,7 +308,8 @@ def _run(args, argv):
         t_runs, t_fills, tasks_config[task_name] = run_task(task_name, args, work / task_name)
         runs += t_runs
         fills += t_fills
-    result = build_result(NAME, runs, fills, tasks_config, config, args.seeds, args.methods)
+    result = build_result(args.name, runs, fills, tasks_config, config, args.seeds,
+                          args.methods)
     result["versions"]["git"] = revision
     result.update(command=command(argv), date=utc_now(), work=str(work),
                   total_wall_s=round(time.time() - started, 1))
@@ -338,8 +341,8 @@ def pretrained_by_task(results):
     return {task: next(iter(keys.values())) for task, keys in seen.items()}
 
 
-def merge(paths, out, argv):
-    """Join results files of pieces of one run (same settings) into ``out/groups.{json,md}``."""
+def merge(paths, out, argv, name=NAME):
+    """Join results files of pieces of one run (same settings) into ``out/NAME.{json,md}``."""
     results = [json.loads(Path(p).read_text()) for p in paths]
     first = results[0]
     for r, p in zip(results[1:], paths[1:]):
@@ -364,7 +367,7 @@ def merge(paths, out, argv):
     shared = next(iter(pretrained.values())) if len(one) == 1 else {}
     settings = {**without_pretrained(first["config"]["settings"]),
                 **{k: shared.get(k) for k in PRETRAINED_KEYS}}
-    result = build_result(NAME, runs, fills, tasks, settings, seeds, methods)
+    result = build_result(name, runs, fills, tasks, settings, seeds, methods)
     revisions = sorted({r["versions"].get("git") for r in results}, key=str)  # at each start
     result["versions"]["git"] = ", ".join(map(str, revisions))
     result.update(command=command(argv), date=utc_now(), merged_from=[str(p) for p in paths],
