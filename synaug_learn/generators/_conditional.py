@@ -980,7 +980,10 @@ class ConditionalDiffusionGenerator(BaseGenerator):
         >>> bool(change(light) < change(full))
         True
         """
+        import torch
+
         self._check_fitted()
+        self._validate_params()  # sampling parameters may have been set after fit
         X, y, groups = self._check_edit_input(X, y, groups, strength)
         fmt, weights = self.image_format_, self._check_guidance_scale()
         interval = check_guidance_interval(self.guidance_interval)
@@ -995,8 +998,6 @@ class ConditionalDiffusionGenerator(BaseGenerator):
                 chunk = rows[start: start + batch]
                 out[chunk] = self._edit_batch(x0[chunk], chunk, base, label, strength,
                                               weights, interval)
-        import torch
-
         return fmt.from_nchw(self._from_unet(torch.from_numpy(out)).numpy())
 
     def _edit_batch(self, x0, rows, base, label, strength, weights, interval):
