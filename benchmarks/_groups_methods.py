@@ -21,10 +21,12 @@ from _groups_data import cell_counts, in_cells, jtt_indices, render_attribute
 POOL_BASELINES = ("pool_dfr", "pool_retrain")
 BASELINES = ("erm", "group_dro", "dfr", "ros_group", "jtt", *POOL_BASELINES)
 GENERATORS = ("joint", "factorized", "pretrained", "jitter")
-VARIANTS = ("fill", "share", "two_stage", "mixup", "dfr", "regen", "regen_dfr")
-# The fill a variant reads: the plain fill, the equal synthetic share, or the plain fill with
-# its real rows redrawn by the generator (SynAugSampler(regenerate_real=REGEN_STRENGTH)).
-FILL_KINDS = {"share": "share", "regen": "regen", "regen_dfr": "regen"}
+VARIANTS = ("fill", "share", "two_stage", "mixup", "dfr", "regen", "regen_dfr", "regen_share",
+            "regen_share_dfr")
+# The fill a variant reads: the plain fill, the equal synthetic share, the plain fill with its
+# real rows redrawn by the generator (SynAugSampler(regenerate_real=REGEN_STRENGTH)), or both.
+FILL_KINDS = {"share": "share", "regen": "regen", "regen_dfr": "regen",
+              "regen_share": "regen_share", "regen_share_dfr": "regen_share"}
 REGEN_STRENGTH = 0.5
 # baselines whose definition needs rows of every (class, a) cell of the grid
 _CELL_BALANCED_HEAD = ("the head is re-fitted on a cell-balanced subsample of the real rows, "
@@ -47,7 +49,7 @@ def parse_synaug(method):
 
 
 def fill_kind(method):
-    """The fill a SynAug row reads: ``"fill"``, ``"share"`` or ``"regen"``."""
+    """The fill a SynAug row reads: ``"fill"``, ``"share"``, ``"regen"`` or ``"regen_share"``."""
     return FILL_KINDS.get(parse_synaug(method)[1], "fill")
 
 
@@ -341,13 +343,13 @@ def pretrained_guidance(args):
 def make_sampler(generator, seed, bank, kind="fill", args=None, report=False):
     """The fill of ``kind``: every cell of the class x a grid (``fill_grid=True``, so empty
     cells too) up to the largest; ``share`` sets ``synthetic_share=args.synthetic_share``,
-    ``regen`` redraws the real rows (``regenerate_real=REGEN_STRENGTH``). Generated rows are
-    stored in / read from ``bank``."""
+    ``regen`` redraws the real rows (``regenerate_real=REGEN_STRENGTH``), ``regen_share``
+    does both. Generated rows are stored in / read from ``bank``."""
     from synaug_learn import SynAugSampler
 
     return SynAugSampler(sampling_strategy="auto", generator=generator, fill_grid=True,
-                         synthetic_share=args.synthetic_share if kind == "share" else None,
-                         regenerate_real=REGEN_STRENGTH if kind == "regen" else None,
+                         synthetic_share=args.synthetic_share if "share" in kind else None,
+                         regenerate_real=REGEN_STRENGTH if "regen" in kind else None,
                          cache_dir=str(bank), report=report, random_state=seed)
 
 
@@ -368,7 +370,7 @@ def fit_synaug(method, task, args, seed, folders, bank):
         variant, lambda: make_net(args, seed))()
     model = SyntheticAwareClassifier(sampler, net)
     details = {}
-    if variant in ("dfr", "regen_dfr"):
+    if variant.endswith("dfr"):
         # on an unseen-cell task the real rows lack the empty cells: balance the filled rows
         rows = "resampled" if task["empty_cells"] else "original"
         model = RetrainClassifier(model, balance="group", rows=rows, random_state=seed)

@@ -66,8 +66,9 @@ same epochs, batch and learning rate):
   cells), ``regen`` and ``regen_dfr`` (the fill with every real row redrawn by
   the generator, ``regenerate_real=0.5``, so that real and generated rows share
   its look; then as ``fill`` and as ``dfr``, whose head is re-fitted on the
-  real rows as they are). The net learns which rows were generated from
-  ``SyntheticAwareClassifier``. ``--methods`` takes names or shell patterns
+  real rows as they are), ``regen_share`` and ``regen_share_dfr`` (the same on
+  the equal-share fill, so that every cell holds generated rows too). The net
+  learns which rows were generated from ``SyntheticAwareClassifier``. ``--methods`` takes names or shell patterns
   (``'synaug_factorized_*'``); the default is every baseline and every
   joint / factorized / pretrained variant.
 

@@ -77,7 +77,8 @@ def test_seed_and_method_options(groups_module):
     assert groups_module.resolve_methods(["synaug_factorized_*", "erm"]) == [
         "erm", "synaug_factorized_fill", "synaug_factorized_share",
         "synaug_factorized_two_stage", "synaug_factorized_mixup", "synaug_factorized_dfr",
-        "synaug_factorized_regen", "synaug_factorized_regen_dfr"]
+        "synaug_factorized_regen", "synaug_factorized_regen_dfr",
+        "synaug_factorized_regen_share", "synaug_factorized_regen_share_dfr"]
     with pytest.raises(SystemExit):
         groups_module.resolve_methods(["synaug_nope"])
 
@@ -85,9 +86,9 @@ def test_seed_and_method_options(groups_module):
 def test_fill_kinds_and_the_cell_matched_detector_rows(groups_module):
     from _groups_methods import cell_matched, fill_kind
 
-    assert [fill_kind(f"synaug_pretrained_{v}") for v in ("fill", "dfr", "share", "regen",
-                                                          "regen_dfr")] == [
-        "fill", "fill", "share", "regen", "regen"]
+    assert [fill_kind(f"synaug_pretrained_{v}") for v in (
+        "fill", "dfr", "share", "regen", "regen_dfr", "regen_share", "regen_share_dfr")] == [
+        "fill", "fill", "share", "regen", "regen", "regen_share", "regen_share"]
     # cells (y, g): (0, 0) 50 real; (0, 1) 5 real + 45 generated; (1, 0) 4 real + 46 generated
     y = np.r_[np.zeros(100, int), np.ones(50, int)]
     g = np.r_[np.zeros(50, int), np.ones(50, int), np.zeros(50, int)]
