@@ -68,8 +68,9 @@ same epochs, batch and learning rate):
   its look; then as ``fill`` and as ``dfr``, whose head is re-fitted on the
   real rows as they are), ``regen_share`` and ``regen_share_dfr`` (the same on
   the equal-share fill, so that every cell holds generated rows too). The net
-  learns which rows were generated from ``SyntheticAwareClassifier``. ``--methods`` takes names or shell patterns
-  (``'synaug_factorized_*'``); the default is every baseline and every
+  learns which rows were generated from ``SyntheticAwareClassifier``.
+  ``--methods`` takes names or shell patterns (``'synaug_factorized_*'``); the
+  default is every baseline and every
   joint / factorized / pretrained variant.
 
 Each generator's rows are generated once per seed (timed, ``generation_wall_s``)
