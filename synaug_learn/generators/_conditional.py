@@ -30,6 +30,7 @@ from ._sampling import (
     edit_start,
     make_scheduler,
     resolve_batch_size,
+    seeded_noise,
 )
 
 __all__ = ["ConditionalDiffusionGenerator"]
@@ -886,7 +887,6 @@ class ConditionalDiffusionGenerator(BaseGenerator):
         return fmt.from_nchw(self._from_unet(x).numpy()).astype(np.asarray(X).dtype, copy=False)
 
     def _generate_stratum(self, stratum, seeds):
-        import torch
         from tqdm.auto import tqdm
 
         self._check_fitted()
@@ -901,11 +901,7 @@ class ConditionalDiffusionGenerator(BaseGenerator):
         for start in tqdm(range(0, len(seeds), batch), disable=self.verbose < 2,
                           desc=f"sampling {stratum}"):
             chunk = seeds[start: start + batch]
-            # One generator per row: a row's image does not depend on its batch-mates.
-            x = torch.stack([
-                torch.randn((c, side, side), generator=torch.Generator().manual_seed(s))
-                for s in chunk
-            ]).to(self.device)
+            x = seeded_noise((c, side, side), chunk).to(self.device)
             x = self._denoise(x, label, null, weights, interval)
             out.append(self._from_unet(x.float().cpu()).numpy())
         return self.image_format_.from_nchw(np.concatenate(out))
@@ -1006,9 +1002,7 @@ class ConditionalDiffusionGenerator(BaseGenerator):
 
         scheduler = self._new_scheduler()
         start = edit_start(scheduler, self.num_inference_steps, strength)
-        noise = torch.stack([
-            torch.randn(x0.shape[1:], generator=torch.Generator().manual_seed(
-                derive_seed(base, "edit", int(i)))) for i in rows])
+        noise = seeded_noise(x0.shape[1:], [derive_seed(base, "edit", int(i)) for i in rows])
         t = scheduler.timesteps[start: start + 1]
         x = scheduler.add_noise(torch.from_numpy(x0), noise, t).to(self.device)
         x = self._denoise(x, label, self._null_index(), weights, interval, scheduler, start)

@@ -1,4 +1,5 @@
-"""Sampling loops of the class-conditional diffusion generator.
+"""Sampling loops of the class-conditional diffusion generator (its seeded noise is shared
+with the tabular one).
 
 One place for what decides the cost of a generated image: the solver
 (``"ddim"``, DPM-Solver++ as ``"dpm++"``, UniPC as ``"unipc"``, all from
@@ -20,6 +21,7 @@ __all__ = [
     "make_scheduler",
     "passes_per_image",
     "resolve_batch_size",
+    "seeded_noise",
 ]
 
 SCHEDULERS = ("ddim", "dpm++", "unipc")
@@ -211,3 +213,12 @@ def edit_start(scheduler, num_inference_steps, strength):
     scheduler.set_timesteps(num_inference_steps)
     n = len(scheduler.timesteps)
     return min(n - 1, n - int(n * strength))
+
+
+def seeded_noise(shape, seeds):
+    """One standard-normal tensor of ``shape`` per seed, stacked: row ``i`` comes from its own
+    ``torch.Generator`` seeded with ``seeds[i]``, so it does not depend on its batch-mates."""
+    import torch
+
+    return torch.stack([torch.randn(shape, generator=torch.Generator().manual_seed(int(s)))
+                        for s in seeds])

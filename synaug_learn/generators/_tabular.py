@@ -12,6 +12,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from ..utils import check_column, check_is_fitted, derive_seed, hash_array
 from ._base import BaseGenerator
+from ._sampling import seeded_noise
 from ._table import TableFormat, is_frame
 
 __all__ = ["TabularDiffusionGenerator"]
@@ -340,9 +341,7 @@ class TabularDiffusionGenerator(BaseGenerator):
         out = []
         for start in range(0, len(seeds), self.generation_batch_size):
             chunk = seeds[start: start + self.generation_batch_size]
-            # One generator per row: a row does not depend on its batch-mates.
-            x = torch.stack([torch.randn(d, generator=torch.Generator().manual_seed(int(s)))
-                             for s in chunk])
+            x = seeded_noise(d, chunk)
             lab, grp = self._codes(np.full(len(chunk), label, dtype=self.classes_.dtype),
                                    np.full(len(chunk), group) if self.has_groups_ else None)
             lab = torch.from_numpy(np.asarray(lab)).long()
