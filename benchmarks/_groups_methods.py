@@ -22,11 +22,13 @@ POOL_BASELINES = ("pool_dfr", "pool_retrain")
 BASELINES = ("erm", "group_dro", "dfr", "ros_group", "jtt", *POOL_BASELINES)
 GENERATORS = ("joint", "factorized", "pretrained", "jitter")
 VARIANTS = ("fill", "share", "two_stage", "mixup", "dfr", "regen", "regen_dfr", "regen_share",
-            "regen_share_dfr")
-# The fill a variant reads: the plain fill, the equal synthetic share, the plain fill with its
-# real rows redrawn by the generator (SynAugSampler(regenerate_real=REGEN_STRENGTH)), or both.
+            "regen_share_dfr", "regen_exact", "regen_exact_dfr")
+# The fill a variant reads: the plain fill, the synthetic share, the plain fill with its real
+# rows redrawn by the generator (SynAugSampler(regenerate_real=REGEN_STRENGTH)), both, or both
+# with the share made exact in every cell by redrawn copies of the real rows (share_mode="exact").
 FILL_KINDS = {"share": "share", "regen": "regen", "regen_dfr": "regen",
-              "regen_share": "regen_share", "regen_share_dfr": "regen_share"}
+              "regen_share": "regen_share", "regen_share_dfr": "regen_share",
+              "regen_exact": "regen_exact", "regen_exact_dfr": "regen_exact"}
 REGEN_STRENGTH = 0.5
 # baselines whose definition needs rows of every (class, a) cell of the grid
 _CELL_BALANCED_HEAD = ("the head is re-fitted on a cell-balanced subsample of the real rows, "
@@ -49,7 +51,7 @@ def parse_synaug(method):
 
 
 def fill_kind(method):
-    """The fill a SynAug row reads: ``"fill"``, ``"share"``, ``"regen"`` or ``"regen_share"``."""
+    """The fill a SynAug row reads: ``"fill"`` or a value of ``FILL_KINDS``."""
     return FILL_KINDS.get(parse_synaug(method)[1], "fill")
 
 
@@ -344,11 +346,14 @@ def make_sampler(generator, seed, bank, kind="fill", args=None, report=False):
     """The fill of ``kind``: every cell of the class x a grid (``fill_grid=True``, so empty
     cells too) up to the largest; ``share`` sets ``synthetic_share=args.synthetic_share``,
     ``regen`` redraws the real rows (``regenerate_real=REGEN_STRENGTH``), ``regen_share``
-    does both. Generated rows are stored in / read from ``bank``."""
+    does both, ``regen_exact`` too with ``share_mode="exact"``. Generated rows are stored in /
+    read from ``bank``."""
     from synaug_learn import SynAugSampler
 
+    shared = "share" in kind or "exact" in kind
     return SynAugSampler(sampling_strategy="auto", generator=generator, fill_grid=True,
-                         synthetic_share=args.synthetic_share if "share" in kind else None,
+                         synthetic_share=args.synthetic_share if shared else None,
+                         share_mode="exact" if "exact" in kind else "at_least",
                          regenerate_real=REGEN_STRENGTH if "regen" in kind else None,
                          cache_dir=str(bank), report=report, random_state=seed)
 

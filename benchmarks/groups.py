@@ -67,7 +67,12 @@ same epochs, batch and learning rate):
   the generator, ``regenerate_real=0.5``, so that real and generated rows share
   its look; then as ``fill`` and as ``dfr``, whose head is re-fitted on the
   real rows as they are), ``regen_share`` and ``regen_share_dfr`` (the same on
-  the equal-share fill, so that every cell holds generated rows too). The net
+  the equal-share fill, so that every cell holds generated rows too),
+  ``regen_exact`` and ``regen_exact_dfr`` (``share_mode="exact"``: every cell
+  with real rows exactly ``--synthetic-share`` generated, the rest its real rows
+  and copies of them, each copy redrawn with its own noise, so that neither the
+  look nor the cell tells generated rows; with ``share`` a small cell is almost
+  wholly generated). The net
   learns which rows were generated from ``SyntheticAwareClassifier``.
   ``--methods`` takes names or shell patterns (``'synaug_factorized_*'``); the
   default is every baseline and every

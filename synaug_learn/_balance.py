@@ -53,7 +53,7 @@ def run_balance(input_dir, output_dir, generator="fashion-mnist-small", fill_rat
         "generator_fingerprint": sampler.generator_.fingerprint(), "seed": seed,
         "fill_ratio": fill_ratio, "color_mode": color_mode,
     }
-    filenames = list(data.filenames) + [""] * int(sampler.synthetic_mask_.sum())
+    filenames = [data.filenames[i] if i >= 0 else "" for i in sampler.real_index_]
     manifest = write_image_folder(output_dir, X_res, y_res, class_names=data.target_names,
                                   filenames=filenames, synthetic_mask=sampler.synthetic_mask_,
                                   metadata=metadata)

@@ -9,7 +9,9 @@ semantics:
   fill it;
 * the **synthetic share**: raise every cell's total by one common factor so
   that at least a fraction ``share`` of each cell is generated, the majority
-  cells included, and "generated" no longer marks the minority cells.
+  cells included, and "generated" no longer marks the minority cells;
+  :func:`exact_share_split` makes it exactly ``share`` in every cell that has
+  real rows, by taking the rest of the cell in copies of its real rows.
 """
 
 from __future__ import annotations
@@ -17,7 +19,13 @@ from __future__ import annotations
 import itertools
 import math
 
-__all__ = ["apply_synthetic_share", "check_composable", "grid_cells", "grid_targets"]
+__all__ = [
+    "apply_synthetic_share",
+    "check_composable",
+    "exact_share_split",
+    "grid_cells",
+    "grid_targets",
+]
 
 _STRINGS = ("auto", "not majority", "not minority", "minority", "all")
 
@@ -93,6 +101,33 @@ def apply_synthetic_share(n_per_stratum, counts, share):
         total = max(total, math.ceil(real / (1.0 - share) - 1e-9))
         out[c] = total - real
     return {c: n for c, n in out.items() if n > 0}
+
+
+def exact_share_split(n_per_stratum, counts, share):
+    """Split each cell's planned total into exactly ``share`` generated rows and real copies.
+
+    ``n_per_stratum`` is the plan of :func:`apply_synthetic_share` (so every
+    cell is at least ``share`` generated). Each cell keeps its planned total
+    ``counts[c] + n_per_stratum[c]``; of it, ``round(share * total)`` rows
+    are generated and the rest beyond the cell's real rows are copies of
+    them. Returns ``(n_generated, n_copies)``. A cell without real rows
+    cannot have copies: it stays wholly generated.
+
+    Examples
+    --------
+    >>> from synaug_learn._cells import exact_share_split
+    >>> exact_share_split({"b": 14}, {"a": 8, "b": 2}, share=0.5)
+    ({'b': 8}, {'b': 6})
+    """
+    n_generated, n_copies = {}, {}
+    for c, n in n_per_stratum.items():
+        real = counts.get(c, 0)
+        generated = n if real == 0 else min(n, math.floor(share * (real + n) + 0.5))
+        if generated > 0:
+            n_generated[c] = generated
+        if n - generated > 0:
+            n_copies[c] = n - generated
+    return n_generated, n_copies
 
 
 def check_composable(n_per_stratum, counts, can_compose, generator_name):

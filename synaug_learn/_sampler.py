@@ -21,10 +21,16 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import _check_feature_names
 
-from ._cells import apply_synthetic_share, check_composable, grid_cells, grid_targets
+from ._cells import (
+    apply_synthetic_share,
+    check_composable,
+    exact_share_split,
+    grid_cells,
+    grid_targets,
+)
 from ._fill import check_cache_dir, edit_rows, fill, fit_generator, make_bank
 from .generators import check_generator, generator_can_compose
-from .utils import check_device, check_groups, check_images
+from .utils import check_device, check_groups, check_images, derive_seed
 
 __all__ = ["SynAugSampler"]
 
@@ -38,6 +44,17 @@ def _water_fill(cell_counts, n_add):
         counts[cell] += 1
         added[cell] += 1
     return added
+
+
+def _copy_indices(y, groups, n_copies, random_state):
+    """Input rows to copy: each stratum's rows in a random order, cycled to ``n_copies[s]``."""
+    rng = check_random_state(random_state)
+    keys = list(zip(y.tolist(), groups.tolist() if groups is not None else [None] * len(y)))
+    out = [np.empty(0, dtype=np.intp)]
+    for stratum, n in sorted(n_copies.items(), key=lambda kv: repr(kv[0])):
+        rows = np.flatnonzero([k == stratum for k in keys])
+        out.append(np.resize(rng.permutation(rows), n))
+    return np.concatenate(out)
 
 
 def _share_per_stratum(y, groups, mask):
@@ -118,6 +135,18 @@ class SynAugSampler(BaseOverSampler):
         targets stay balanced; the largest cell gets exactly this share and
         smaller cells more (all real rows are kept). ``synthetic_share_``
         holds the share reached per cell. ``None``: fill the deficits only.
+    share_mode : {{"at_least", "exact"}}, default="at_least"
+        How ``synthetic_share`` is reached. ``"at_least"``: every real row
+        appears once, so a cell with fewer real rows ends up more than
+        ``synthetic_share`` generated, and which cell a row sits in still
+        says how likely it is to be generated. ``"exact"``: every cell that
+        has real rows is exactly ``synthetic_share`` generated, the rest of
+        its total being its real rows and copies of them (each row copied
+        about equally often, as random over-sampling does); with
+        ``regenerate_real`` each copy is redrawn with its own noise, so the
+        copies differ from each other. Then neither a row's look nor its
+        cell tells whether it was generated. ``real_index_`` names each
+        copy's source row. A cell without real rows stays wholly generated.
     regenerate_real : float or None, default=None
         In (0, 1]: every real row of the output is redrawn by the fitted
         generator from a copy of itself noised this far into the schedule
@@ -182,8 +211,9 @@ class SynAugSampler(BaseOverSampler):
     Attributes
     ----------
     sampling_strategy_ : dict
-        Rows added per class (or per ``(class, group)`` cell), after
-        ``fill_ratio`` and filtering.
+        Rows generated per class (or per ``(class, group)`` cell), after
+        ``fill_ratio`` and filtering (copies of real rows, from
+        ``share_mode="exact"``, are not counted).
     generator_ : generator object
         The fitted generator.
     generator_from_bank_ : bool
@@ -201,7 +231,12 @@ class SynAugSampler(BaseOverSampler):
         the output.
     n_original_ : int
         Number of rows passed in; the first ``n_original_`` output rows are
-        them (redrawn by the generator with ``regenerate_real``).
+        them (redrawn by the generator with ``regenerate_real``), followed by
+        the copies of real rows (``share_mode="exact"``), then the generated
+        rows.
+    real_index_ : ndarray of int of shape (n_samples_resampled,)
+        For each output row, the input row it is (or is a copy or a redraw
+        of); -1 for generated rows.
     input_shape_ : tuple
         Shape of one sample.
     groups_resampled_ : ndarray or None
@@ -245,6 +280,7 @@ class SynAugSampler(BaseOverSampler):
         "fill_ratio": [Interval(numbers.Real, 0, 1, closed="right")],
         "fill_grid": ["boolean"],
         "synthetic_share": [None, Interval(numbers.Real, 0, 1, closed="neither")],
+        "share_mode": [StrOptions({"at_least", "exact"})],
         "regenerate_real": [None, Interval(numbers.Real, 0, 1, closed="right")],
         "cache_dir": [None, str, os.PathLike],
         "backend": [StrOptions({"local", "ray"})],
@@ -268,6 +304,7 @@ class SynAugSampler(BaseOverSampler):
         fill_ratio=1.0,
         fill_grid=False,
         synthetic_share=None,
+        share_mode="at_least",
         regenerate_real=None,
         cache_dir=None,
         backend="local",
@@ -285,6 +322,7 @@ class SynAugSampler(BaseOverSampler):
         self.fill_ratio = fill_ratio
         self.fill_grid = fill_grid
         self.synthetic_share = synthetic_share
+        self.share_mode = share_mode
         self.regenerate_real = regenerate_real
         self.cache_dir = cache_dir
         self.backend = backend
@@ -416,20 +454,31 @@ class SynAugSampler(BaseOverSampler):
         }
 
     def _n_per_stratum(self, y, groups, generator):
-        """Rows to generate per stratum: each deficit times ``fill_ratio``, rounded down.
+        """Rows to generate, and copies of real rows to add, per stratum.
 
-        Then raised to ``synthetic_share`` when set; a cell without rows is
-        checked against ``generator`` (it must compose) before any work.
+        Each deficit times ``fill_ratio``, rounded down; then raised to
+        ``synthetic_share`` when set, and split into generated rows and copies
+        with ``share_mode="exact"``. A cell without rows is checked against
+        ``generator`` (it must compose) before any work.
         """
-        n_per_stratum = self._plain_deficits(y, groups)
+        if self.share_mode == "exact" and self.synthetic_share is None:
+            raise ValueError(
+                "share_mode='exact' sets how synthetic_share is reached, but "
+                "synthetic_share=None; give synthetic_share a value in (0, 1) or use "
+                "share_mode='at_least'."
+            )
+        n_per_stratum, n_copies = self._plain_deficits(y, groups), {}
         counts = Counter(zip(y.tolist(), groups.tolist() if groups is not None
                              else [None] * len(y)))
         if self.synthetic_share is not None:
             n_per_stratum = apply_synthetic_share(n_per_stratum, counts, self.synthetic_share)
+        if self.share_mode == "exact":
+            n_per_stratum, n_copies = exact_share_split(n_per_stratum, counts,
+                                                        self.synthetic_share)
         check_composable(n_per_stratum, counts, generator_can_compose(generator),
                          "the default generator" if generator is None
                          else type(generator).__name__)
-        return n_per_stratum
+        return n_per_stratum, n_copies
 
     # ------------------------------------------------------------------ resampling
     def fit(self, X, y, *, groups=None):
@@ -443,7 +492,7 @@ class SynAugSampler(BaseOverSampler):
         self.n_features_in_ = int(np.prod(X.shape[1:]))
         self.sampling_strategy_ = {  # the default generator (None here) cannot compose
             (s[0] if groups is None else s): n
-            for s, n in self._n_per_stratum(y, groups, self.generator).items()
+            for s, n in self._n_per_stratum(y, groups, self.generator)[0].items()
         }
         return self
 
@@ -479,18 +528,20 @@ class SynAugSampler(BaseOverSampler):
         X, y, groups = self._check_inputs(X, y, groups)
         generator, self._verbose = self._check_generator_param(
             X, y, sum(self._plain_deficits(y, groups).values()), groups, table=table)
-        n_per_stratum = self._n_per_stratum(y, groups, generator)
+        n_per_stratum, n_copies = self._n_per_stratum(y, groups, generator)
         # The bank folder is created only once every input is known to be valid.
         cache_dir = check_cache_dir(self.cache_dir)
         X_res, y_res = self._fit_resample(X, y, groups=groups, generator=generator,
-                                          n_per_stratum=n_per_stratum, cache_dir=cache_dir)
+                                          n_per_stratum=n_per_stratum, n_copies=n_copies,
+                                          cache_dir=cache_dir)
         if self._binarize_y:
             y_res = label_binarize(y_res, classes=np.unique(y))
         if X_res.ndim == 2:
             return arrays_transformer.transform(X_res, y_res)
         return X_res, y_res
 
-    def _fit_resample(self, X, y, *, groups, generator, n_per_stratum, cache_dir):
+    def _fit_resample(self, X, y, *, groups, generator, n_per_stratum, cache_dir,
+                      n_copies=None):
         """Fit the generator, fill every stratum, append the rows; inputs already checked."""
         bank = make_bank(cache_dir, verbose=getattr(self, "_verbose", 0))
         self.n_features_in_ = int(np.prod(X.shape[1:]))
@@ -511,14 +562,14 @@ class SynAugSampler(BaseOverSampler):
         strata = zip(y_new.tolist(), g_new.tolist() if groups is not None else [None] * len(y_new))
         self.sampling_strategy_ = dict(Counter(
             label if groups is None else (label, group) for label, group in strata))
-        X_real = X if self.regenerate_real is None else edit_rows(
-            bank, self.generator_, X, y, groups, self.regenerate_real, base_seed,
-            verbose=getattr(self, "_verbose", 0)).astype(X.dtype, copy=False)
+        X_real, source = self._real_rows(bank, X, y, groups, n_copies or {}, base_seed)
         X_res = np.concatenate([X_real, X_new.astype(X.dtype, copy=False)])
-        y_res = np.concatenate([y, y_new.astype(y.dtype, copy=False)])
-        self.synthetic_mask_ = np.r_[np.zeros(len(X), bool), np.ones(len(X_new), bool)]
+        y_res = np.concatenate([y[source], y_new.astype(y.dtype, copy=False)])
+        self.synthetic_mask_ = np.r_[np.zeros(len(source), bool), np.ones(len(X_new), bool)]
+        self.real_index_ = np.r_[source, np.full(len(X_new), -1, dtype=np.intp)]
         self.groups_resampled_ = (
-            None if groups is None else np.concatenate([groups, g_new.astype(groups.dtype)])
+            None if groups is None
+            else np.concatenate([groups[source], g_new.astype(groups.dtype)])
         )
         self.synthetic_share_ = _share_per_stratum(y_res, self.groups_resampled_,
                                                    self.synthetic_mask_)
@@ -527,6 +578,24 @@ class SynAugSampler(BaseOverSampler):
             self.report_ = self._synthetic_report(X, y, groups, X_new, y_new, g_new, fit_rows,
                                                   held, base_seed)
         return X_res, y_res
+
+    def _real_rows(self, bank, X, y, groups, n_copies, base_seed):
+        """The output's real part and each row's input index: every input row, then the
+        copies ``n_copies`` asks for, all redrawn by the generator with ``regenerate_real``
+        (the copies with their own noise)."""
+        copies = _copy_indices(y, groups, n_copies, derive_seed(base_seed, "copies"))
+        source = np.r_[np.arange(len(X)), copies]
+        if self.regenerate_real is None:
+            return X[source], source
+        edit = functools.partial(edit_rows, bank, self.generator_,
+                                 strength=self.regenerate_real,
+                                 verbose=getattr(self, "_verbose", 0))
+        g = (lambda idx: None) if groups is None else (lambda idx: groups[idx])  # noqa: E731
+        parts = [edit(X, y, groups, random_state=base_seed)]
+        if len(copies):
+            parts.append(edit(X[copies], y[copies], g(copies),
+                              random_state=derive_seed(base_seed, "copies")))
+        return np.concatenate(parts).astype(X.dtype, copy=False), source
 
     def _report_split(self, y, groups):
         """Rows the generator trains on, and the report's held-out reference rows."""

@@ -1,6 +1,7 @@
 """benchmarks/groups.py: the pure helpers (unseen-cell split, validation split, JTT's up-sampling)
 and a tiny run that writes results of the right shape, resumes and merges."""
 
+import argparse
 import json
 from pathlib import Path
 
@@ -78,17 +79,26 @@ def test_seed_and_method_options(groups_module):
         "erm", "synaug_factorized_fill", "synaug_factorized_share",
         "synaug_factorized_two_stage", "synaug_factorized_mixup", "synaug_factorized_dfr",
         "synaug_factorized_regen", "synaug_factorized_regen_dfr",
-        "synaug_factorized_regen_share", "synaug_factorized_regen_share_dfr"]
+        "synaug_factorized_regen_share", "synaug_factorized_regen_share_dfr",
+        "synaug_factorized_regen_exact", "synaug_factorized_regen_exact_dfr"]
     with pytest.raises(SystemExit):
         groups_module.resolve_methods(["synaug_nope"])
 
 
 def test_fill_kinds_and_the_cell_matched_detector_rows(groups_module):
-    from _groups_methods import cell_matched, fill_kind
+    from _groups_methods import cell_matched, fill_kind, make_sampler
 
     assert [fill_kind(f"synaug_pretrained_{v}") for v in (
-        "fill", "dfr", "share", "regen", "regen_dfr", "regen_share", "regen_share_dfr")] == [
-        "fill", "fill", "share", "regen", "regen", "regen_share", "regen_share"]
+        "fill", "dfr", "share", "regen", "regen_dfr", "regen_share", "regen_share_dfr",
+        "regen_exact_dfr")] == [
+        "fill", "fill", "share", "regen", "regen", "regen_share", "regen_share", "regen_exact"]
+    args = argparse.Namespace(synthetic_share=0.5)
+    samplers = {kind: make_sampler(None, 0, "bank", kind, args).get_params()
+                for kind in ("fill", "share", "regen_share", "regen_exact")}
+    assert [(p["synthetic_share"], p["share_mode"], p["regenerate_real"])
+            for p in samplers.values()] == [
+        (None, "at_least", None), (0.5, "at_least", None), (0.5, "at_least", 0.5),
+        (0.5, "exact", 0.5)]
     # cells (y, g): (0, 0) 50 real; (0, 1) 5 real + 45 generated; (1, 0) 4 real + 46 generated
     y = np.r_[np.zeros(100, int), np.ones(50, int)]
     g = np.r_[np.zeros(50, int), np.ones(50, int), np.zeros(50, int)]

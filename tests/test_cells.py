@@ -4,9 +4,15 @@ from collections import Counter
 
 import numpy as np
 import pytest
+from fake_generators import EditingJitter, MustNotFit
 
 from synaug_learn import SynAugSampler
-from synaug_learn._cells import apply_synthetic_share, grid_cells, grid_targets
+from synaug_learn._cells import (
+    apply_synthetic_share,
+    exact_share_split,
+    grid_cells,
+    grid_targets,
+)
 from synaug_learn.generators import BaseGenerator, JitterGenerator
 
 
@@ -28,11 +34,6 @@ class ComposingMean(BaseGenerator):
 
     def can_compose(self):
         return True
-
-
-class MustNotFit(JitterGenerator):
-    def fit(self, X, y, groups=None):
-        raise AssertionError("the generator was fitted before the input was validated")
 
 
 @pytest.fixture
@@ -66,6 +67,17 @@ def test_synthetic_share_reaches_every_cell_and_keeps_balance():
     assert all(s >= 0.25 for s in shares.values())
     # already above the share everywhere: nothing changes
     assert apply_synthetic_share({"b": 30}, {"a": 0, "b": 10}, share=0.5) == {"b": 30}
+
+
+def test_exact_share_split_keeps_totals_and_leaves_empty_cells_generated():
+    counts = {"a": 40, "b": 10, "c": 0}
+    plan = apply_synthetic_share({"b": 30, "c": 40}, counts, share=0.25)
+    generated, copies = exact_share_split(plan, counts, share=0.25)
+    total = counts["a"] + plan["a"]  # every cell's total, kept
+    for cell in ("a", "b"):
+        assert generated[cell] == round(0.25 * total)  # exactly the share
+    assert copies == {"b": total - counts["b"] - generated["b"]}  # "a" binds: no copies
+    assert generated["c"] == plan["c"] == total  # no real rows to copy: wholly generated
 
 
 def test_dict_names_an_empty_cell(cells_data):
@@ -135,3 +147,52 @@ def test_sampler_synthetic_share(cells_data):
     assert share[(0, "a")] == pytest.approx(0.25, abs=0.02)  # the majority cell gets some too
     with pytest.raises(ValueError, match="synthetic_share"):
         SynAugSampler(generator=JitterGenerator(), synthetic_share=1.0).fit_resample(X, y)
+
+
+def test_sampler_exact_share_equalises_every_cell_with_copies_of_its_rows(cells_data):
+    X, y, groups = cells_data
+    sampler = SynAugSampler(generator=ComposingMean(), fill_grid=True, synthetic_share=0.5,
+                            share_mode="exact", report=False, random_state=0)
+    X_res, y_res = sampler.fit_resample(X, y, groups=groups)
+    g_res = sampler.groups_resampled_
+    cells = Counter(zip(y_res.tolist(), g_res.tolist()))
+    assert len(set(cells.values())) == 1 and cells[(0, "a")] == 24  # balanced: 12 real + 12
+    share = sampler.synthetic_share_
+    assert share[(2, "b")] == 1.0  # no real rows to copy
+    assert all(v == 0.5 for c, v in share.items() if c != (2, "b"))
+    # every non-generated row is an input row or a copy of one from its own cell
+    src, mask = sampler.real_index_, sampler.synthetic_mask_
+    assert (src[mask] == -1).all() and (src[~mask] >= 0).all()
+    np.testing.assert_array_equal(src[:len(X)], np.arange(len(X)))
+    np.testing.assert_array_equal(X_res[~mask], X[src[~mask]])
+    np.testing.assert_array_equal(y_res[~mask], y[src[~mask]])
+    np.testing.assert_array_equal(g_res[~mask], groups[src[~mask]])
+    # copies spread over the cell's rows: (1, "b") has 4 rows and 8 copies, 2 of each
+    copies_1b = src[len(X):][(y_res[len(X):] == 1) & (g_res[len(X):] == "b") & ~mask[len(X):]]
+    assert sorted(Counter(copies_1b.tolist()).values()) == [2, 2, 2, 2]
+
+
+def test_sampler_exact_share_redraws_each_copy_with_its_own_noise(cells_data):
+    X, y, groups = cells_data
+    X = (X * 200).astype(np.uint8)
+    sampler = SynAugSampler(generator=EditingJitter(), synthetic_share=0.5, share_mode="exact",
+                            regenerate_real=1.0, report=False, random_state=0)
+    X_res, _ = sampler.fit_resample(X, y, groups=groups)
+    src, mask = sampler.real_index_, sampler.synthetic_mask_
+    copies = np.flatnonzero(~mask)[len(X):]
+    assert len(copies) > 0
+    # a copy is not its source row as it came in, nor that row's redraw among the originals
+    for row in copies:
+        assert not np.array_equal(X_res[row], X[src[row]])
+        assert not np.array_equal(X_res[row], X_res[src[row]])
+
+
+def test_exact_share_needs_a_synthetic_share_before_any_work(cells_data, tmp_path):
+    X, y, groups = cells_data
+    bank = tmp_path / "bank"
+    sampler = SynAugSampler(generator=MustNotFit(), share_mode="exact", cache_dir=str(bank))
+    with pytest.raises(ValueError, match=r"share_mode='exact' .* synthetic_share=None"):
+        sampler.fit_resample(X, y, groups=groups)
+    assert not bank.exists()
+    with pytest.raises(ValueError, match="'share_mode' parameter"):
+        SynAugSampler(share_mode="equal").fit_resample(X, y)

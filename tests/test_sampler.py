@@ -6,6 +6,7 @@ from collections import Counter
 import numpy as np
 import pytest
 import sklearn
+from fake_generators import EditingJitter, MustNotFit
 from imblearn.pipeline import Pipeline
 from imblearn.utils.estimator_checks import parametrize_with_checks as imblearn_checks
 from sklearn.base import clone
@@ -60,11 +61,6 @@ class ExplodingJitter(JitterGenerator):
         if type(self).calls == 2:
             raise KeyboardInterrupt
         return super()._generate_stratum(stratum, seeds)
-
-
-class MustNotFit(JitterGenerator):
-    def fit(self, X, y, groups=None):
-        raise AssertionError("the generator was fitted before the input was validated")
 
 
 @pytest.mark.parametrize(
@@ -505,19 +501,6 @@ def test_regenerate_real_needs_a_generator_that_edits_before_any_work(long_taile
     assert not bank.exists()
     with pytest.raises(ValueError, match="'regenerate_real' parameter"):
         SynAugSampler(generator=MustNotFit(), regenerate_real=0.0).fit_resample(X, y)
-
-
-class EditingJitter(JitterGenerator):
-    """Edits by adding noise seeded by random_state; counts edited rows; can interrupt."""
-
-    edited, explode_at = 0, None
-
-    def edit(self, X, y, groups=None, *, strength=0.3, random_state=None):
-        if type(self).edited == type(self).explode_at:
-            raise KeyboardInterrupt
-        type(self).edited += len(X)
-        noise = np.random.RandomState(random_state).randint(0, 3, size=X.shape)
-        return (X + noise * strength).astype(X.dtype)
 
 
 def test_interrupted_redrawing_of_real_rows_resumes_losing_at_most_one_shard(tmp_path):
