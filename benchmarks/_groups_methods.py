@@ -345,7 +345,7 @@ def pretrained_guidance(args):
 def make_sampler(generator, seed, bank, kind="fill", args=None, report=False):
     """The fill of ``kind``: every cell of the class x a grid (``fill_grid=True``, so empty
     cells too) up to the largest; ``share`` sets ``synthetic_share=args.synthetic_share``,
-    ``regen`` redraws the real rows (``regenerate_real=REGEN_STRENGTH``), ``regen_share``
+    ``regen`` redraws the real rows (``regenerate_real=args.regen_strength``), ``regen_share``
     does both, ``regen_exact`` too with ``share_mode="exact"``. Generated rows are stored in /
     read from ``bank``."""
     from synaug_learn import SynAugSampler
@@ -354,7 +354,8 @@ def make_sampler(generator, seed, bank, kind="fill", args=None, report=False):
     return SynAugSampler(sampling_strategy="auto", generator=generator, fill_grid=True,
                          synthetic_share=args.synthetic_share if shared else None,
                          share_mode="exact" if "exact" in kind else "at_least",
-                         regenerate_real=REGEN_STRENGTH if "regen" in kind else None,
+                         regenerate_real=(getattr(args, "regen_strength", REGEN_STRENGTH)
+                                          if "regen" in kind else None),
                          cache_dir=str(bank), report=report, random_state=seed)
 
 

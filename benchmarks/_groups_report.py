@@ -219,8 +219,9 @@ def _header(result):
         f"{_pretrained_text(s, result['config']['tasks'])}. Fill: "
         "SynAugSampler(fill_grid=True), "
         f"every cell to the largest; share variant synthetic_share={s['synthetic_share']}; "
-        + (f"regen variants regenerate_real={REGEN_STRENGTH} (every real row redrawn by the "
-           "generator); " if any("_regen" in r["method"] for r in result["rows"]) else "")
+        + (f"regen variants regenerate_real={s.get('regen_strength', REGEN_STRENGTH)} "
+           "(every real row redrawn by the generator); "
+           if any("_regen" in r["method"] for r in result["rows"]) else "")
         + f"two-stage {s['two_stage_epochs']} epochs on the real rows; Mixup variant "
         f"real-synthetic pairing, alpha {s['mixup_alpha']}. JTT: T in {s['jtt_epochs']}, "
         f"lambda in {s['jtt_upweights']}. Seeds {result['seeds']} (data fixed, data seed "

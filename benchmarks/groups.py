@@ -64,8 +64,8 @@ same epochs, batch and learning rate):
   ``dfr`` (``RetrainClassifier(balance="group")`` on top, re-fitted on real
   rows; on an unseen task on the filled rows, the only rows of the empty
   cells), ``regen`` and ``regen_dfr`` (the fill with every real row redrawn by
-  the generator, ``regenerate_real=0.5``, so that real and generated rows share
-  its look; then as ``fill`` and as ``dfr``, whose head is re-fitted on the
+  the generator, ``regenerate_real=--regen-strength``, default 0.5, so that real
+  and generated rows share its look; then as ``fill`` and as ``dfr``, whose head is re-fitted on the
   real rows as they are), ``regen_share`` and ``regen_share_dfr`` (the same on
   the equal-share fill, so that every cell holds generated rows too),
   ``regen_exact`` and ``regen_exact_dfr`` (``share_mode="exact"``: every cell
@@ -142,6 +142,7 @@ import torch
 from _groups_data import TASKS, cell_counts, make_task
 from _groups_methods import (
     BASELINES,
+    REGEN_STRENGTH,
     cannot_run_reason,
     evaluate,
     fill_kind,
@@ -165,6 +166,8 @@ WORK = Path(__file__).resolve().parent / ".work" / NAME
 # arguments that do not change any number (where to write, which pieces to run)
 NOT_SETTINGS = {"seeds", "tasks", "methods", "out", "work", "threads", "render", "merge",
                 "quick", "name"}
+# settings added later, recorded only away from the value that earlier results used implicitly
+IMPLICIT_SETTINGS = {"regen_strength": REGEN_STRENGTH}
 
 
 def parse_seeds(text):
@@ -226,6 +229,9 @@ def build_parser():
     p.add_argument("--jtt-epochs", type=int, nargs="+", default=[1, 3])
     p.add_argument("--jtt-upweights", type=int, nargs="+", default=[5, 20, 50])
     p.add_argument("--synthetic-share", type=float, default=0.5)
+    p.add_argument("--regen-strength", type=float, default=REGEN_STRENGTH,
+                   help="regenerate_real of the regen variants (1.0: every real row replaced "
+                        "by a fresh sample of its cell)")
     p.add_argument("--two-stage-epochs", type=int, default=5)
     p.add_argument("--mixup-alpha", type=float, default=1.0)
     p.add_argument("--gen-channels", type=int, nargs="+", default=[32, 64, 64])
@@ -302,7 +308,8 @@ def part_name(args, name, pretrained):
 def settings(args):
     """The arguments that determine the numbers (a work folder holds results of one setting)."""
     return {k: (str(v) if isinstance(v, Path) else v) for k, v in sorted(vars(args).items())
-            if k not in NOT_SETTINGS}
+            if k not in NOT_SETTINGS
+            and not (k in IMPLICIT_SETTINGS and v == IMPLICIT_SETTINGS[k])}
 
 
 def _run(args, argv):

@@ -239,6 +239,11 @@ def test_merge_keeps_one_pretrained_generator_per_task(groups_module):
     and the merged file records which one each task used (older pieces name it in their
     settings only)."""
     settings = groups_module.settings(groups_module.build_parser().parse_args([]))
+    # a later option at the value earlier pieces used implicitly leaves their settings as they
+    # were (so they still merge); another value is recorded
+    assert "regen_strength" not in settings
+    assert groups_module.settings(groups_module.build_parser().parse_args(
+        ["--regen-strength", "1.0"]))["regen_strength"] == 1.0
 
     def piece(tasks, generator, per_task):
         s = {**settings, "pretrained_generator": generator}
