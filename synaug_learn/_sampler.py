@@ -144,9 +144,9 @@ class SynAugSampler(BaseOverSampler):
         its total being its real rows and copies of them (each row copied
         about equally often, as random over-sampling does); with
         ``regenerate_real`` each copy is redrawn with its own noise, so the
-        copies differ from each other. Then neither a row's look nor its
-        cell tells whether it was generated. ``real_index_`` names each
-        copy's source row. A cell without real rows stays wholly generated.
+        copies differ from each other, and neither a row's look nor its cell
+        tells whether it was generated. ``real_index_`` names each copy's
+        source row. A cell without real rows stays wholly generated.
     regenerate_real : float or None, default=None
         In (0, 1]: every real row of the output is redrawn by the fitted
         generator from a copy of itself noised this far into the schedule
