@@ -22,13 +22,19 @@ POOL_BASELINES = ("pool_dfr", "pool_retrain")
 BASELINES = ("erm", "group_dro", "dfr", "ros_group", "jtt", *POOL_BASELINES)
 GENERATORS = ("joint", "factorized", "pretrained", "jitter")
 VARIANTS = ("fill", "share", "two_stage", "mixup", "dfr", "regen", "regen_dfr", "regen_share",
-            "regen_share_dfr", "regen_exact", "regen_exact_dfr")
+            "regen_share_dfr", "regen_exact", "regen_exact_dfr", "regen_adabn", "regen_adabn_dfr",
+            "regen_exact_adabn_dfr")
 # The fill a variant reads: the plain fill, the synthetic share, the plain fill with its real
 # rows redrawn by the generator (SynAugSampler(regenerate_real=REGEN_STRENGTH)), both, or both
 # with the share made exact in every cell by redrawn copies of the real rows (share_mode="exact").
 FILL_KINDS = {"share": "share", "regen": "regen", "regen_dfr": "regen",
               "regen_share": "regen_share", "regen_share_dfr": "regen_share",
-              "regen_exact": "regen_exact", "regen_exact_dfr": "regen_exact"}
+              "regen_exact": "regen_exact", "regen_exact_dfr": "regen_exact",
+              "regen_adabn": "regen", "regen_adabn_dfr": "regen",
+              "regen_exact_adabn_dfr": "regen_exact"}
+# variants whose net's BatchNorm statistics are re-estimated on the real rows after training
+# (SyntheticAwareClassifier(adapt_batchnorm=True), AdaBN) contain this:
+ADABN = "adabn"
 REGEN_STRENGTH = 0.5
 # baselines whose definition needs rows of every (class, a) cell of the grid
 _CELL_BALANCED_HEAD = ("the head is re-fitted on a cell-balanced subsample of the real rows, "
@@ -374,7 +380,7 @@ def fit_synaug(method, task, args, seed, folders, bank):
            "mixup": lambda: make_net(args, seed, mixup_alpha=args.mixup_alpha,
                                      mixup_pairing="real_synthetic")}.get(
         variant, lambda: make_net(args, seed))()
-    model = SyntheticAwareClassifier(sampler, net)
+    model = SyntheticAwareClassifier(sampler, net, adapt_batchnorm=ADABN in variant)
     details = {}
     if variant.endswith("dfr"):
         # on an unseen-cell task the real rows lack the empty cells: balance the filled rows

@@ -72,7 +72,10 @@ same epochs, batch and learning rate):
   with real rows exactly ``--synthetic-share`` generated, the rest its real rows
   and copies of them, each copy redrawn with its own noise, so that neither the
   look nor the cell tells generated rows; with ``share`` a small cell is almost
-  wholly generated). The net
+  wholly generated); ``regen_adabn``, ``regen_adabn_dfr`` and
+  ``regen_exact_adabn_dfr`` (as without ``adabn``, the net's BatchNorm
+  statistics then re-estimated on the real rows as they are,
+  ``SyntheticAwareClassifier(adapt_batchnorm=True)``). The net
   learns which rows were generated from ``SyntheticAwareClassifier``.
   ``--methods`` takes names or shell patterns (``'synaug_factorized_*'``); the
   default is every baseline and every

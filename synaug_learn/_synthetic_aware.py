@@ -68,6 +68,13 @@ class SyntheticAwareClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
         Its ``fit`` takes ``sample_is_synthetic``, e.g.
         :class:`~synaug_learn.MixupNetClassifier` (``mixup_pairing=
         "real_synthetic"``, ``two_stage_epochs``).
+    adapt_batchnorm : bool, default=False
+        After fitting, call ``classifier.adapt_batchnorm(X)`` on the real rows
+        passed to ``fit`` (as they came in, before any redraw by the
+        sampler): the net's BatchNorm statistics become those of real images
+        (AdaBN), for a net trained mostly or only on generated rows (e.g.
+        ``SynAugSampler(regenerate_real=1.0)``). Needs a classifier with that
+        method, e.g. :class:`~synaug_learn.MixupNetClassifier`.
 
     Attributes
     ----------
@@ -103,13 +110,15 @@ class SyntheticAwareClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
     _parameter_constraints: dict = {
         "sampler": [HasMethods(["fit_resample"])],
         "classifier": [HasMethods(["fit", "predict"])],
+        "adapt_batchnorm": ["boolean"],
     }
     # groups are used here (given to the sampler): requested by default under routing
     __metadata_request__fit = {"groups": True}
 
-    def __init__(self, sampler, classifier):
+    def __init__(self, sampler, classifier, *, adapt_batchnorm=False):
         self.sampler = sampler
         self.classifier = classifier
+        self.adapt_batchnorm = adapt_batchnorm
 
     @property
     def steps(self):
@@ -141,6 +150,12 @@ class SyntheticAwareClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
                 "fit(..., sample_is_synthetic=...); use a classifier that does (e.g. "
                 "MixupNetClassifier), or an imbalanced-learn Pipeline."
             )
+        if self.adapt_batchnorm and not hasattr(self.classifier, "adapt_batchnorm"):
+            raise TypeError(
+                f"adapt_batchnorm=True calls classifier.adapt_batchnorm(X), which "
+                f"classifier={type(self.classifier).__name__} does not have; use a "
+                "MixupNetClassifier or adapt_batchnorm=False."
+            )
         if groups is not None and not _accepts(self.sampler.fit_resample, "groups", strict=True):
             raise TypeError(
                 f"groups were given but sampler={type(self.sampler).__name__} does not take "
@@ -156,6 +171,8 @@ class SyntheticAwareClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
         if g_res is not None and _accepts(self.classifier.fit, "groups"):
             fit_params.setdefault("groups", g_res)
         self.classifier.fit(X_res, y_res, sample_is_synthetic=mask, **fit_params)
+        if self.adapt_batchnorm:
+            self.classifier.adapt_batchnorm(X)
         self.synthetic_mask_ = mask
         self.n_synthetic_ = int(mask.sum())
         self.classes_ = getattr(self.classifier, "classes_", np.unique(y_res))

@@ -80,7 +80,9 @@ def test_seed_and_method_options(groups_module):
         "synaug_factorized_two_stage", "synaug_factorized_mixup", "synaug_factorized_dfr",
         "synaug_factorized_regen", "synaug_factorized_regen_dfr",
         "synaug_factorized_regen_share", "synaug_factorized_regen_share_dfr",
-        "synaug_factorized_regen_exact", "synaug_factorized_regen_exact_dfr"]
+        "synaug_factorized_regen_exact", "synaug_factorized_regen_exact_dfr",
+        "synaug_factorized_regen_adabn", "synaug_factorized_regen_adabn_dfr",
+        "synaug_factorized_regen_exact_adabn_dfr"]
     with pytest.raises(SystemExit):
         groups_module.resolve_methods(["synaug_nope"])
 
@@ -90,8 +92,9 @@ def test_fill_kinds_and_the_cell_matched_detector_rows(groups_module):
 
     assert [fill_kind(f"synaug_pretrained_{v}") for v in (
         "fill", "dfr", "share", "regen", "regen_dfr", "regen_share", "regen_share_dfr",
-        "regen_exact_dfr")] == [
-        "fill", "fill", "share", "regen", "regen", "regen_share", "regen_share", "regen_exact"]
+        "regen_exact_dfr", "regen_adabn", "regen_exact_adabn_dfr")] == [
+        "fill", "fill", "share", "regen", "regen", "regen_share", "regen_share", "regen_exact",
+        "regen", "regen_exact"]
     args = argparse.Namespace(synthetic_share=0.5)
     samplers = {kind: make_sampler(None, 0, "bank", kind, args).get_params()
                 for kind in ("fill", "share", "regen_share", "regen_exact")}

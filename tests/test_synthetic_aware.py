@@ -95,3 +95,26 @@ def test_retrain_classifier_wraps_it_with_the_net(data):
     n_res = len(retrained.estimator_.sampler.synthetic_mask_)
     assert retrained.retrain_indices_.max() >= 60 and retrained.retrain_indices_.max() < n_res
     assert retrained.predict(X[:5]).shape == (5,)
+
+
+class AdaptSpy(Spy):
+    """Spy that also records the rows adapt_batchnorm is given, and when."""
+
+    def adapt_batchnorm(self, X):
+        self.adapted_, self.adapted_after_fit_ = np.asarray(X), hasattr(self, "mask_")
+        return self
+
+
+def test_adapt_batchnorm_uses_the_real_rows_as_they_came_in(data):
+    X, y, groups = data
+    model = SyntheticAwareClassifier(_sampler(), AdaptSpy(), adapt_batchnorm=True)
+    model.fit(X, y, groups=groups)
+    assert model.classifier.adapted_after_fit_ and model.classifier.n_ > len(X)
+    np.testing.assert_array_equal(model.classifier.adapted_, X)  # no generated row among them
+    model = SyntheticAwareClassifier(_sampler(), AdaptSpy()).fit(X, y)
+    assert not hasattr(model.classifier, "adapted_")  # off by default
+    # a classifier without the method: an error before the sampler runs
+    model = SyntheticAwareClassifier(_sampler(), Spy(), adapt_batchnorm=True)
+    with pytest.raises(TypeError, match="adapt_batchnorm=True .* classifier=Spy does not have"):
+        model.fit(X, y)
+    assert not hasattr(model.sampler, "synthetic_mask_")

@@ -455,6 +455,49 @@ default="cross_entropy"
         finally:
             self.callbacks_ = callbacks
 
+    def adapt_batchnorm(self, X):
+        """Re-estimate the fitted module's BatchNorm statistics on ``X`` (AdaBN).
+
+        The running means and variances of every BatchNorm layer are reset and
+        recomputed as the average over ``X``'s batches, the weights left as
+        they are (Li et al., 2016, "Revisiting Batch Normalization For
+        Practical Domain Adaptation"). A net trained on generated images
+        meets real ones at test time; with the statistics of real rows its
+        features are normalised as the real images need. ``X`` needs no labels.
+
+        Parameters
+        ----------
+        X : array-like
+            Rows in the format the net was fitted on, e.g. the real rows.
+
+        Returns
+        -------
+        self
+        """
+        check_is_fitted(self, ["module_"])
+        norms = [m for m in self.module_.modules()
+                 if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+        if not norms:
+            raise ValueError(
+                f"module={_describe(self.module)} has no BatchNorm layer: adapt_batchnorm has "
+                "no statistics to re-estimate."
+            )
+        momenta = [m.momentum for m in norms]
+        self.module_.eval()  # dropout and the rest as at inference; only the norms learn
+        for m in norms:
+            m.reset_running_stats()
+            m.momentum = None  # cumulative average over the batches
+            m.train()
+        try:
+            with torch.no_grad():
+                for Xi, _ in self.get_iterator(self.get_dataset(as_array(X)), training=False):
+                    self.infer(Xi)  # skorch moves the batch to the device
+        finally:
+            for m, momentum in zip(norms, momenta):
+                m.momentum = momentum
+            self.module_.eval()
+        return self
+
     def partial_fit(self, X, y=None, classes=None, groups=None, **fit_params):
         """Continue training (see skorch); the first call fixes the input format and labels."""
         if not hasattr(self, "input_adapter_"):

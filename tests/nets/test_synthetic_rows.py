@@ -123,3 +123,40 @@ def test_errors_name_the_parameter(data, params, mask, match):
     X, y, _ = data
     with pytest.raises(ValueError, match=match):
         MixupNetClassifier(max_epochs=1, **params).fit(X, y, sample_is_synthetic=mask)
+
+
+def _shifted(X):
+    """Another look of the same digits: contrast 0.4, brightness +140 (uint8)."""
+    return (X * 0.4 + 140).astype(np.uint8)
+
+
+def test_adapt_batchnorm_brings_a_net_to_shifted_images():
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    X = (X.reshape(-1, 8, 8) * 15).astype(np.uint8)
+    net = MixupNetClassifier(max_epochs=5, batch_size=128, random_state=0).fit(X[:1000], y[:1000])
+    weights = [p.detach().clone() for p in net.module_.parameters()]
+    shifted_acc = (net.predict(_shifted(X[1000:])) == y[1000:]).mean()
+    assert (net.predict(X[1000:]) == y[1000:]).mean() > 0.85 and shifted_acc < 0.3
+    assert net.adapt_batchnorm(_shifted(X[:1000])) is net  # unlabelled rows of the new look
+    assert (net.predict(_shifted(X[1000:])) == y[1000:]).mean() > 0.85
+    # only the statistics changed; the first norm now holds the new look's batch statistics
+    assert all(torch.equal(a, b) for a, b in zip(weights, net.module_.parameters()))
+    norms = [m for m in net.module_.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert all(m.momentum == 0.1 for m in norms) and not net.module_.training
+    conv = next(m for m in net.module_.modules() if isinstance(m, torch.nn.Conv2d))
+    with torch.no_grad():
+        out = conv(torch.from_numpy(net.input_adapter_.transform(_shifted(X[:1000]))))
+    # cumulative average over batches of 128 (the last one smaller), as AdaBN defines it
+    means = [out[i:i + 128].mean((0, 2, 3)) for i in range(0, 1000, 128)]
+    torch.testing.assert_close(norms[0].running_mean, torch.stack(means).mean(0))
+
+
+def test_adapt_batchnorm_needs_a_fitted_net_with_batchnorm(data):
+    X, y, _ = data
+    with pytest.raises(Exception, match="not initialized|not fitted"):
+        MixupNetClassifier().adapt_batchnorm(X)
+    net = MixupNetClassifier("mlp", max_epochs=1, random_state=0).fit(X, y)
+    with pytest.raises(ValueError, match="module='mlp' has no BatchNorm layer"):
+        net.adapt_batchnorm(X)
