@@ -65,6 +65,9 @@ METHODS = {
                                 "rows only",
     "synaug_shifted_domain_mixup_two_stage": "... + domain Mixup, then fine-tuned on the "
                                              "real rows only",
+    "synaug_shifted_adabn": "... with the net's BatchNorm statistics re-estimated on the real "
+                            "rows after training (AdaBN)",
+    "synaug_shifted_mixup_adabn_crt": "... + Mixup + AdaBN + cRT on all real rows",
     "synthetic_only": "trained on generated images only, n_max per class (replacement analysis)",
     "real_fill": "deficits filled with real images from the generator's pool (the ceiling)",
     "oracle": "balanced real rows of the same size, from outside the long-tailed split",
@@ -74,7 +77,7 @@ METHODS = {
                                              "subsample of the real rows",
 }
 #: The remedies a fill can be followed by, as recipe-name suffixes, longest match first.
-REMEDIES = ("domain_mixup", "mixup", "two_stage", "retrain_resampled", "retrain", "crt")
+REMEDIES = ("domain_mixup", "mixup", "two_stage", "adabn", "retrain_resampled", "retrain", "crt")
 
 
 def _remedies(tail):
@@ -126,7 +129,8 @@ def make_recipe(method, *, class_counts, n_target, generators=None, pools=None,
         A key of :data:`METHODS`. A fill's name ends in the remedies that
         follow it (:data:`REMEDIES`): ``_mixup`` (Mixup of any two rows),
         ``_domain_mixup`` (each real row mixed with a generated one), ``_two_stage``
-        (then fine-tuned on the real rows), ``_retrain`` (head refitted on a
+        (then fine-tuned on the real rows), ``_adabn`` (then the BatchNorm
+        statistics re-estimated on the real rows), ``_retrain`` (head refitted on a
         balanced subsample of the real rows, the paper's), ``_retrain_resampled``
         (... of the filled set) or ``_crt`` (Kang et al.'s cRT on all real rows).
     class_counts : dict
@@ -264,7 +268,8 @@ class _Parts:
         if "two_stage" in remedies:
             aware["two_stage_epochs"] = self.two_stage_epochs()
         clf = self.net(mixup=bool({"mixup", "domain_mixup"} & remedies), **aware)
-        est = SyntheticAwareClassifier(sampler, clf) if aware else _pipe(sampler, clf)
+        est = (SyntheticAwareClassifier(sampler, clf, adapt_batchnorm="adabn" in remedies)
+               if aware or "adabn" in remedies else _pipe(sampler, clf))
         if "crt" in remedies:
             return RetrainClassifier(est, method="crt", random_state=self.random_state)
         if remedies & {"retrain", "retrain_resampled"}:

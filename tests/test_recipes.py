@@ -71,6 +71,10 @@ def test_remedy_suffixes_build_what_they_name():
     retrain = build("synaug_shifted_mixup_retrain")
     assert (retrain.method, retrain.rows) == ("subsample", "original")
     assert retrain.estimator.named_steps["clf"].mixup_pairing == "random"
+    adabn = build("synaug_shifted_mixup_adabn_crt")
+    assert adabn.method == "crt" and adabn.estimator.adapt_batchnorm
+    assert adabn.estimator.classifier.mixup_alpha == 1.0
+    assert not build("synaug_shifted_domain_mixup_crt").estimator.adapt_batchnorm
     styled = build("real_fill_styled_domain_mixup_retrain")
     assert isinstance(styled.estimator, SyntheticAwareClassifier)
     with pytest.raises(ValueError, match="unknown remedy '_jitter'"):
