@@ -196,3 +196,15 @@ def test_exact_share_needs_a_synthetic_share_before_any_work(cells_data, tmp_pat
     assert not bank.exists()
     with pytest.raises(ValueError, match="'share_mode' parameter"):
         SynAugSampler(share_mode="equal").fit_resample(X, y)
+
+
+def test_exact_share_without_groups_works_per_class():
+    X = np.random.RandomState(0).randint(0, 255, (30, 8, 8)).astype(np.uint8)
+    y = np.repeat([0, 1], [20, 10])
+    sampler = SynAugSampler(generator=JitterGenerator(), synthetic_share=0.5, share_mode="exact",
+                            report=False, random_state=0)
+    _, y_res = sampler.fit_resample(X, y)
+    assert Counter(y_res.tolist()) == {0: 40, 1: 40}
+    assert sampler.synthetic_share_ == {0: 0.5, 1: 0.5}
+    copies = Counter(sampler.real_index_[~sampler.synthetic_mask_].tolist())
+    assert all(copies[i] == 1 for i in range(20)) and all(copies[i] == 2 for i in range(20, 30))
