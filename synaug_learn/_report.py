@@ -19,7 +19,7 @@ from scipy.spatial.distance import pdist
 from sklearn.metrics import pairwise_distances
 from sklearn.utils import check_random_state
 
-from .utils import ImageFormat, check_column, check_count, feature_map
+from .utils import ImageFormat, check_column, check_count, feature_map, row_strata
 
 __all__ = ["SyntheticReport", "holdout_split", "synthetic_report"]
 
@@ -573,10 +573,6 @@ def _check_report_options(copy_threshold, max_samples, classifier, copy_quantile
         raise TypeError(f"classifier must be a fitted classifier with predict; got {classifier!r}.")
 
 
-def _strata_of(y, groups):
-    return list(zip(y.tolist(), groups.tolist() if groups is not None else [None] * len(y)))
-
-
 def _index(keys):
     out = {}
     for i, k in enumerate(keys):
@@ -597,8 +593,8 @@ class _StratumIndex:
     """Rows of each stratum (training, generated, held-out) and the evaluated subsamples."""
 
     def __init__(self, data, max_samples, rng):
-        train_keys = _strata_of(data.y_train, data.groups_train)
-        syn_keys = _strata_of(data.y_syn, data.groups_syn)
+        train_keys = row_strata(data.y_train, data.groups_train)
+        syn_keys = row_strata(data.y_syn, data.groups_syn)
         class_pos = {c: i for i, c in enumerate(data.classes.tolist())}
         self.strata = sorted(set(train_keys) | set(syn_keys),
                              key=lambda s: (class_pos[s[0]], repr(s[1])))
@@ -606,7 +602,7 @@ class _StratumIndex:
         self.heldout = {}
         if data.X_heldout is not None:
             by_group = data.groups_heldout is not None or not data.has_groups
-            self.heldout = _index(_strata_of(
+            self.heldout = _index(row_strata(
                 data.y_heldout, data.groups_heldout if data.has_groups else None))
             if data.has_groups and not by_group:  # the class's rows for every group of it
                 self.heldout = {(c, g): self.heldout.get((c, None), _EMPTY)
@@ -852,7 +848,7 @@ def holdout_split(y, groups=None, fraction=0.2, min_rows=5, random_state=0):
     rng = check_random_state(random_state)
     held = []
     if fraction > 0:
-        for rows in _index(_strata_of(y, None if groups is None else np.asarray(groups))).values():
+        for rows in _index(row_strata(y, None if groups is None else np.asarray(groups))).values():
             if len(rows) >= min_rows:
                 k = max(1, int(np.floor(fraction * len(rows))))
                 held.append(rng.choice(rows, size=k, replace=False))

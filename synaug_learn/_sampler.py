@@ -30,7 +30,7 @@ from ._cells import (
 )
 from ._fill import check_cache_dir, edit_rows, fill, fit_generator, make_bank
 from .generators import check_generator, generator_can_compose
-from .utils import check_device, check_groups, check_images, derive_seed
+from .utils import check_device, check_groups, check_images, derive_seed, row_strata
 
 __all__ = ["SynAugSampler"]
 
@@ -49,7 +49,7 @@ def _water_fill(cell_counts, n_add):
 def _copy_indices(y, groups, n_copies, random_state):
     """Input rows to copy: each stratum's rows in a random order, cycled to ``n_copies[s]``."""
     rng = check_random_state(random_state)
-    keys = list(zip(y.tolist(), groups.tolist() if groups is not None else [None] * len(y)))
+    keys = row_strata(y, groups)
     out = [np.empty(0, dtype=np.intp)]
     for stratum, n in sorted(n_copies.items(), key=lambda kv: repr(kv[0])):
         rows = np.flatnonzero([k == stratum for k in keys])
@@ -468,8 +468,7 @@ class SynAugSampler(BaseOverSampler):
                 "share_mode='at_least'."
             )
         n_per_stratum, n_copies = self._plain_deficits(y, groups), {}
-        counts = Counter(zip(y.tolist(), groups.tolist() if groups is not None
-                             else [None] * len(y)))
+        counts = Counter(row_strata(y, groups))
         if self.synthetic_share is not None:
             n_per_stratum = apply_synthetic_share(n_per_stratum, counts, self.synthetic_share)
         if self.share_mode == "exact":
@@ -540,8 +539,7 @@ class SynAugSampler(BaseOverSampler):
             return arrays_transformer.transform(X_res, y_res)
         return X_res, y_res
 
-    def _fit_resample(self, X, y, *, groups, generator, n_per_stratum, cache_dir,
-                      n_copies=None):
+    def _fit_resample(self, X, y, *, groups, generator, n_per_stratum, n_copies, cache_dir):
         """Fit the generator, fill every stratum, append the rows; inputs already checked."""
         bank = make_bank(cache_dir, verbose=getattr(self, "_verbose", 0))
         self.n_features_in_ = int(np.prod(X.shape[1:]))
@@ -562,7 +560,7 @@ class SynAugSampler(BaseOverSampler):
         strata = zip(y_new.tolist(), g_new.tolist() if groups is not None else [None] * len(y_new))
         self.sampling_strategy_ = dict(Counter(
             label if groups is None else (label, group) for label, group in strata))
-        X_real, source = self._real_rows(bank, X, y, groups, n_copies or {}, base_seed)
+        X_real, source = self._real_rows(bank, X, y, groups, n_copies, base_seed)
         X_res = np.concatenate([X_real, X_new.astype(X.dtype, copy=False)])
         y_res = np.concatenate([y[source], y_new.astype(y.dtype, copy=False)])
         self.synthetic_mask_ = np.r_[np.zeros(len(source), bool), np.ones(len(X_new), bool)]
@@ -583,18 +581,18 @@ class SynAugSampler(BaseOverSampler):
         """The output's real part and each row's input index: every input row, then the
         copies ``n_copies`` asks for, all redrawn by the generator with ``regenerate_real``
         (the copies with their own noise)."""
-        copies = _copy_indices(y, groups, n_copies, derive_seed(base_seed, "copies"))
+        copy_seed = derive_seed(base_seed, "copies")
+        copies = _copy_indices(y, groups, n_copies, copy_seed)
         source = np.r_[np.arange(len(X)), copies]
         if self.regenerate_real is None:
             return X[source], source
         edit = functools.partial(edit_rows, bank, self.generator_,
                                  strength=self.regenerate_real,
                                  verbose=getattr(self, "_verbose", 0))
-        g = (lambda idx: None) if groups is None else (lambda idx: groups[idx])  # noqa: E731
         parts = [edit(X, y, groups, random_state=base_seed)]
         if len(copies):
-            parts.append(edit(X[copies], y[copies], g(copies),
-                              random_state=derive_seed(base_seed, "copies")))
+            parts.append(edit(X[copies], y[copies], None if groups is None else groups[copies],
+                              random_state=copy_seed))
         return np.concatenate(parts).astype(X.dtype, copy=False), source
 
     def _report_split(self, y, groups):

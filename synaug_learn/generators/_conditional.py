@@ -13,7 +13,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ..utils import ImageFormat, check_device, check_is_fitted, derive_seed, jsonable
+from ..utils import ImageFormat, check_device, check_is_fitted, derive_seed, jsonable, row_strata
 from ._base import BaseGenerator, novelty_report
 from ._pretrained import (
     CONFIG_NAME,
@@ -533,7 +533,7 @@ class ConditionalDiffusionGenerator(BaseGenerator):
             )
 
     def _stratum_indices(self, y, groups):
-        keys = list(zip(y.tolist(), groups.tolist() if groups is not None else [None] * len(y)))
+        keys = row_strata(y, groups)
         rows = {s: [] for s in self.strata_}
         for i, k in enumerate(keys):
             rows[k].append(i)

@@ -7,7 +7,7 @@ import numbers
 import numpy as np
 from sklearn.utils._param_validation import Interval
 
-from ..utils import check_is_fitted, derive_seed
+from ..utils import check_is_fitted, derive_seed, row_strata
 from ._diffusers import _DiffusersPipelineGenerator, _resize_cover
 
 __all__ = ["ImageToImageGenerator"]
@@ -162,7 +162,7 @@ class ImageToImageGenerator(_DiffusersPipelineGenerator):
                 f"step runs; got num_inference_steps={self.num_inference_steps}, "
                 f"strength={self.strength}."
             )
-        keys = list(zip(y.tolist(), groups.tolist() if groups is not None else [None] * len(y)))
+        keys = row_strata(y, groups)
         index = {}
         for i, key in enumerate(keys):
             index.setdefault(key, []).append(i)

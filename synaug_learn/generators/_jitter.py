@@ -7,6 +7,7 @@ import numbers
 import numpy as np
 from sklearn.utils._param_validation import Interval
 
+from ..utils import row_strata
 from ._base import BaseGenerator
 from ._table import column_kind, is_frame
 
@@ -123,7 +124,7 @@ class JitterGenerator(BaseGenerator):
         self._rows = num
         self._std = num.std(axis=0)
         self._low, self._high = num.min(axis=0), num.max(axis=0)
-        keys = list(zip(y.tolist(), groups.tolist() if groups is not None else [None] * len(y)))
+        keys = row_strata(y, groups)
         self._index = {s: np.array([i for i, k in enumerate(keys) if k == s]) for s in self.strata_}
 
     def _generate_stratum(self, stratum, seeds):

@@ -5,7 +5,14 @@ bank, sampler, nets, report, plots) can use it without depending on another.
 """
 
 from ._image import ImageFormat, feature_map
-from ._seeding import derive_seed, hash_array, jsonable, stratum_key, stratum_labels
+from ._seeding import (
+    derive_seed,
+    hash_array,
+    jsonable,
+    row_strata,
+    stratum_key,
+    stratum_labels,
+)
 from ._validation import (
     check_column,
     check_count,
@@ -31,6 +38,7 @@ __all__ = [
     "feature_map",
     "hash_array",
     "jsonable",
+    "row_strata",
     "stratum_key",
     "stratum_labels",
 ]

@@ -139,6 +139,33 @@ def hash_array(*arrays) -> str:
     return h.hexdigest()
 
 
+def row_strata(y, groups=None):
+    """The ``(label, group_or_None)`` stratum of each row, as a list of tuples.
+
+    Parameters
+    ----------
+    y : ndarray of shape (n_samples,)
+        Labels.
+    groups : ndarray of shape (n_samples,) or None, default=None
+        Group of each row; ``None`` gives ``None`` as every row's group.
+
+    Returns
+    -------
+    strata : list of tuple
+        ``(label, group_or_None)`` per row, in row order.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from synaug_learn.utils import row_strata
+    >>> row_strata(np.array([1, 0]))
+    [(1, None), (0, None)]
+    >>> row_strata(np.array([1, 0]), np.array(["a", "b"]))
+    [(1, 'a'), (0, 'b')]
+    """
+    return list(zip(y.tolist(), groups.tolist() if groups is not None else [None] * len(y)))
+
+
 def stratum_labels(request, y_dtype=None, with_groups=False):
     """Labels and groups of the rows of a request, stratum after stratum.
 
