@@ -184,8 +184,42 @@ def test_groups_quick_runs_resumes_and_merges(groups_module, tmp_path):
     saved = json.loads(path.read_text())
     saved["notes"] = "A hand-written reading of the numbers."
     path.write_text(json.dumps(saved))
-    groups_module.main(["--render", "--out", tmp_path / "all"])
+    saved["config"].pop("selected_within_detector_goal")  # as a file written before it was
+    path.write_text(json.dumps(saved))
+    rendered = groups_module.main(["--render", "--out", tmp_path / "all"])
     assert "A hand-written reading of the numbers." in (tmp_path / "all" / "groups.md").read_text()
+    # the render computes the rows and choices anew from the stored records
+    assert rendered["rows"] == whole["rows"]
+    assert json.loads(path.read_text())["config"]["selected_within_detector_goal"] == whole[
+        "config"]["selected_within_detector_goal"]
+
+
+def _row(method, val, detectors=None):
+    metrics = {"val_worst_group_accuracy": {"mean": val}, "val_mean_accuracy": {"mean": 0.5}}
+    for key, value in zip(("detector_overall", "detector_overall_cnn"), detectors or ()):
+        metrics[key] = {"mean": value}
+    return {"method": method, "status": "ok", "metrics": metrics}
+
+
+def test_choice_within_the_detector_goal(groups_module):
+    import _groups_report as report
+
+    rows = [_row("erm", 0.90), _row("synaug_pretrained_dfr", 0.74, (0.80, 0.96)),
+            _row("synaug_pretrained_regen_exact_dfr", 0.72, (0.52, 0.55)),
+            _row("synaug_pretrained_regen_exact", 0.07, (0.52, 0.55))]
+    assert report.choose(rows)[2]["method"] == "synaug_pretrained_dfr"
+    assert report.choose_within_detector_goal(rows, {})["method"] == (
+        "synaug_pretrained_regen_exact_dfr")
+    # the higher of the two detectors counts
+    rows[2]["metrics"]["detector_overall_cnn"]["mean"] = 0.61
+    assert report.choose_within_detector_goal(rows, {})["method"] == (
+        "synaug_pretrained_regen_exact")
+    # redrawn from the first step (regenerate_real=1.0), every row of a regen fill is generated
+    assert report.choose_within_detector_goal(rows, {"regen_strength": 1.0})["method"] == (
+        "synaug_pretrained_regen_exact_dfr")
+    assert not report.all_generated("synaug_pretrained_dfr", {"regen_strength": 1.0})
+    assert not report.all_generated("synaug_pretrained_regen_dfr", {"regen_strength": 0.7})
+    assert report.choose_within_detector_goal(rows[:2], {}) is None
 
 
 def test_groups_utkface_folder(groups_module, tmp_path):
