@@ -83,15 +83,21 @@ def _val(row):
     return row["metrics"]["val_worst_group_accuracy"]["mean"]
 
 
+def _recipe(row):
+    """A row's recipe: its method, and the results file it came from where rows of several
+    files are ranked together (``select_across``)."""
+    return row.get("source"), row["method"]
+
+
 def _best_on_validation(rows, base_rows=None):
     """The row that ran with the best validation worst-group accuracy; with ``base_rows`` (the
-    rows of the task with every cell) by the same method's validation score there, where it
+    rows of the task with every cell) by the same recipe's validation score there, where it
     ran there, and by its own after that."""
     ok = [r for r in rows if r["status"] == "ok"]
     if not ok:
         return None
-    base = {r["method"]: _val(r) for r in base_rows or () if r["status"] == "ok"}
-    return max(ok, key=lambda r: (base.get(r["method"], -1.0), _val(r),
+    base = {_recipe(r): _val(r) for r in base_rows or () if r["status"] == "ok"}
+    return max(ok, key=lambda r: (base.get(_recipe(r), -1.0), _val(r),
                                   r["metrics"]["val_mean_accuracy"]["mean"]))
 
 
@@ -225,6 +231,83 @@ def rebuild(result):
     new = build_result(result["benchmark"], result["runs"], result["fills"], c["tasks"],
                        c["settings"], result["seeds"], c["methods"])
     return {**result, "config": {**c, **new["config"]}, "rows": new["rows"]}
+
+
+# ----------------------------------------------------------------------------- across files
+
+
+def _candidates(results, task, n_seeds):
+    """The SynAug rows of ``task`` that ran on ``n_seeds`` seeds in any of ``results``
+    (``{name: result}``), each marked with its file (``source``) and that file's settings."""
+    out = []
+    for name, result in results.items():
+        settings = result["config"]["settings"]
+        pretrained = result["config"]["tasks"].get(task, {}).get("pretrained") or {}
+        reference = result["config"]["reference"].get(task, {}).get("method")
+        for row in result["rows"]:
+            if (row["task"] == task and row["method"].startswith("synaug")
+                    and row["status"] == "ok" and len(row["seeds"]) == n_seeds):
+                out.append({**row, "source": name, "settings": {**settings, **pretrained},
+                            "reference": reference})
+    return out
+
+
+def _recipe_settings(row):
+    """What sets the row's fill apart from the same method in another file."""
+    s, notes = row["settings"], []
+    if fill_kind(row["method"]).startswith("regen"):
+        notes.append(f"regenerate_real={s.get('regen_strength', REGEN_STRENGTH)}")
+    if row["method"].startswith("synaug_pretrained") and s.get("pretrained_guidance_scale"):
+        notes.append(f"guidance {s.get('pretrained_guidance_rule') or 'as saved'} "
+                     f"{s['pretrained_guidance_scale']}")
+    return ", ".join(notes)
+
+
+def _selection_row(row):
+    m = row["metrics"]
+    return {"task": row["task"], "method": row["method"], "source": row["source"],
+            "settings": _recipe_settings(row), "seeds": row["seeds"],
+            "metrics": {k: m[k] for k in ("val_worst_group_accuracy", "val_mean_accuracy",
+                                          "worst_group_accuracy",
+                                          "delta_worst_group_accuracy_vs_reference")
+                        if k in m},
+            "detector": fill_detector(row), "all_generated": all_generated(
+                row["method"], row["settings"]),
+            "meets_detector_goal": meets_detector_goal(row, row["settings"]),
+            "reference": row["reference"], "status": "ok"}
+
+
+def _distinct(rows):
+    """One row per run: a later file that read back the same runs (the same recipe and the
+    same per-seed scores) adds no recipe; the first file that holds them names it."""
+    seen, out = set(), []
+    for r in rows:
+        key = (r["method"], r["settings"],
+               tuple(r["metrics"]["worst_group_accuracy"].get("values", ())),
+               r["metrics"]["val_worst_group_accuracy"]["mean"])
+        if key not in seen:
+            seen.add(key)
+            out.append(r)
+    return out
+
+
+def select_across(results, n_seeds=5):
+    """Every SynAug recipe run on ``n_seeds`` seeds in any of ``results`` (``{name: result}``,
+    the same tasks, data and validation split), ranked together on validation: the choice
+    over everything tried, and the choice among the fills that meet the detector goal."""
+    tasks = sorted({t for r in results.values() for t in r["config"]["tasks"]},
+                   key=lambda t: (t.endswith("_unseen"), t))
+    rows, chosen, within = [], {}, {}
+    for task in tasks:
+        cands = _distinct([_selection_row(r) for r in _candidates(results, task, n_seeds)])
+        base = ([r for r in rows if r["task"] == task.removesuffix("_unseen")]
+                if task.endswith("_unseen") else None)
+        best = _best_on_validation(cands, base)
+        goal = _best_on_validation([r for r in cands if r["meets_detector_goal"]], base)
+        chosen[task] = best and {"method": best["method"], "source": best["source"]}
+        within[task] = goal and {"method": goal["method"], "source": goal["source"]}
+        rows += sorted(cands, key=lambda r: -_val(r))
+    return rows, chosen, within
 
 
 # ----------------------------------------------------------------------------- markdown
@@ -475,3 +558,57 @@ def markdown(result):
     if result.get("notes"):
         lines += [result["notes"], ""]
     return "\n".join(lines)
+
+
+def _pick_text(rows, task, pick, label):
+    if not pick:
+        return f"{label}: none."
+    row = next(r for r in rows if r["task"] == task and _recipe(r) == (pick["source"],
+                                                                        pick["method"]))
+    d = row["metrics"].get("delta_worst_group_accuracy_vs_reference")
+    goal = GOALS["unseen" if task.endswith("_unseen") else "seen"]
+    gain = "" if not d else (
+        f", {d['mean']:+.3f} ± {d['std']:.3f} over `{row['reference']}` in its file (better on "
+        f"{d['n_better']}/{d['n_seeds']} seeds; goal >= +{goal:.2f} on every seed: "
+        f"{'met' if d['mean'] >= goal and d['n_better'] == d['n_seeds'] else 'not met'})")
+    det = ("every training row generated, the detector goal does not apply"
+           if row["all_generated"] else "detector " + (
+               f"{row['detector']:.3f} (goal <= {GOALS['detector']:.2f}: "
+               f"{'met' if row['meets_detector_goal'] else 'not met'})"
+               if row["detector"] is not None else "not measured"))
+    return (f"{label}: `{row['method']}` from `{row['source']}`"
+            + (f" ({row['settings']})" if row["settings"] else "") + f"{gain}; {det}.")
+
+
+def selection_markdown(result):
+    """The report of ``select_across``: per task, every recipe by validation score."""
+    c = result["config"]
+    lines = ["# Group imbalance: every SynAug recipe tried, chosen on one validation split", "",
+             f"`{result['command']}` — {result['date']}", "",
+             f"Recipes: every SynAug row that ran on {len(result['seeds'])} seeds "
+             f"{result['seeds']} in {', '.join(f'`{n}`' for n in c['sources'])} (the same "
+             "tasks, data, seeds and validation split; " + c["excluded"] + "). "
+             f"Selection: {c['selection']}", ""]
+    for task in c["selected_on_validation"]:
+        lines += [f"## Task `{task}`", "",
+                  "| recipe | from | fill setting | val worst-group | test worst-group | "
+                  "Δ worst vs its file's reference (seeds better) | detector | meets the "
+                  "detector goal |", "|---|---|---|---|---|---|---|---|"]
+        for r in (r for r in result["rows"] if r["task"] == task):
+            m = r["metrics"]
+            det = ("all generated" if r["all_generated"] else
+                   f"{r['detector']:.3f}" if r["detector"] is not None else "—")
+            lines.append(
+                f"| `{r['method']}` | `{r['source']}` | {r['settings'] or '—'} "
+                f"| {_pm(m['val_worst_group_accuracy'])} | {_pm(m['worst_group_accuracy'])} "
+                f"| {_delta(m.get('delta_worst_group_accuracy_vs_reference'))} | {det} "
+                f"| {'yes' if r['meets_detector_goal'] else 'no'} |")
+        lines += ["", _pick_text(result["rows"], task, c["selected_on_validation"][task],
+                                 "Chosen on validation"),
+                  "", _pick_text(result["rows"], task, c["selected_within_detector_goal"][task],
+                                 "Chosen on validation among the fills that meet the detector "
+                                 "goal"), ""]
+    if result.get("notes"):
+        lines += ["## Notes", "", result["notes"], ""]
+    return "\n".join(lines)
+

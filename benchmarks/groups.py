@@ -165,8 +165,17 @@ from _groups_methods import (
     train_judges,
     uses_pretrained,
 )
-from _groups_report import build_result, markdown, rebuild
-from _results import RESULTS, command, git_revision, merge_records, utc_now, write_results
+from _groups_report import GOALS, build_result, markdown, rebuild, select_across, selection_markdown
+from _results import (
+    RESULTS,
+    command,
+    git_revision,
+    machine,
+    merge_records,
+    utc_now,
+    versions,
+    write_results,
+)
 
 NAME = "groups"
 ALL_METHODS = (*BASELINES, *synaug_methods())
@@ -174,7 +183,7 @@ DEFAULT_METHODS = (*BASELINES, *synaug_methods(("joint", "factorized", "pretrain
 WORK = Path(__file__).resolve().parent / ".work" / NAME
 # arguments that do not change any number (where to write, which pieces to run)
 NOT_SETTINGS = {"seeds", "tasks", "methods", "out", "work", "threads", "render", "merge",
-                "quick", "name"}
+                "quick", "name", "select"}
 # settings added later, recorded only away from the value that earlier results used implicitly
 IMPLICIT_SETTINGS = {"regen_strength": REGEN_STRENGTH}
 
@@ -215,6 +224,10 @@ def build_parser():
                    help="results file name, OUT/NAME.{json,md} (default groups)")
     p.add_argument("--merge", nargs="+", type=Path, default=None,
                    help="join these groups.json files (pieces of one run) into OUT")
+    p.add_argument("--select", nargs="+", type=Path, default=None,
+                   help="rank every SynAug recipe of these results files (runs of the same "
+                        "tasks, data and seeds) together on their validation split; writes "
+                        "OUT/NAME.{json,md}")
     p.add_argument("--pretrained-generator", default=None,
                    help="folder of a pretrained attribute-aware ConditionalDiffusionGenerator")
     p.add_argument("--pretrained-guidance-rule", default=None, choices=["joint", "composable"],
@@ -267,11 +280,17 @@ def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(None if argv is None else [str(a) for a in argv])
     if args.render:
-        result = rebuild(json.loads((args.out / f"{args.name}.json").read_text()))
+        result = json.loads((args.out / f"{args.name}.json").read_text())
+        if "sources" in result["config"]:  # a --select report: its choices are its content
+            write_results(result, selection_markdown, args.out)
+            return result
+        result = rebuild(result)
         write_results(result, markdown, args.out)
         return result
     if args.merge:
         return merge(args.merge, args.out, argv, args.name)
+    if args.select:
+        return select(args.select, args.out, argv, args.name)
     if args.quick:
         for key, value in QUICK.items():
             if getattr(args, key) == parser.get_default(key):
@@ -397,6 +416,42 @@ def merge(paths, out, argv, name=NAME):
                   git=revisions,
                   total_wall_s=round(sum(r["total_wall_s"] for r in results), 1))
     write_results(result, markdown, out)
+    return result
+
+
+# settings in which results files ranked together by --select may differ (they key the fills)
+SELECT_MAY_DIFFER = {"regen_strength"}
+
+
+def select(paths, out, argv, name):
+    """Rank the SynAug recipes of several results files together (``select_across``): only
+    files of the same tasks, data and validation split, and rows of the full seed list."""
+    results = {Path(p).stem: json.loads(Path(p).read_text()) for p in paths}
+
+    def shared(r):
+        return {k: v for k, v in without_pretrained(r["config"]["settings"]).items()
+                if k not in SELECT_MAY_DIFFER}
+    first_name, first = next(iter(results.items()))
+    for n, r in results.items():
+        if shared(r) != shared(first):
+            raise SystemExit(f"{n} was run with other data or training settings than "
+                             f"{first_name}; not ranked together")
+    seeds = max((r["seeds"] for r in results.values()), key=len)
+    short = [f"{n} ({len(r['seeds'])} seeds)" for n, r in results.items()
+             if len(r["seeds"]) < len(seeds)]
+    rows, chosen, within = select_across(results, len(seeds))
+    config = {"sources": list(results), "goals": GOALS,
+              "excluded": ("rows on fewer seeds left out: " + ", ".join(short)) if short
+              else "no file left out",
+              "selection": "validation worst-group accuracy (mean over seeds), then validation "
+                           "mean-group accuracy; on an unseen-cell task by the same recipe's "
+                           "validation score on the task with every cell first. The test set is "
+                           "not used for any choice.",
+              "selected_on_validation": chosen, "selected_within_detector_goal": within}
+    result = {"benchmark": name, "command": command(argv), "date": utc_now(),
+              "machine": machine(), "versions": versions(), "config": config, "seeds": seeds,
+              "rows": rows}
+    write_results(result, selection_markdown, out)
     return result
 
 

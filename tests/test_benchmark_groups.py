@@ -195,7 +195,8 @@ def test_groups_quick_runs_resumes_and_merges(groups_module, tmp_path):
 
 
 def _row(method, val, detectors=None):
-    metrics = {"val_worst_group_accuracy": {"mean": val}, "val_mean_accuracy": {"mean": 0.5}}
+    metrics = {"val_worst_group_accuracy": {"mean": val, "std": 0.0},
+               "val_mean_accuracy": {"mean": 0.5, "std": 0.0}}
     for key, value in zip(("detector_overall", "detector_overall_cnn"), detectors or ()):
         metrics[key] = {"mean": value}
     return {"method": method, "status": "ok", "metrics": metrics}
@@ -298,3 +299,47 @@ def test_merge_keeps_one_pretrained_generator_per_task(groups_module):
         "fairness_unseen": "washout"}
     with pytest.raises(SystemExit, match="fairness_unseen"):
         groups_module.pretrained_by_task([washout, piece(["fairness_unseen"], "other", True)])
+
+
+def _result(settings, rows, task="spurious_colour"):
+    for r in rows:
+        r.update(task=task, seeds=[0, 1, 2, 3, 4])
+        r["metrics"]["worst_group_accuracy"] = {"mean": 0.7, "std": 0.0}
+    return {"config": {"settings": settings, "tasks": {task: {}},
+                       "reference": {task: {"method": "group_dro"}}},
+            "seeds": [0, 1, 2, 3, 4], "rows": rows}
+
+
+def test_select_ranks_the_recipes_of_several_files_together(groups_module, tmp_path):
+    settings = groups_module.settings(groups_module.build_parser().parse_args([]))
+    plain = _result(settings, [_row("erm", 0.9), _row("synaug_pretrained_dfr", 0.74, (0.8, 0.96)),
+                               _row("synaug_pretrained_regen_exact_dfr", 0.74, (0.6, 0.61))])
+    strong = _result({**settings, "regen_strength": 0.7},
+                     [_row("synaug_pretrained_regen_exact_dfr", 0.72, (0.52, 0.55)),
+                      _row("synaug_pretrained_regen_exact", 0.73, (0.52, 0.55))])
+    strong["rows"][1]["seeds"] = [0, 1, 2]  # fewer seeds: left out
+    again = json.loads(json.dumps(plain))  # a later file that read the same runs back
+    paths = []
+    for name, r in (("plain", plain), ("strong", strong), ("again", again)):
+        paths.append(tmp_path / f"{name}.json")
+        paths[-1].write_text(json.dumps(r))
+    result = groups_module.main(["--select", *paths, "--out", tmp_path, "--name", "sel"])
+    c = result["config"]
+    # one row per recipe and run, ranked together: the same method at another strength is
+    # another recipe, the same runs read back by a later file are not; ties on worst-group go
+    # to validation mean accuracy (equal here: the first)
+    assert [(r["source"], r["method"]) for r in result["rows"]] == [
+        ("plain", "synaug_pretrained_dfr"), ("plain", "synaug_pretrained_regen_exact_dfr"),
+        ("strong", "synaug_pretrained_regen_exact_dfr")]
+    assert c["selected_on_validation"]["spurious_colour"] == {
+        "source": "plain", "method": "synaug_pretrained_dfr"}
+    assert c["selected_within_detector_goal"]["spurious_colour"] == {
+        "source": "strong", "method": "synaug_pretrained_regen_exact_dfr"}
+    assert result["rows"][2]["settings"] == "regenerate_real=0.7"
+    md = (tmp_path / "sel.md").read_text()
+    assert "detector 0.550 (goal <= 0.60: met)" in md
+    # files of other data or training settings are not ranked together
+    plain["config"]["settings"]["epochs"] += 1
+    paths[0].write_text(json.dumps(plain))
+    with pytest.raises(SystemExit, match="other data or training settings"):
+        groups_module.main(["--select", *paths, "--out", tmp_path, "--name", "sel"])
