@@ -808,6 +808,8 @@ def markdown(result):
                   + ", ".join(f"`{m}`" for m in result["incomplete"]) + "."]
     lines += ["", f"Command: `{result['command']}`; machine: {result['machine']}; "
               f"date {result['date']}; git {result['versions'].get('git')} at start.", ""]
+    if result.get("notes"):  # hand-written, kept by --from-json
+        lines += ["## Notes", "", result["notes"], ""]
     return "\n".join(lines)
 
 
@@ -868,7 +870,8 @@ def parse_args(argv):
     add("--name", default="long_tail")
     add("--out", type=Path, default=None)
     add("--from-json", type=Path, default=None,
-        help="re-render the markdown (and peer comparison) of a results json")
+        help="re-render the markdown (and peer comparison) of a results json, e.g. after "
+             "adding hand-written \"notes\" to it")
     return parser, parser.parse_args(argv)
 
 
