@@ -236,8 +236,8 @@ def rebuild(result):
 # ----------------------------------------------------------------------------- across files
 
 
-def _candidates(results, task, n_seeds):
-    """The SynAug rows of ``task`` that ran on ``n_seeds`` seeds in any of ``results``
+def _candidates(results, task, seeds):
+    """The SynAug rows of ``task`` that ran on the seeds ``seeds`` in any of ``results``
     (``{name: result}``), each marked with its file (``source``) and that file's settings."""
     out = []
     for name, result in results.items():
@@ -246,7 +246,7 @@ def _candidates(results, task, n_seeds):
         reference = result["config"]["reference"].get(task, {}).get("method")
         for row in result["rows"]:
             if (row["task"] == task and row["method"].startswith("synaug")
-                    and row["status"] == "ok" and len(row["seeds"]) == n_seeds):
+                    and row["status"] == "ok" and row["seeds"] == list(seeds)):
                 out.append({**row, "source": name, "settings": {**settings, **pretrained},
                             "reference": reference})
     return out
@@ -291,15 +291,15 @@ def _distinct(rows):
     return out
 
 
-def select_across(results, n_seeds=5):
-    """Every SynAug recipe run on ``n_seeds`` seeds in any of ``results`` (``{name: result}``,
+def select_across(results, seeds):
+    """Every SynAug recipe run on the seeds ``seeds`` in any of ``results`` (``{name: result}``,
     the same tasks, data and validation split), ranked together on validation: the choice
     over everything tried, and the choice among the fills that meet the detector goal."""
     tasks = sorted({t for r in results.values() for t in r["config"]["tasks"]},
                    key=lambda t: (t.endswith("_unseen"), t))
     rows, chosen, within = [], {}, {}
     for task in tasks:
-        cands = _distinct([_selection_row(r) for r in _candidates(results, task, n_seeds)])
+        cands = _distinct([_selection_row(r) for r in _candidates(results, task, seeds)])
         base = ([r for r in rows if r["task"] == task.removesuffix("_unseen")]
                 if task.endswith("_unseen") else None)
         best = _best_on_validation(cands, base)
@@ -467,15 +467,18 @@ def _jtt_lines(result, task):
     return ["", f"JTT's settings chosen on validation: {chosen}.", ""]
 
 
+def _gain_text(d, ref, goal):
+    """``Δ over ref (better on k/n seeds; goal ...: met or not met)``."""
+    met = d["mean"] >= goal and d["n_better"] == d["n_seeds"]
+    return (f"{d['mean']:+.3f} ± {d['std']:.3f} over {ref} (better on "
+            f"{d['n_better']}/{d['n_seeds']} seeds; goal >= +{goal:.2f} on every seed: "
+            f"{'met' if met else 'not met'})")
+
+
 def _choice_text(rows, sel, ref, goal, label):
     """``label: `sel`, Δ over `ref` (seeds better; goal: met or not)``."""
     d = rows[sel]["metrics"].get("delta_worst_group_accuracy_vs_reference")
-    if not d:
-        return f"{label}: `{sel}`."
-    met = d["mean"] >= goal and d["n_better"] == d["n_seeds"]
-    return (f"{label}: `{sel}`, {d['mean']:+.3f} ± {d['std']:.3f} over `{ref}` (better on "
-            f"{d['n_better']}/{d['n_seeds']} seeds; goal >= +{goal:.2f} on every seed: "
-            f"{'met' if met else 'not met'}).")
+    return f"{label}: `{sel}`" + (f", {_gain_text(d, f'`{ref}`', goal)}." if d else ".")
 
 
 def _all_generated_text(result, task, row):
@@ -567,10 +570,7 @@ def _pick_text(rows, task, pick, label):
                                                                         pick["method"]))
     d = row["metrics"].get("delta_worst_group_accuracy_vs_reference")
     goal = GOALS["unseen" if task.endswith("_unseen") else "seen"]
-    gain = "" if not d else (
-        f", {d['mean']:+.3f} ± {d['std']:.3f} over `{row['reference']}` in its file (better on "
-        f"{d['n_better']}/{d['n_seeds']} seeds; goal >= +{goal:.2f} on every seed: "
-        f"{'met' if d['mean'] >= goal and d['n_better'] == d['n_seeds'] else 'not met'})")
+    gain = "" if not d else ", " + _gain_text(d, f"`{row['reference']}` in its file", goal)
     det = ("every training row generated, the detector goal does not apply"
            if row["all_generated"] else "detector " + (
                f"{row['detector']:.3f} (goal <= {GOALS['detector']:.2f}: "

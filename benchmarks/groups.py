@@ -108,6 +108,10 @@ a re-run with the same settings reuses them (and the trained generators);
 Writes ``OUT/NAME.{md,json}`` (``--name``, default ``groups``); ``--render``
 computes the rows and choices anew from the records stored in the json and rewrites both
 (e.g. after adding hand-written ``"notes"``, or a change of the report's rules).
+``--select A.json B.json ... --name NAME`` ranks every SynAug recipe of several results
+files of the same tasks, data and seeds (follow-up runs that add variants, or another
+``--regen-strength``) together on their shared validation split, so that "chosen on
+validation" means over everything tried (``groups_selection.md``).
 
 The full run (4 tasks, 5 seeds, default methods) in pieces of at most ~45 min
 each, as measured with short runs at full data size on a loaded 2-core machine
@@ -438,10 +442,10 @@ def select(paths, out, argv, name):
                              f"{first_name}; not ranked together")
     seeds = max((r["seeds"] for r in results.values()), key=len)
     short = [f"{n} ({len(r['seeds'])} seeds)" for n, r in results.items()
-             if len(r["seeds"]) < len(seeds)]
-    rows, chosen, within = select_across(results, len(seeds))
+             if r["seeds"] != seeds]
+    rows, chosen, within = select_across(results, seeds)
     config = {"sources": list(results), "goals": GOALS,
-              "excluded": ("rows on fewer seeds left out: " + ", ".join(short)) if short
+              "excluded": ("rows on other seeds left out: " + ", ".join(short)) if short
               else "no file left out",
               "selection": "validation worst-group accuracy (mean over seeds), then validation "
                            "mean-group accuracy; on an unseen-cell task by the same recipe's "
