@@ -154,7 +154,12 @@ class SynAugSampler(BaseOverSampler):
         carry the generator's look and "looks generated" no longer tells a
         classifier which rows -- and so which cells -- were filled. The
         content of each real row stays (its class, its group); the larger
-        the value, the more of its look is the generator's. Needs a
+        the value, the more of its look is the generator's. At ``1.0`` the
+        redraw starts from the first step of the schedule, which keeps almost
+        nothing of the row (0.6 % with DPM-Solver++, 1.6 % with DDIM-10,
+        3.9 % with DDIM-5): every output row is a fresh
+        draw of its cell, the recipe for cells without rows, where no real
+        row is left for "generated" to set apart. Needs a
         generator with ``edit`` (e.g.
         :class:`~synaug_learn.generators.ConditionalDiffusionGenerator`).
         ``None`` keeps the real rows as they are. The test images are not
