@@ -1,4 +1,5 @@
-"""The README's and the getting-started page's Python snippets run as written.
+"""The README's and the getting-started page's Python snippets run as written, and the
+README's numbers come from committed results files.
 
 They train on Fashion-MNIST at full size, which takes minutes; the tests run
 them *as written* except for the substitutions in :data:`SMALL` (a smaller
@@ -105,3 +106,15 @@ def test_readme_table_snippet_runs_as_written(capsys):
     exec(compile(code, "README.md", "exec"), namespace)
     assert type(namespace["pipe"].named_steps["synaug"].generator).__name__ == "NoneType"
     assert float(capsys.readouterr().out.strip()) > 0.9  # balanced accuracy, 3-fold
+
+
+def test_readme_numbers_are_in_committed_results():
+    """Every three-decimal result the README quotes (0.xyz) appears in a committed results
+    file, so that a number cannot outlive the run it came from."""
+    readme = (ROOT / "README.md").read_text()
+    quoted = set(re.findall(r"(?<![\d.])0\.\d{3}(?!\d)", readme))
+    results = ROOT / "benchmarks" / "results"
+    committed = "".join(p.read_text() for p in sorted(results.rglob("*"))
+                        if p.suffix in (".md", ".json"))
+    assert len(quoted) > 50  # the README quotes its results
+    assert sorted(n for n in quoted if n not in committed) == []
