@@ -564,6 +564,7 @@ def markdown(result):
 
 
 def _pick_text(rows, task, pick, label):
+    """One choice of ``select_across``: the recipe, its file, its gain and its detector."""
     if not pick:
         return f"{label}: none."
     row = next(r for r in rows if r["task"] == task and _recipe(r) == (pick["source"],
@@ -571,11 +572,13 @@ def _pick_text(rows, task, pick, label):
     d = row["metrics"].get("delta_worst_group_accuracy_vs_reference")
     goal = GOALS["unseen" if task.endswith("_unseen") else "seen"]
     gain = "" if not d else ", " + _gain_text(d, f"`{row['reference']}` in its file", goal)
-    det = ("every training row generated, the detector goal does not apply"
-           if row["all_generated"] else "detector " + (
-               f"{row['detector']:.3f} (goal <= {GOALS['detector']:.2f}: "
-               f"{'met' if row['meets_detector_goal'] else 'not met'})"
-               if row["detector"] is not None else "not measured"))
+    if row["all_generated"]:
+        det = "every training row generated, the detector goal does not apply"
+    elif row["detector"] is None:
+        det = "detector not measured"
+    else:
+        det = (f"detector {row['detector']:.3f} (goal <= {GOALS['detector']:.2f}: "
+               f"{'met' if row['meets_detector_goal'] else 'not met'})")
     return (f"{label}: `{row['method']}` from `{row['source']}`"
             + (f" ({row['settings']})" if row["settings"] else "") + f"{gain}; {det}.")
 
