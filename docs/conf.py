@@ -119,6 +119,7 @@ BENCHMARKS = {
     "long_tail_budget_3000": "make bench-long-tail-budget",
     "long_tail_no_validation": "python benchmarks/long_tail.py --seeds 3 --threads 1",
     "groups": "python benchmarks/groups.py (pieces and --merge: the file's command)",
+    "groups_selection": "python benchmarks/groups.py --select (the files: the file's command)",
     "generator_quality": "python benchmarks/generator_quality.py",
     "training_overhead": "python benchmarks/training_overhead.py",
     "domain_gap": "python benchmarks/domain_gap.py --grid",
