@@ -562,9 +562,8 @@ class SynAugSampler(BaseOverSampler):
         X_new, y_new, g_new = self._generate(bank, X, y, groups, n_per_stratum, base_seed)
         self.bank_stats_ = dict(bank.stats_)
 
-        strata = zip(y_new.tolist(), g_new.tolist() if groups is not None else [None] * len(y_new))
         self.sampling_strategy_ = dict(Counter(
-            label if groups is None else (label, group) for label, group in strata))
+            y_new.tolist() if groups is None else row_strata(y_new, g_new)))
         X_real, source = self._real_rows(bank, X, y, groups, n_copies, base_seed)
         X_res = np.concatenate([X_real, X_new.astype(X.dtype, copy=False)])
         y_res = np.concatenate([y[source], y_new.astype(y.dtype, copy=False)])

@@ -49,6 +49,7 @@ from ..utils import (
     derive_seed,
     hash_array,
     jsonable,
+    row_strata,
     stratum_labels,
 )
 
@@ -204,10 +205,7 @@ class BaseGenerator(BaseEstimator):
         """Set ``classes_``, ``has_groups_`` and ``strata_`` from labels and optional groups."""
         self.classes_ = np.unique(y)
         self.has_groups_ = groups is not None
-        self.strata_ = sorted(
-            set(zip(y.tolist(), groups.tolist() if self.has_groups_ else [None] * len(y))),
-            key=repr,
-        )
+        self.strata_ = sorted(set(row_strata(y, groups)), key=repr)
 
     def _fit(self, X, y, groups):
         raise NotImplementedError
