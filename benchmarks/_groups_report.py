@@ -508,9 +508,9 @@ def _detector_text(result, task, row):
     m, det = row["metrics"], fill_detector(row)
     if det is None:
         return ""
+    met = meets_detector_goal(row, result["config"]["settings"])
     text = (f"Its fill's detector accuracy {det:.3f} (the higher of logistic regression and "
-            f"CNN; goal <= {GOALS['detector']:.2f}: "
-            f"{'met' if det <= GOALS['detector'] else 'not met'}).")
+            f"CNN; goal <= {GOALS['detector']:.2f}: {'met' if met else 'not met'}).")
     per_cell = [f"{c} {m[f'detector_{c}']['mean']:.3f}" for c in CELLS if m.get(f"detector_{c}")]
     if m.get("detector_matched"):
         text += (f" Where only the look can tell (logistic regression): cell-matched "

@@ -387,14 +387,23 @@ def pretrained_by_task(results):
     return {task: next(iter(keys.values())) for task, keys in seen.items()}
 
 
+def check_alike(results, paths, kind, refusal, ignore=()):
+    """SystemExit ("PATH was run with other KIND than FIRST; REFUSAL") unless the results
+    files were run with the same settings, leaving out the pretrained generator (each task may
+    have its own) and ``ignore``."""
+    def shared(r):
+        return {k: v for k, v in without_pretrained(r["config"]["settings"]).items()
+                if k not in ignore}
+    for r, p in zip(results[1:], paths[1:]):
+        if shared(r) != shared(results[0]):
+            raise SystemExit(f"{p} was run with other {kind} than {paths[0]}; {refusal}")
+
+
 def merge(paths, out, argv, name=NAME):
     """Join results files of pieces of one run (same settings) into ``out/NAME.{json,md}``."""
     results = [json.loads(Path(p).read_text()) for p in paths]
     first = results[0]
-    for r, p in zip(results[1:], paths[1:]):
-        if without_pretrained(r["config"]["settings"]) != without_pretrained(
-                first["config"]["settings"]):
-            raise SystemExit(f"{p} was run with other settings than {paths[0]}; not merged")
+    check_alike(results, paths, "settings", "not merged")
     pretrained = pretrained_by_task(results)
     runs = merge_records([r["runs"] for r in results],
                          key=lambda x: (x["task"], x["method"], x["seed"]),
@@ -431,15 +440,8 @@ def select(paths, out, argv, name):
     """Rank the SynAug recipes of several results files together (``select_across``): only
     files of the same tasks, data and validation split, and rows of the full seed list."""
     results = {Path(p).stem: json.loads(Path(p).read_text()) for p in paths}
-
-    def shared(r):
-        return {k: v for k, v in without_pretrained(r["config"]["settings"]).items()
-                if k not in SELECT_MAY_DIFFER}
-    first_name, first = next(iter(results.items()))
-    for n, r in results.items():
-        if shared(r) != shared(first):
-            raise SystemExit(f"{n} was run with other data or training settings than "
-                             f"{first_name}; not ranked together")
+    check_alike(list(results.values()), list(results), "data or training settings",
+                "not ranked together", ignore=SELECT_MAY_DIFFER)
     seeds = max((r["seeds"] for r in results.values()), key=len)
     short = [f"{n} ({len(r['seeds'])} seeds)" for n, r in results.items()
              if r["seeds"] != seeds]
