@@ -70,6 +70,12 @@ machine on 2026-12-03, which makes a seed of the in-domain rows ~1 h 50 min;
     # generator-free rows are the ones above (same split and settings), not trained twice
     $LT --domain-shift --methods shifted
     $LT --domain-shift --merge --reuse long_tail   # results/long_tail_domain_shift.{md,json}
+    # another pretrained generator (a folder, e.g. scripts/pretrain_generator.py --resume):
+    # its SynAug rows, the generator-free ones and real_fill taken from long_tail's parts
+    PRE="synaug_pretrained synaug_pretrained_mixup synaug_pretrained_mixup_retrain \
+         synaug_pretrained_mixup_retrain_resampled synaug_pretrained_balanced_softmax_mixup"
+    $LT --pretrained DIR --name long_tail_NAME --methods $PRE synthetic_only  # ~17 min a seed
+    $LT --pretrained DIR --name long_tail_NAME --merge --reuse long_tail
 """
 
 from __future__ import annotations
@@ -84,7 +90,6 @@ import tempfile
 import time
 import warnings
 from collections import Counter
-from importlib import resources
 from pathlib import Path
 from typing import NamedTuple
 
@@ -112,7 +117,7 @@ from synaug_learn.datasets import (  # noqa: E402
     load_fashion_mnist_lt,
     stylize_images,
 )
-from synaug_learn.generators import ConditionalDiffusionGenerator  # noqa: E402
+from synaug_learn.generators import ConditionalDiffusionGenerator, pretrained_path  # noqa: E402
 from synaug_learn.recipes import METHODS, evaluate, make_recipe  # noqa: E402
 
 #: Rows this benchmark adds to the package's recipes (built here from the public API).
@@ -169,9 +174,8 @@ SPLIT_SALT = 15  # the validation carve's random stream: [SPLIT_SALT, seed]
 
 
 def shipped_info(name="fashion-mnist-small"):
-    """A shipped generator's training record (its ``training.json``)."""
-    info = resources.files("synaug_learn") / "pretrained" / name / "training.json"
-    return json.loads(info.read_text())
+    """A saved generator's training record (its ``training.json``): a shipped name or a folder."""
+    return json.loads((pretrained_path(name) / "training.json").read_text())
 
 
 def shipped_steps(name="fashion-mnist-small"):
@@ -295,7 +299,7 @@ def _indomain_generator(sd, args, cache, log):
 def generators_for(sd, methods, args, cache, log):
     """The generators ``methods`` need, and the in-domain one's training record (or None)."""
     sampling = _sampling(args)
-    shipped = {"pretrained": "fashion-mnist-small", "shifted": SHIFTED_GENERATOR}
+    shipped = {"pretrained": args.pretrained, "shifted": SHIFTED_GENERATOR}
     needed = {kind for kind in shipped if any(kind in m for m in methods)}
     if "synthetic_only" in methods:
         needed.add("pretrained")
@@ -415,7 +419,7 @@ def protocol_config(args):
            "module": "small_cnn", "inference_steps": args.steps,
            "guidance_scale": args.guidance, "indomain_steps": args.indomain_steps,
            "indomain_minutes": args.indomain_minutes,
-           "pretrained_generator": "fashion-mnist-small", "device": args.device}
+           "pretrained_generator": args.pretrained, "device": args.device}
     if args.domain_shift:
         cfg.update(domain_shift=True, shifted_generator=SHIFTED_GENERATOR,
                    shifted_generator_style=shipped_info(SHIFTED_GENERATOR)["style"],
@@ -427,7 +431,7 @@ def protocol_config(args):
             posthoc_taus=list(POSTHOC_TAUS), fill_taus=list(FILL_TAUS),
             pool_per_class=POOL_PER_CLASS, pool_pretrain_steps=args.pool_pretrain_steps,
             pool_fine_tune=[list(c) for c in POOL_FINE_TUNE],
-            shipped_generator_steps=shipped_steps())
+            shipped_generator_steps=shipped_steps(args.pretrained))
     return cfg
 
 
@@ -566,25 +570,33 @@ def merge(records, cfg, provenance):
 
 
 #: The configuration keys only the domain-shift protocol has.
-SHIFT_KEYS = ("domain_shift", "shifted_generator", "shifted_generator_style",
-              "shifted_generator_steps")
+# The generators' settings: no generator-free row depends on them (nor on the in-domain
+# generator's budget, which follows the pretrained generator's by default).
+GENERATOR_KEYS = ("domain_shift", "shifted_generator", "shifted_generator_style",
+                  "shifted_generator_steps", "pretrained_generator", "shipped_generator_steps",
+                  "indomain_steps", "indomain_minutes")
+
+
+def _without_generators(cfg):
+    return {k: v for k, v in cfg.items() if k not in GENERATOR_KEYS}
 
 
 def reused_parts(parts, name, records):
     """The generator-free records of run ``name`` that ``records`` lack, marked as reused.
 
-    A row without a generator computes the same thing in the in-distribution and
-    the domain-shift run (same split, seed and settings), so the domain-shift run
-    takes it from the other run's parts instead of training it twice; the
-    configurations must agree on everything but :data:`SHIFT_KEYS`.
+    A row without a generator computes the same thing in runs that differ only in
+    their generators (same split, seed and settings) -- the domain-shift run, or a
+    run with another pretrained generator -- so such a run takes it from the other
+    run's parts instead of training it twice; the configurations must agree on
+    everything but :data:`GENERATOR_KEYS`.
     """
-    cfg = {k: v for k, v in records[0]["config"].items() if k not in SHIFT_KEYS}
+    cfg = _without_generators(records[0]["config"])
     have = {(r["seed"], r["method"]) for r in records}
     out = []
     for r in read_parts(parts, name):
         if r["method"] not in GENERATOR_FREE + ["real_fill"] or (r["seed"], r["method"]) in have:
             continue
-        if r["config"] != cfg:
+        if _without_generators(r["config"]) != cfg:
             raise SystemExit(f"--reuse {name}: its configuration differs from this run's")
         out.append({**r, "config": records[0]["config"], "reused_from": name})
     return out
@@ -724,7 +736,8 @@ def _header(result):
            f"{cfg['shifted_generator_steps']} steps on the generator pool rendered in the "
            f"'{cfg['shifted_generator_style']}' style; Δ vs plain fill is the paired "
            "difference against `synaug_shifted`); " if cfg.get("domain_shift") else
-           f"the shipped one {cfg.get('shipped_generator_steps', 4176)} steps; ")
+           f"the pretrained one (`{cfg.get('pretrained_generator', 'fashion-mnist-small')}`) "
+           f"{cfg.get('shipped_generator_steps', 4176)} steps; ")
         + f"{len(result['seeds'])} seeds {result['seeds']}, real test set (10,000 images). "
         "Many > 100, few < 20 training images. Mean ± std over seeds; "
         + (f"Δ is the paired difference in test balanced accuracy against `{cfg['peer']}`, "
@@ -828,6 +841,10 @@ def parse_args(argv):
              "several values run one after the other, each into NAME_budget_STEPS")
     add("--steps", type=int, default=10, help="DDIM steps when generating")
     add("--guidance", type=float, default=1.5)
+    add("--pretrained", default="fashion-mnist-small",
+        help="the pretrained generator of the synaug_pretrained rows: a shipped name or a "
+             "folder written by save_pretrained (with a training.json); the in-domain "
+             "generator's default steps follow its training")
     add("--indomain-steps", type=int, default=None,
         help="in-domain generator training steps per seed; default 440 (about 4 CPU-minutes) "
              "without --validation, the shipped generator's 4176 with it")
@@ -888,6 +905,7 @@ def apply_like(args, path):
     args.imbalance_factor, args.n_max = cfg["imbalance_factor"], cfg["n_max"]
     args.train_steps = [cfg["train_steps"]]
     args.steps, args.guidance = cfg["inference_steps"], cfg["guidance_scale"]
+    args.pretrained = cfg.get("pretrained_generator", args.pretrained)
     args.indomain_steps, args.indomain_minutes = cfg["indomain_steps"], cfg["indomain_minutes"]
     args.validation = cfg.get("validation")
     args.domain_shift = bool(cfg.get("domain_shift"))
@@ -913,7 +931,7 @@ def resolve_args(args):
         args.name = args.name if args.name != "long_tail" else "long_tail_full"
     args.train_steps = args.train_steps or [350]
     if args.indomain_steps is None:
-        args.indomain_steps = shipped_steps() if args.validation else 440
+        args.indomain_steps = shipped_steps(args.pretrained) if args.validation else 440
     if args.domain_shift and not args.validation:
         raise SystemExit("--domain-shift needs --validation (its choices are made on it)")
     if args.domain_shift and args.name == "long_tail":

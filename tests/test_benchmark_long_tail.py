@@ -192,8 +192,28 @@ def _args(tmp_path, **kw):
     base = dict(imbalance_factor=100, n_max=300, train_steps=350, steps=10, guidance=1.5,
                 indomain_steps=440, indomain_minutes=None, device="cpu", validation=None,
                 pool_pretrain_steps=1000, parts=tmp_path, name="long_tail", domain_shift=False,
-                reuse=None)
+                reuse=None, pretrained="fashion-mnist-small")
     return Namespace(**{**base, **kw})
+
+
+def _saved_generator(tmp_path, steps):
+    """A folder that reads as a saved generator trained ``steps`` steps (no weights)."""
+    folder = tmp_path / "longer"
+    folder.mkdir()
+    (folder / "training.json").write_text(json.dumps({"steps": steps}))
+    (folder / "synaug_generator.json").write_text("{}")  # what marks a saved generator
+    return folder
+
+
+def test_another_pretrained_generator_is_recorded_and_sets_the_indomain_budget(lt, tmp_path):
+    folder = _saved_generator(tmp_path, 10176)
+    args = lt.resolve_args(lt.parse_args(["--validation", "0.2", "--pretrained",
+                                          str(folder)])[1])
+    assert args.indomain_steps == 10176
+    cfg = lt.protocol_config(Namespace(**{**vars(args), "train_steps": 350}))
+    assert (cfg["pretrained_generator"], cfg["shipped_generator_steps"]) == (str(folder), 10176)
+    shipped = lt.resolve_args(lt.parse_args(["--validation", "0.2"])[1])
+    assert shipped.indomain_steps == 4176 != args.indomain_steps
 
 
 def test_stored_part_with_another_configuration_is_refused(lt, tmp_path):
@@ -244,3 +264,22 @@ def test_domain_shift_reuses_generator_free_parts(lt, tmp_path):
                                 "config": {**base, "train_steps": 1000}}))
     with pytest.raises(SystemExit, match="disagree|differs"):
         lt.merge_parts(args, ["--merge"])
+
+
+def test_run_with_another_pretrained_generator_reuses_generator_free_parts(lt, tmp_path):
+    longer = str(_saved_generator(tmp_path, 10176))
+    base = lt.protocol_config(_args(tmp_path, validation=0.2))
+    other = lt.protocol_config(_args(tmp_path, validation=0.2, pretrained=longer,
+                                     indomain_steps=10176, name="probe"))
+    for name, cfg, methods in (("long_tail", base, ["real_fill", "synaug_pretrained"]),
+                               ("probe", other, ["synaug_pretrained"])):
+        for method in methods:
+            path = lt._part_path(tmp_path, name, 0, method)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps({**_record(0, method, 0.5, 0.6), "config": cfg}))
+    result = lt.merge_parts(_args(tmp_path, name="probe", reuse="long_tail", validation=0.2,
+                                  pretrained=longer, indomain_steps=10176), ["--merge"])
+    rows = {r["method"]: r for r in result["rows"]}
+    assert set(rows) == {"synaug_pretrained", "real_fill"}
+    assert rows["real_fill"]["reused_from"] == "long_tail"
+    assert result["config"]["pretrained_generator"] == longer
