@@ -569,7 +569,6 @@ def merge(records, cfg, provenance):
     return finalize(result)
 
 
-#: The configuration keys only the domain-shift protocol has.
 # The generators' settings: no generator-free row depends on them (nor on the in-domain
 # generator's budget, which follows the pretrained generator's by default).
 GENERATOR_KEYS = ("domain_shift", "shifted_generator", "shifted_generator_style",
@@ -847,7 +846,7 @@ def parse_args(argv):
              "generator's default steps follow its training")
     add("--indomain-steps", type=int, default=None,
         help="in-domain generator training steps per seed; default 440 (about 4 CPU-minutes) "
-             "without --validation, the shipped generator's 4176 with it")
+             "without --validation, with it the --pretrained generator's (the shipped one: 4176)")
     add("--indomain-minutes", type=float, default=None,
         help="optional wall-clock cap on the in-domain generator's training")
     add("--validation", type=float, default=None,
