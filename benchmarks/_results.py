@@ -125,15 +125,16 @@ def paired_difference(values, baseline, higher_is_better=True):
             "n_better": int(better.sum()), "n_seeds": int(len(d))}
 
 
-def write_results(result, markdown, out=RESULTS):
-    """Write ``out/NAME.json``, then ``out/NAME.md`` (``NAME = result["benchmark"]``).
+def write_results(result, markdown, out=RESULTS, name=None):
+    """Write ``out/NAME.json``, then ``out/NAME.md`` (``NAME``: ``name``, by default
+    ``result["benchmark"]``; a file renamed after its run is rewritten under its own name).
 
     ``markdown`` is the text, or a function of ``result`` that makes it: it is
     then called after the json is written, so an error in it loses no results.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    name = result["benchmark"]
+    name = name or result["benchmark"]
     (out / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
     (out / f"{name}.md").write_text(markdown(result) if callable(markdown) else markdown)
     return out / f"{name}.json", out / f"{name}.md"

@@ -286,10 +286,10 @@ def main(argv=None):
     if args.render:
         result = json.loads((args.out / f"{args.name}.json").read_text())
         if "sources" in result["config"]:  # a --select report: its choices are its content
-            write_results(result, selection_markdown, args.out)
+            write_results(result, selection_markdown, args.out, args.name)
             return result
         result = rebuild(result)
-        write_results(result, markdown, args.out)
+        write_results(result, markdown, args.out, args.name)
         return result
     if args.merge:
         return merge(args.merge, args.out, argv, args.name)

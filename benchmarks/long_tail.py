@@ -985,7 +985,8 @@ def main(argv=None):
     parser, args = parse_args(argv)
     if args.from_json:
         result = finalize(json.loads(args.from_json.read_text()))
-        return write_results(result, markdown(result), out=args.out or args.from_json.parent)
+        return write_results(result, markdown(result), out=args.out or args.from_json.parent,
+                             name=args.from_json.stem)
     args = resolve_args(args)
     if args.merge and not args.parts:
         parser.error("--merge needs --parts")

@@ -192,6 +192,13 @@ def test_groups_quick_runs_resumes_and_merges(groups_module, tmp_path):
     assert rendered["rows"] == whole["rows"]
     assert json.loads(path.read_text())["config"]["selected_within_detector_goal"] == whole[
         "config"]["selected_within_detector_goal"]
+    # a results file renamed after its run (its "benchmark" is still "groups") is rewritten
+    # under its own name, not over the run's
+    path.rename(tmp_path / "all" / "groups_probe.json")
+    (tmp_path / "all" / "groups.md").unlink()
+    groups_module.main(["--render", "--name", "groups_probe", "--out", tmp_path / "all"])
+    assert sorted(p.name for p in (tmp_path / "all").iterdir()) == ["groups_probe.json",
+                                                                    "groups_probe.md"]
 
 
 def _row(method, val, detectors=None):

@@ -283,3 +283,19 @@ def test_run_with_another_pretrained_generator_reuses_generator_free_parts(lt, t
     assert set(rows) == {"synaug_pretrained", "real_fill"}
     assert rows["real_fill"]["reused_from"] == "long_tail"
     assert result["config"]["pretrained_generator"] == longer
+
+
+def test_from_json_rewrites_the_file_it_read(lt, tmp_path):
+    """``long_tail_no_validation.json`` holds a run named ``long_tail``: re-rendering it
+    writes its own markdown, not over the run's name."""
+    from pathlib import Path
+
+    committed = Path(lt.__file__).parent / "results" / "long_tail_no_validation.json"
+    copy = tmp_path / committed.name
+    copy.write_text(committed.read_text())
+    assert json.loads(copy.read_text())["benchmark"] == "long_tail"
+    lt.main(["--from-json", str(copy)])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["long_tail_no_validation.json",
+                                                          "long_tail_no_validation.md"]
+    md = (tmp_path / "long_tail_no_validation.md").read_text()
+    assert md.startswith("# Long-tail benchmark") and "| `synaug_indomain` |" in md
