@@ -242,6 +242,13 @@ def jtt_indices(errors, upweight):
 
 BASE_TASKS = {"spurious_colour": make_spurious_task, "fairness": make_fairness_task}
 TASKS = ("spurious_colour", "fairness", "spurious_colour_unseen", "fairness_unseen")
+UNSEEN = "_unseen"
+
+
+def base_task(name):
+    """The task with every cell that task ``name`` removes its minority cells from, or None
+    where ``name`` is such a task itself."""
+    return name.removesuffix(UNSEEN) if name.endswith(UNSEEN) else None
 
 
 def make_task(name, args):
@@ -250,10 +257,9 @@ def make_task(name, args):
     ``*_unseen`` is the base task with the training rows of its minority cells removed
     (chosen on the base task's training rows), so those cells exist only in the test set.
     """
-    base = name.removesuffix("_unseen")
-    task = BASE_TASKS[base](args, np.random.RandomState(args.data_seed))
+    task = BASE_TASKS[base_task(name) or name](args, np.random.RandomState(args.data_seed))
     task["empty_cells"] = []
     task["minority_cells"] = minority_cells(task["y_train"], task["a_train"])
-    if name.endswith("_unseen"):
+    if base_task(name):
         task = drop_cells(task, task["minority_cells"])
     return split_task(task, args.val_fraction, args.data_seed)

@@ -11,6 +11,7 @@ calling it again gives the same result as one long run.
 from __future__ import annotations
 
 import numpy as np
+from _groups_data import base_task
 from _groups_methods import REGEN_STRENGTH, fill_kind
 from _results import machine, machine_lines, paired_difference, summarize, versions
 
@@ -195,12 +196,12 @@ def _pretrained_text(settings, tasks):
 
 def build_result(name, runs, fills, tasks_config, settings, seeds, methods):
     reference, selected, selection_why, by_task, within_goal = {}, {}, {}, {}, {}
-    for task in sorted(tasks_config, key=lambda t: t.endswith("_unseen")):  # bases first
+    for task in sorted(tasks_config, key=lambda t: base_task(t) is not None):  # bases first
         t_rows = [make_row(task, m, [r for r in runs if r["task"] == task and r["method"] == m],
                            fills)
                   for m in methods if any(r["task"] == task and r["method"] == m for r in runs)]
         by_task[task] = t_rows
-        base_rows = by_task.get(task.removesuffix("_unseen")) if task.endswith("_unseen") else None
+        base_rows = by_task.get(base_task(task))
         ref, why, sel, sel_why = choose(t_rows, base_rows)
         goal_row = choose_within_detector_goal(t_rows, settings, base_rows)
         within_goal[task] = goal_row["method"] if goal_row else None
@@ -296,12 +297,11 @@ def select_across(results, seeds):
     the same tasks, data and validation split), ranked together on validation: the choice
     over everything tried, and the choice among the fills that meet the detector goal."""
     tasks = sorted({t for r in results.values() for t in r["config"]["tasks"]},
-                   key=lambda t: (t.endswith("_unseen"), t))
+                   key=lambda t: (base_task(t) is not None, t))
     rows, chosen, within = [], {}, {}
     for task in tasks:
         cands = _distinct([_selection_row(r) for r in _candidates(results, task, seeds)])
-        base = ([r for r in rows if r["task"] == task.removesuffix("_unseen")]
-                if task.endswith("_unseen") else None)
+        base = [r for r in rows if r["task"] == base_task(task)] if base_task(task) else None
         best = _best_on_validation(cands, base)
         goal = _best_on_validation([r for r in cands if r["meets_detector_goal"]], base)
         chosen[task] = best and {"method": best["method"], "source": best["source"]}
@@ -484,7 +484,7 @@ def _choice_text(rows, sel, ref, goal, label):
 def _all_generated_text(result, task, row):
     """The detectors of a fill without real rows, and why the goal does not apply to it."""
     m, det = row["metrics"], fill_detector(row)
-    base = next((r for r in result["rows"] if r["task"] == task.removesuffix("_unseen")
+    base = next((r for r in result["rows"] if r["task"] == base_task(task)
                  and r["method"] == row["method"] and r["status"] == "ok"), None)
     matched = m.get("detector_matched") or (base and base["metrics"].get("detector_matched"))
     text = ("Every training row of its fill is generated (regenerate_real=1.0, the equal share "
@@ -570,7 +570,7 @@ def _pick_text(rows, task, pick, label):
     row = next(r for r in rows if r["task"] == task and _recipe(r) == (pick["source"],
                                                                         pick["method"]))
     d = row["metrics"].get("delta_worst_group_accuracy_vs_reference")
-    goal = GOALS["unseen" if task.endswith("_unseen") else "seen"]
+    goal = GOALS["unseen" if base_task(task) else "seen"]
     gain = "" if not d else ", " + _gain_text(d, f"`{row['reference']}` in its file", goal)
     if row["all_generated"]:
         det = "every training row generated, the detector goal does not apply"

@@ -152,7 +152,7 @@ import warnings
 from pathlib import Path
 
 import torch
-from _groups_data import TASKS, cell_counts, make_task
+from _groups_data import TASKS, base_task, cell_counts, make_task
 from _groups_methods import (
     BASELINES,
     REGEN_STRENGTH,
@@ -487,7 +487,7 @@ def task_config(task_name, task):
             "test_cells": counts(task["y_test"], task["a_test"]),
             "minority_cells": [list(map(int, c)) for c in task["minority_cells"]],
             "empty_cells": [list(c) for c in task["empty_cells"]],
-            "unseen": task_name.endswith("_unseen")}
+            "unseen": base_task(task_name) is not None}
 
 
 def needed_fills(methods, reasons):
