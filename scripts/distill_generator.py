@@ -89,11 +89,13 @@ def train_student(unet, states, labels, args, log):
     rng = np.random.RandomState(args.seed + 1)
     times = np.array([*GRID, -1])
     alpha, sigma = alpha_sigma(times)
-    pairs = [(k, p) for k, ps in PAIRS.items() for p in ps]
+    pairs = [(k, p) for k in args.student_steps for p in PAIRS[k]]
     # each student (4, 2, 1 steps) equally often, its steps equally often within it
     weights = np.array([1.0 / len(PAIRS[k]) for k, _ in pairs])
     weights /= weights.sum()
     opt = torch.optim.AdamW(unet.parameters(), lr=args.lr, weight_decay=0.0)
+    sched = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=args.train_steps)
+             if args.lr_schedule == "cosine" else None)
     unet.train()
     t0, running = time.time(), []
     states_t = torch.from_numpy(states)
@@ -118,6 +120,8 @@ def train_student(unet, states, labels, args, log):
         loss.backward()
         torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
         opt.step()
+        if sched is not None:
+            sched.step()
         running.append(loss.item())
         if step % 25 == 0 or step == args.train_steps:
             log(f"student: step {step}/{args.train_steps}, loss {np.mean(running):.4f}, "
@@ -139,14 +143,16 @@ def save_student(unet, args, steps_done, wall_s):
     meta = json.loads((teacher / "synaug_generator.json").read_text())
     meta["prediction_type"] = "v_prediction"
     meta["sampling"] = {"scheduler": "ddim", "timestep_spacing": "trailing",
-                        "num_inference_steps": 4, "guidance_scale": 1.0,
+                        "num_inference_steps": max(args.student_steps), "guidance_scale": 1.0,
                         "guidance_interval": None}
     meta["distillation"] = {
         "teacher": args.teacher, "method": "trajectory distillation (guided teacher)",
-        "student_steps": sorted(PAIRS), "teacher_sampler": f"dpm++ {args.teacher_steps} steps "
-        f"(trailing), guidance {args.guidance}", "n_trajectories": args.n_trajectories,
+        "student_steps": sorted(args.student_steps),
+        "teacher_sampler": f"dpm++ {args.teacher_steps} steps (trailing), guidance {args.guidance}",
+        "n_trajectories": args.n_trajectories,
         "train_steps": steps_done, "batch_size": args.batch_size, "lr": args.lr,
-        "seed": args.seed, "wall_s": round(wall_s), "threads": args.threads,
+        "lr_schedule": args.lr_schedule, "seed": args.seed, "wall_s": round(wall_s),
+        "threads": args.threads,
     }
     meta["sha256"] = pretrained_hashes(out)  # the student's files, not the teacher's
     (out / "synaug_generator.json").write_text(json.dumps(meta, indent=2))
@@ -165,6 +171,12 @@ def main(argv=None):
     parser.add_argument("--train-steps", type=int, default=800)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=1e-4)
+    parser.add_argument("--lr-schedule", choices=["constant", "cosine"], default="constant",
+                        help="cosine: decay the learning rate to 0 over --train-steps")
+    parser.add_argument("--student-steps", type=int, nargs="+", choices=sorted(PAIRS),
+                        default=sorted(PAIRS),
+                        help="the step counts the student learns (one network for all); "
+                        "its default sampler uses the largest")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--minutes", type=float, default=40.0,
