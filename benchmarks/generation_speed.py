@@ -69,7 +69,7 @@ from synaug_learn.datasets import (  # noqa: E402
     load_fashion_mnist,
     load_fashion_mnist_lt,
 )
-from synaug_learn.generators import ConditionalDiffusionGenerator, list_pretrained  # noqa: E402
+from synaug_learn.generators import ConditionalDiffusionGenerator, pretrained_path  # noqa: E402
 from synaug_learn.metrics import synthetic_report  # noqa: E402
 from synaug_learn.recipes import evaluate, make_recipe  # noqa: E402
 
@@ -99,11 +99,20 @@ SETTINGS = {
 }
 
 
-def load(setting, device="cpu"):
-    """A fitted generator for a setting name (the student's or the teacher's)."""
-    name = STUDENT if setting.startswith("student") else TEACHER
+def load(setting, student=STUDENT, device="cpu"):
+    """A fitted generator for a setting name (``student``'s, a name or folder, or the teacher's)."""
+    name = student if setting.startswith("student") else TEACHER
     gen = ConditionalDiffusionGenerator.from_pretrained(name, device=device, **SETTINGS[setting])
     return gen.fit(np.zeros((10, 28, 28), np.uint8), np.arange(10))
+
+
+def _exists(student):
+    """Whether ``student`` names a shipped generator or a saved generator's folder."""
+    try:
+        pretrained_path(student)
+    except ValueError:
+        return False
+    return True
 
 
 def forward_rate(unet, batches, seconds):
@@ -123,7 +132,7 @@ def forward_rate(unet, batches, seconds):
 
 def speed_and_quality(setting, judge, pool, heldout, args):
     """Time one setting on 20 images per class, count its passes, report its quality."""
-    gen = load(setting)
+    gen = load(setting, args.student)
     rows = []
     hook = gen.unet_.register_forward_hook(lambda m, a, k, o: rows.append(len(o.sample))
                                            if hasattr(o, "sample") else None,
@@ -158,7 +167,7 @@ def cpu_details(setting, args):
     """Images per CPU second at several batch sizes; forward throughput with channels-last."""
     import torch
 
-    gen = load(setting)
+    gen = load(setting, args.student)
     request = {(c, None): args.sweep_images // 10 for c in range(10)}
     per_batch = {}
     for batch in args.batch_sizes:
@@ -260,7 +269,7 @@ def downstream(setting, seeds, args, log):
             counts = dict(sorted(Counter(data.y_train.tolist()).items()))
             est = make_recipe("synaug_pretrained", class_counts=counts,
                               n_target=max(counts.values()),
-                              generators={"pretrained": load(setting)},
+                              generators={"pretrained": load(setting, args.student)},
                               train_steps=args.train_steps, cache_dir=bank, random_state=seed)
             # The same generated rows for every seed (seeds vary the split and the network):
             # the fill is generated once per setting.
@@ -291,7 +300,7 @@ def run(args, log):
 
     torch.set_num_threads(args.threads)
     names = [s for s in SETTINGS if s in args.settings
-             and (not s.startswith("student") or STUDENT in list_pretrained())]
+             and (not s.startswith("student") or _exists(args.student))]
     pool, heldout = validation_data(args.heldout_per_class)
     judge, judge_acc = make_judge(pool, heldout)
     log(f"judge (logistic regression on the pool): accuracy {judge_acc:.3f} on held-out real rows")
@@ -358,7 +367,8 @@ def markdown(result):
     lines = [
         "# Generation speed: solvers, guidance on an interval, distilled students",
         "",
-        f"Shipped generator `{TEACHER}` (and its student `{STUDENT}` when present), "
+        f"Shipped generator `{TEACHER}` (and its student `{cfg.get('student', STUDENT)}` "
+        "when present), "
         f"{cfg['per_class']} images per class per setting from the same noises, one torch "
         "thread, the generator's default batch size. Throughput in images per second (wall) "
         "and per CPU second; `forward` is the bare UNet throughput on the same batches measured "
@@ -513,6 +523,9 @@ def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--settings", nargs="*", default=list(SETTINGS), choices=list(SETTINGS))
     parser.add_argument("--per-class", type=int, default=16)
+    parser.add_argument("--student", default=STUDENT,
+                        help="the student of the student* settings: a shipped name or a folder "
+                             "written by scripts/distill_generator.py")
     parser.add_argument("--heldout-per-class", type=int, default=100)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--n-max", type=int, default=100)
@@ -585,7 +598,7 @@ def main(argv=None):
     result = {
         "benchmark": "generation_speed", "command": command(argv), "date": utc_now(),
         "git_revision": revision, "machine": machine(), "versions": versions(("diffusers",)),
-        "config": {"generator": TEACHER, "student": STUDENT, "per_class": args.per_class,
+        "config": {"generator": TEACHER, "student": args.student, "per_class": args.per_class,
                    "judge": "logistic regression on the pool's pixels",
                    "judge_accuracy": judge_acc, "guidance_interval": list(INTERVAL),
                    "n_max": args.n_max, "imbalance_factor": args.imbalance_factor,

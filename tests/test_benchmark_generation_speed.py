@@ -93,3 +93,14 @@ def test_student_card_states_its_quality_next_to_the_teacher(speed, tmp_path):
     assert "| `ddim20_guided` | 40 | 0.5 | 0.900 | 1.00 | 1.00 | 0.600 ± 0.000 |" in card
     assert "| `student4` | 4 | 5.0 | 0.800 | 0.95 | 1.00 | not measured |" in card
     assert "300 optimiser steps" in card
+
+
+def test_student_settings_load_the_student_given_by_name_or_folder(speed, tmp_path):
+    from synaug_learn.generators import pretrained_path
+
+    folder = str(pretrained_path("fashion-mnist-small"))
+    gen = speed.load("student2", folder)
+    assert gen.pretrained == folder and gen.num_inference_steps == 2
+    assert speed.load("dpmpp10_guided", folder).pretrained == speed.TEACHER
+    assert speed._exists(folder) and speed._exists(speed.TEACHER)
+    assert not speed._exists(str(tmp_path / "no-student"))
