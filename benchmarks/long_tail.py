@@ -70,8 +70,9 @@ machine on 2026-12-03, which makes a seed of the in-domain rows ~1 h 50 min;
     # generator-free rows are the ones above (same split and settings), not trained twice
     $LT --domain-shift --methods shifted
     $LT --domain-shift --merge --reuse long_tail   # results/long_tail_domain_shift.{md,json}
-    # another pretrained generator (a folder, e.g. scripts/pretrain_generator.py --resume):
-    # its SynAug rows, the generator-free ones and real_fill taken from long_tail's parts
+    # another pretrained generator (a folder, e.g. scripts/pretrain_generator.py --resume)
+    # or sampler (--scheduler dpm++, the shipped generators' default): its SynAug rows, the
+    # generator-free ones and real_fill taken from long_tail's parts
     PRE="synaug_pretrained synaug_pretrained_mixup synaug_pretrained_mixup_retrain \
          synaug_pretrained_mixup_retrain_resampled synaug_pretrained_balanced_softmax_mixup"
     $LT --pretrained DIR --name long_tail_NAME --methods $PRE synthetic_only  # ~17 min a seed
@@ -160,6 +161,7 @@ KEY_ROWS = ["balanced_softmax", "synaug_pretrained", "synaug_pretrained_mixup",
             "synaug_pretrained_mixup_retrain"]
 #: SynAug rows with the shipped generator: the one with the best validation score is "SynAug".
 SYNAUG_PREFIX = "synaug_pretrained"
+SAMPLER_NAMES = {"ddim": "DDIM", "dpm++": "DPM-Solver++", "unipc": "UniPC"}  # --scheduler
 SHIFT_PREFIX = "synaug_shifted"
 METRICS = ("balanced_accuracy", "many", "medium", "few")
 VALIDATION = "validation_balanced_accuracy"
@@ -268,9 +270,9 @@ def seed_data(seed, args, methods):
 
 
 def _sampling(args):
-    """Every generator's sampling parameters: DDIM, named, since the committed results used it,
-    whatever a shipped model's default becomes."""
-    return {"scheduler": "ddim", "num_inference_steps": args.steps,
+    """Every generator's sampling parameters, named (``--scheduler``, DDIM by default since the
+    committed results used it), whatever a shipped model's default becomes."""
+    return {"scheduler": args.scheduler, "num_inference_steps": args.steps,
             "guidance_scale": args.guidance}
 
 
@@ -420,6 +422,8 @@ def protocol_config(args):
            "guidance_scale": args.guidance, "indomain_steps": args.indomain_steps,
            "indomain_minutes": args.indomain_minutes,
            "pretrained_generator": args.pretrained, "device": args.device}
+    if args.scheduler != "ddim":  # absent from the DDIM runs' results, which stay as they are
+        cfg["scheduler"] = args.scheduler
     if args.domain_shift:
         cfg.update(domain_shift=True, shifted_generator=SHIFTED_GENERATOR,
                    shifted_generator_style=shipped_info(SHIFTED_GENERATOR)["style"],
@@ -573,7 +577,8 @@ def merge(records, cfg, provenance):
 # generator's budget, which follows the pretrained generator's by default).
 GENERATOR_KEYS = ("domain_shift", "shifted_generator", "shifted_generator_style",
                   "shifted_generator_steps", "pretrained_generator", "shipped_generator_steps",
-                  "indomain_steps", "indomain_minutes")
+                  "indomain_steps", "indomain_minutes", "scheduler", "inference_steps",
+                  "guidance_scale")
 
 
 def _without_generators(cfg):
@@ -726,7 +731,8 @@ def _header(result):
     text = (
         f"IF={cfg['imbalance_factor']}, n_max={cfg['n_max']} (training counts "
         f"{cfg['class_counts_seed0']}), {cfg['train_steps']} optimiser steps (batch 128) of "
-        f"`{cfg['module']}` for every method, DDIM-{cfg['inference_steps']} with guidance "
+        f"`{cfg['module']}` for every method, "
+        f"{SAMPLER_NAMES[cfg.get('scheduler', 'ddim')]}-{cfg['inference_steps']} with guidance "
         f"{cfg['guidance_scale']}; "
         + (f"the in-domain generator trained {_indomain_budget(cfg)} per seed "
            f"({cfg['indomain_train_steps_per_seed']} steps), "
@@ -838,7 +844,10 @@ def parse_args(argv):
     add("--train-steps", type=int, nargs="+", default=None,
         help="optimiser steps of every method (epochs follow from its rows; default 350); "
              "several values run one after the other, each into NAME_budget_STEPS")
-    add("--steps", type=int, default=10, help="DDIM steps when generating")
+    add("--steps", type=int, default=10, help="sampling steps when generating")
+    add("--scheduler", choices=sorted(SAMPLER_NAMES), default="ddim",
+        help="the generators' sampler (the committed runs used DDIM; the shipped generators' "
+             "default is dpm++)")
     add("--guidance", type=float, default=1.5)
     add("--pretrained", default="fashion-mnist-small",
         help="the pretrained generator of the synaug_pretrained rows: a shipped name or a "
@@ -904,6 +913,7 @@ def apply_like(args, path):
     args.imbalance_factor, args.n_max = cfg["imbalance_factor"], cfg["n_max"]
     args.train_steps = [cfg["train_steps"]]
     args.steps, args.guidance = cfg["inference_steps"], cfg["guidance_scale"]
+    args.scheduler = cfg.get("scheduler", "ddim")
     args.pretrained = cfg.get("pretrained_generator", args.pretrained)
     args.indomain_steps, args.indomain_minutes = cfg["indomain_steps"], cfg["indomain_minutes"]
     args.validation = cfg.get("validation")

@@ -192,7 +192,7 @@ def _args(tmp_path, **kw):
     base = dict(imbalance_factor=100, n_max=300, train_steps=350, steps=10, guidance=1.5,
                 indomain_steps=440, indomain_minutes=None, device="cpu", validation=None,
                 pool_pretrain_steps=1000, parts=tmp_path, name="long_tail", domain_shift=False,
-                reuse=None, pretrained="fashion-mnist-small")
+                reuse=None, pretrained="fashion-mnist-small", scheduler="ddim")
     return Namespace(**{**base, **kw})
 
 
@@ -267,22 +267,28 @@ def test_domain_shift_reuses_generator_free_parts(lt, tmp_path):
 
 
 def test_run_with_another_pretrained_generator_reuses_generator_free_parts(lt, tmp_path):
+    """Also with another sampler: no generator-free row depends on it."""
     longer = str(_saved_generator(tmp_path, 10176))
     base = lt.protocol_config(_args(tmp_path, validation=0.2))
-    other = lt.protocol_config(_args(tmp_path, validation=0.2, pretrained=longer,
-                                     indomain_steps=10176, name="probe"))
+    probe = dict(validation=0.2, pretrained=longer, indomain_steps=10176, scheduler="dpm++")
+    other = lt.protocol_config(_args(tmp_path, name="probe", **probe))
+    assert "scheduler" not in base and other["scheduler"] == "dpm++"
     for name, cfg, methods in (("long_tail", base, ["real_fill", "synaug_pretrained"]),
                                ("probe", other, ["synaug_pretrained"])):
         for method in methods:
             path = lt._part_path(tmp_path, name, 0, method)
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps({**_record(0, method, 0.5, 0.6), "config": cfg}))
-    result = lt.merge_parts(_args(tmp_path, name="probe", reuse="long_tail", validation=0.2,
-                                  pretrained=longer, indomain_steps=10176), ["--merge"])
+    result = lt.merge_parts(_args(tmp_path, name="probe", reuse="long_tail", **probe),
+                            ["--merge"])
     rows = {r["method"]: r for r in result["rows"]}
     assert set(rows) == {"synaug_pretrained", "real_fill"}
     assert rows["real_fill"]["reused_from"] == "long_tail"
     assert result["config"]["pretrained_generator"] == longer
+    assert "DPM-Solver++-10 with guidance 1.5" in lt._header(result)
+    (tmp_path / "probe.json").write_text(json.dumps(result))
+    args = lt.apply_like(lt.parse_args([])[1], tmp_path / "probe.json")
+    assert (args.scheduler, args.pretrained) == ("dpm++", longer)
 
 
 def test_from_json_rewrites_the_file_it_read(lt, tmp_path):
