@@ -208,7 +208,9 @@ class ConditionalDiffusionGenerator(BaseGenerator):
         With ``guidance_rule="composable"`` a pair ``(w_class, w_group)``
         weighs the two factors.
     num_inference_steps : int, default=20
-        Solver steps at sampling.
+        Solver steps at sampling. A distilled student accepts only the step
+        counts it was distilled for (its ``synaug_generator.json`` lists
+        them); others raise a ``ValueError``.
     scheduler : {"ddim", "dpm++", "unipc"}, default="ddim"
         The solver: deterministic DDIM, the multistep DPM-Solver++ (2nd
         order) or UniPC, both of which need fewer steps than DDIM for the
@@ -663,6 +665,9 @@ class ConditionalDiffusionGenerator(BaseGenerator):
                 f"{self._prediction_type!r}); fine_tune={self.fine_tune} trains noise "
                 "prediction. Fine-tune its teacher instead."
             )
+        # A few-step student samples well only at the step counts it was distilled for.
+        self._student_steps = (meta.get("distillation") or {}).get("student_steps")
+        self._check_student_steps()
 
     def _load_factorized(self, path, meta, pre_strata):
         """Load a factorised model; a cell is known when its class and its group are."""
@@ -906,8 +911,18 @@ class ConditionalDiffusionGenerator(BaseGenerator):
             out.append(self._from_unet(x.float().cpu()).numpy())
         return self.image_format_.from_nchw(np.concatenate(out))
 
+    def _check_student_steps(self):
+        grids = getattr(self, "_student_steps", None)
+        if grids and self.num_inference_steps not in grids:
+            raise ValueError(
+                f"pretrained={str(self.pretrained)!r} is a student distilled to sample in "
+                f"{grids} steps; num_inference_steps={self.num_inference_steps} is off its "
+                "grid and gives degraded images. Pass one of those, or sample its teacher."
+            )
+
     def _new_scheduler(self):
         # A fresh scheduler per batch: the multistep solvers keep past predictions.
+        self._check_student_steps()  # set_params may have changed the steps since fit
         return make_scheduler(self.scheduler, self._num_train_timesteps,
                               self.timestep_spacing, self._prediction_type)
 

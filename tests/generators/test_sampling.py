@@ -192,3 +192,9 @@ def test_the_shipped_student_samples_in_few_single_pass_steps():
     with pytest.raises(ValueError, match="distilled student"):
         ConditionalDiffusionGenerator.from_pretrained(
             "fashion-mnist-small-student", fine_tune=5).fit(X, y)
+    # off its grid: refused at fit, and at generation after set_params
+    with pytest.raises(ValueError, match=r"in \[1, 2, 4\] steps; num_inference_steps=3"):
+        ConditionalDiffusionGenerator.from_pretrained(
+            "fashion-mnist-small-student", num_inference_steps=3).fit(X, y)
+    with pytest.raises(ValueError, match="num_inference_steps=8 is off its grid"):
+        _generate(student, n=1, label=0, num_inference_steps=8)
