@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import json
 import sys
 import tempfile
 import time
@@ -106,13 +107,16 @@ def load(setting, student=STUDENT, device="cpu"):
     return gen.fit(np.zeros((10, 28, 28), np.uint8), np.arange(10))
 
 
-def _exists(student):
-    """Whether ``student`` names a shipped generator or a saved generator's folder."""
+def _has_setting(student, setting):
+    """Whether ``student`` (a shipped name or a folder) exists and was distilled for
+    ``setting``'s step count."""
     try:
-        pretrained_path(student)
+        folder = pretrained_path(student)
     except ValueError:
         return False
-    return True
+    meta = json.loads((folder / "synaug_generator.json").read_text())
+    steps = (meta.get("distillation") or {}).get("student_steps")
+    return steps is None or SETTINGS[setting]["num_inference_steps"] in steps
 
 
 def forward_rate(unet, batches, seconds):
@@ -300,7 +304,7 @@ def run(args, log):
 
     torch.set_num_threads(args.threads)
     names = [s for s in SETTINGS if s in args.settings
-             and (not s.startswith("student") or _exists(args.student))]
+             and (not s.startswith("student") or _has_setting(args.student, s))]
     pool, heldout = validation_data(args.heldout_per_class)
     judge, judge_acc = make_judge(pool, heldout)
     log(f"judge (logistic regression on the pool): accuracy {judge_acc:.3f} on held-out real rows")
@@ -432,8 +436,6 @@ def _student_verdict(result):
 
 def student_card(result, folder):
     """The student's model card: how it was made, its measured quality next to the teacher's."""
-    import json
-
     meta = json.loads((folder / "synaug_generator.json").read_text())["distillation"]
     rows = {r["method"]: r for r in result["rows"]}
     shown = [s for s in (BASELINE, result["config"]["recommended"], "student4", "student2",
@@ -501,8 +503,6 @@ n_max={result['config']['n_max']}, seeds {result['seeds']}) where measured.
 
 def add_downstream(args, argv, log):
     """Add test balanced accuracies to a written result (a second, separate run)."""
-    import json
-
     out = args.out or RESULTS
     result = json.loads((out / "generation_speed.json").read_text())
     cfg = result["config"]
@@ -560,8 +560,6 @@ def parse_args(argv):
 
 def render(args):
     """Re-apply the choice to the stored validation metrics and re-write the results."""
-    import json
-
     out = args.out or RESULTS
     result = json.loads((out / "generation_speed.json").read_text())
     stored = {r["method"]: {k: v["mean"] for k, v in r["metrics"].items()}

@@ -102,5 +102,12 @@ def test_student_settings_load_the_student_given_by_name_or_folder(speed, tmp_pa
     gen = speed.load("student2", folder)
     assert gen.pretrained == folder and gen.num_inference_steps == 2
     assert speed.load("dpmpp10_guided", folder).pretrained == speed.TEACHER
-    assert speed._exists(folder) and speed._exists(speed.TEACHER)
-    assert not speed._exists(str(tmp_path / "no-student"))
+    assert speed._has_setting(folder, "student4")  # not a student: no grid to check
+    assert speed._has_setting(speed.STUDENT, "student2")  # distilled for 1, 2 and 4 steps
+    assert not speed._has_setting(str(tmp_path / "no-student"), "student2")
+    two = tmp_path / "two-step"
+    two.mkdir()
+    (two / "synaug_generator.json").write_text(json.dumps({"distillation": {
+        "student_steps": [2]}}))
+    assert speed._has_setting(str(two), "student2")
+    assert not speed._has_setting(str(two), "student4")
