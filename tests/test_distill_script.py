@@ -1,0 +1,51 @@
+"""scripts/distill_generator.py: a student for a subset of the step grids, and its metadata."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from synaug_learn.generators import ConditionalDiffusionGenerator
+
+SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "distill_generator.py"
+
+
+@pytest.fixture
+def script():
+    spec = importlib.util.spec_from_file_location("distill_generator", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_two_step_student_records_its_grid_and_refuses_other_step_counts(script, tmp_path):
+    import torch
+
+    out = tmp_path / "student"
+    threads = str(torch.get_num_threads())  # the script sets it: leave it as the suite has it
+    script.main(["--threads", threads, "--n-trajectories", "4", "--train-steps", "2",
+                 "--batch-size", "4", "--student-steps", "2", "--lr-schedule", "cosine",
+                 "--out", str(out)])
+    meta = json.loads((out / "synaug_generator.json").read_text())
+    assert meta["distillation"]["student_steps"] == [2]
+    assert meta["distillation"]["lr_schedule"] == "cosine"
+    assert meta["distillation"]["train_steps"] == 2
+    assert (meta["prediction_type"], meta["sampling"]["num_inference_steps"]) == (
+        "v_prediction", 2)
+    X, y = np.zeros((10, 28, 28), np.uint8), np.arange(10)
+    student = ConditionalDiffusionGenerator.from_pretrained(out).fit(X, y)
+    rows = []
+    hook = student.unet_.register_forward_hook(lambda m, a, o: rows.append(len(a[0])))
+    images, labels, _ = student.generate({(3, None): 2}, random_state=0)
+    hook.remove()
+    assert images.shape == (2, 28, 28) and labels.tolist() == [3, 3]
+    assert sum(rows) == 2 * 2  # two single-pass steps per image
+    with pytest.raises(ValueError, match=r"distilled to sample in \[2\] steps"):
+        ConditionalDiffusionGenerator.from_pretrained(out, num_inference_steps=4).fit(X, y)
+
+
+def test_student_steps_must_be_a_grid_the_script_knows(script):
+    with pytest.raises(SystemExit):
+        script.main(["--student-steps", "3"])
