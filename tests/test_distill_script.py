@@ -44,6 +44,9 @@ def test_a_two_step_student_records_its_grid_and_refuses_other_step_counts(scrip
     assert sum(rows) == 2 * 2  # two single-pass steps per image
     with pytest.raises(ValueError, match=r"distilled to sample in \[2\] steps"):
         ConditionalDiffusionGenerator.from_pretrained(out, num_inference_steps=4).fit(X, y)
+    # refitted on its teacher, the same estimator samples at any step count
+    student.set_params(pretrained="fashion-mnist-small", num_inference_steps=3).fit(X, y)
+    assert student.generate({(3, None): 1}, random_state=0)[0].shape == (1, 28, 28)
 
 
 def test_student_steps_must_be_a_grid_the_script_knows(script):

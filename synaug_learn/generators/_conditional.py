@@ -463,6 +463,7 @@ class ConditionalDiffusionGenerator(BaseGenerator):
         check_device(self.device)  # before any work: "cuda" without CUDA fails here
         check_guidance_interval(self.guidance_interval)
         self._check_guidance_scale()
+        self._student_steps = None  # set again when a distilled student is loaded
         if self.conditioning == "factorized" and groups is None:
             raise ValueError(
                 "conditioning='factorized' composes a class and a group embedding: pass "
