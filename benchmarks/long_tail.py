@@ -77,6 +77,9 @@ machine on 2026-12-03, which makes a seed of the in-domain rows ~1 h 50 min;
          synaug_pretrained_mixup_retrain_resampled synaug_pretrained_balanced_softmax_mixup"
     $LT --pretrained DIR --name long_tail_NAME --methods $PRE synthetic_only  # ~17 min a seed
     $LT --pretrained DIR --name long_tail_NAME --merge --reuse long_tail
+    # e.g. the shipped generator's own sampler (results/long_tail_dpmpp.{md,json}):
+    $LT --scheduler dpm++ --name long_tail_dpmpp --methods $PRE synthetic_only $IND
+    $LT --scheduler dpm++ --name long_tail_dpmpp --merge --reuse long_tail
 """
 
 from __future__ import annotations
