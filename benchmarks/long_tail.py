@@ -142,6 +142,9 @@ DESCRIPTIONS = {**METHODS, **EXTRA_METHODS}
 GENERATOR_FREE = ["ce", "ros", "smote", "class_weighted_ce", "balanced_softmax", "crt",
                   "ce_retrain", "ros_mixup", "balanced_softmax_mixup",
                   "logit_adjustment_posthoc"]
+#: Rows no generator setting changes (the pool they use is fixed, not the generator's): a run
+#: that differs from another only in its generators takes them from that run's parts.
+REUSABLE = GENERATOR_FREE + ["real_fill", "real_fill_pool", "pool_pretrain", "oracle"]
 #: The committed protocol's ``crt`` was the paper's subsample re-training, now ``ce_retrain``.
 LEGACY_RECIPES = {"crt": "ce_retrain"}
 # The rows of the committed protocol (no validation split), in table order.
@@ -589,7 +592,8 @@ def _without_generators(cfg):
 
 
 def reused_parts(parts, name, records):
-    """The generator-free records of run ``name`` that ``records`` lack, marked as reused.
+    """The records of run ``name`` that no generator changes (:data:`REUSABLE`) and that
+    ``records`` lack, marked as reused.
 
     A row without a generator computes the same thing in runs that differ only in
     their generators (same split, seed and settings) -- the domain-shift run, or a
@@ -601,7 +605,7 @@ def reused_parts(parts, name, records):
     have = {(r["seed"], r["method"]) for r in records}
     out = []
     for r in read_parts(parts, name):
-        if r["method"] not in GENERATOR_FREE + ["real_fill"] or (r["seed"], r["method"]) in have:
+        if r["method"] not in REUSABLE or (r["seed"], r["method"]) in have:
             continue
         if _without_generators(r["config"]) != cfg:
             raise SystemExit(f"--reuse {name}: its configuration differs from this run's")

@@ -273,7 +273,8 @@ def test_run_with_another_pretrained_generator_reuses_generator_free_parts(lt, t
     probe = dict(validation=0.2, pretrained=longer, indomain_steps=10176, scheduler="dpm++")
     other = lt.protocol_config(_args(tmp_path, name="probe", **probe))
     assert "scheduler" not in base and other["scheduler"] == "dpm++"
-    for name, cfg, methods in (("long_tail", base, ["real_fill", "synaug_pretrained"]),
+    for name, cfg, methods in (("long_tail", base, ["real_fill", "pool_pretrain",
+                                                    "synaug_pretrained"]),
                                ("probe", other, ["synaug_pretrained"])):
         for method in methods:
             path = lt._part_path(tmp_path, name, 0, method)
@@ -282,8 +283,8 @@ def test_run_with_another_pretrained_generator_reuses_generator_free_parts(lt, t
     result = lt.merge_parts(_args(tmp_path, name="probe", reuse="long_tail", **probe),
                             ["--merge"])
     rows = {r["method"]: r for r in result["rows"]}
-    assert set(rows) == {"synaug_pretrained", "real_fill"}
-    assert rows["real_fill"]["reused_from"] == "long_tail"
+    assert set(rows) == {"synaug_pretrained", "real_fill", "pool_pretrain"}
+    assert rows["real_fill"]["reused_from"] == rows["pool_pretrain"]["reused_from"] == "long_tail"
     assert result["config"]["pretrained_generator"] == longer
     assert "DPM-Solver++-10 with guidance 1.5" in lt._header(result)
     (tmp_path / "probe.json").write_text(json.dumps(result))
