@@ -72,7 +72,7 @@ machine on 2026-12-03, which makes a seed of the in-domain rows ~1 h 50 min;
     $LT --domain-shift --merge --reuse long_tail   # results/long_tail_domain_shift.{md,json}
     # another pretrained generator (a folder, e.g. scripts/pretrain_generator.py --resume)
     # or sampler (--scheduler dpm++, the shipped generators' default): its SynAug rows, the
-    # generator-free ones and real_fill taken from long_tail's parts
+    # rows that use no generator taken from long_tail's parts
     PRE="synaug_pretrained synaug_pretrained_mixup synaug_pretrained_mixup_retrain \
          synaug_pretrained_mixup_retrain_resampled synaug_pretrained_balanced_softmax_mixup"
     $LT --pretrained DIR --name long_tail_NAME --methods $PRE synthetic_only  # ~17 min a seed
@@ -895,8 +895,9 @@ def parse_args(argv):
     add("--merge", action="store_true",
         help="write NAME.{md,json} from the parts under --parts; runs nothing")
     add("--reuse", default=None, metavar="NAME",
-        help="with --merge: take the generator-free rows a run lacks from the parts of run "
-             "NAME (the domain-shift run reuses long_tail's; the configurations must agree)")
+        help="with --merge: take the rows that use no generator (REUSABLE) a run lacks from "
+             "the parts of run NAME (the domain-shift run reuses long_tail's; the "
+             "configurations must agree)")
     add("--plan", action="store_true",
         help="print the resolved settings, seeds, methods and stored parts; run nothing")
     add("--name", default="long_tail")
@@ -956,7 +957,7 @@ def resolve_args(args):
     default = rows if args.validation else LEGACY_ORDER
     methods = args.methods or default
     methods = set(methods) | (set(KEY_ROWS) if "key" in methods else set()) | (
-        {m for m in SHIFT_ORDER if m not in GENERATOR_FREE + ["real_fill"]}
+        {m for m in SHIFT_ORDER if m not in REUSABLE}
         if "shifted" in methods else set())
     args.methods = [m for m in rows if m in methods and m not in args.exclude]
     args.seed_list = args.seed_list if args.seed_list is not None else list(range(args.seeds))
