@@ -156,7 +156,8 @@ LEGACY_ORDER = [
     "synaug_pretrained_balanced_softmax_mixup", "synthetic_only", "real_fill", "oracle",
 ]
 ORDER = (LEGACY_ORDER[:6] + ["ce_retrain"] + LEGACY_ORDER[6:8] + ["logit_adjustment_posthoc"]
-         + LEGACY_ORDER[8:-1] + ["real_fill_pool", "pool_pretrain", "oracle"])
+         + LEGACY_ORDER[8:15] + ["synaug_pretrained_mixup_crt", "synaug_pretrained_adabn"]
+         + LEGACY_ORDER[15:-1] + ["real_fill_pool", "pool_pretrain", "oracle"])
 #: ``--domain-shift`` (issue 15): the generator-free peers, the shifted generator's fill with
 #: each remedy, its training images used directly, and the in-distribution ceiling.
 SHIFTED_GENERATOR = "fashion-mnist-small-shifted"

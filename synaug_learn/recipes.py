@@ -50,6 +50,10 @@ METHODS = {
     "synaug_pretrained_balanced_softmax_mixup":
         "fill from the pretrained generator + Balanced Softmax (long-tailed prior, tau 0.5) "
         "+ Mixup",
+    "synaug_pretrained_mixup_crt": "... + Mixup + cRT on all real rows (class-balanced "
+                                   "sampling)",
+    "synaug_pretrained_adabn": "... with the net's BatchNorm statistics re-estimated on the "
+                               "real rows after training (AdaBN)",
     "synaug_shifted": "fill from the domain-shifted generator (pretrained on the pool in "
                       "another style)",
     "synaug_shifted_mixup": "... + Mixup (any two rows)",

@@ -47,7 +47,7 @@ def test_every_method_builds_and_unknown_names_fail():
 
 def test_remedy_suffixes_build_what_they_name():
     counts = {0: 40, 1: 10, 2: 4}
-    gens = {"shifted": JitterGenerator()}
+    gens = {"shifted": JitterGenerator(), "pretrained": JitterGenerator()}
 
     def build(method):
         return make_recipe(method, class_counts=counts, n_target=40, generators=gens,
@@ -75,6 +75,11 @@ def test_remedy_suffixes_build_what_they_name():
     assert adabn.method == "crt" and adabn.estimator.adapt_batchnorm
     assert adabn.estimator.classifier.mixup_alpha == 1.0
     assert not build("synaug_shifted_domain_mixup_crt").estimator.adapt_batchnorm
+    # the same suffixes on the in-distribution generator's rows
+    pre_adabn = build("synaug_pretrained_adabn")
+    assert pre_adabn.adapt_batchnorm and pre_adabn.classifier.mixup_alpha == 0.0
+    pre_crt = build("synaug_pretrained_mixup_crt")
+    assert pre_crt.method == "crt" and pre_crt.estimator.named_steps["clf"].mixup_alpha == 1.0
     styled = build("real_fill_styled_domain_mixup_retrain")
     assert isinstance(styled.estimator, SyntheticAwareClassifier)
     with pytest.raises(ValueError, match="unknown remedy '_jitter'"):
