@@ -26,6 +26,15 @@ writes ``synaug_learn/pretrained/fashion-mnist-small-shifted/`` with a
     python benchmarks/domain_gap.py --grid --name domain_gap_shifted \
         --generator synaug_learn/pretrained/fashion-mnist-small-shifted
 
+**A wider UNet** (a GPU's work: about 6x the shipped model's parameters, to measure
+whether capacity closes the gap between generated and real fills)::
+
+    python scripts/pretrain_generator.py --block-out-channels 64 128 128 \
+        --layers-per-block 2 --batch-size 128 --lr 3e-4 --steps 30000 --device cuda \
+        --out /tmp/fashion-mnist-wide
+    python benchmarks/long_tail.py --validation 0.2 --device cuda --scheduler dpm++ \
+        --pretrained /tmp/fashion-mnist-wide --name long_tail_wide
+
 No ``class_means.safetensors`` is written for a styled model, so
 ``SynAugSampler()`` without a generator never picks it for real data.
 """
@@ -68,6 +77,11 @@ def parse_args(argv):
                         help="render the pool in this style first (stylize_images): the "
                              "domain-shifted generator")
     parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--block-out-channels", type=int, nargs="+", default=[32, 64, 64],
+                        help="UNet channels per resolution level (the shipped generators': "
+                             "32 64 64); a wider UNet needs a GPU to train in minutes")
+    parser.add_argument("--layers-per-block", type=int, default=1)
+    parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=None,
@@ -101,14 +115,15 @@ def main(argv=None):
     if args.resume:  # same data and loss, starting from the saved (EMA) weights
         gen = ConditionalDiffusionGenerator(
             pretrained=args.resume, fine_tune=args.steps, fine_tune_lr=args.lr,
-            max_minutes=args.minutes, batch_size=64, random_state=args.seed + 1,
+            max_minutes=args.minutes, batch_size=args.batch_size, random_state=args.seed + 1,
             device=args.device, verbose=1,
         )
     else:
         gen = ConditionalDiffusionGenerator(
-            block_out_channels=(32, 64, 64), max_steps=args.steps, max_minutes=args.minutes,
-            learning_rate=args.lr, batch_size=64, random_state=args.seed, device=args.device,
-            verbose=1,
+            block_out_channels=tuple(args.block_out_channels),
+            layers_per_block=args.layers_per_block, max_steps=args.steps,
+            max_minutes=args.minutes, learning_rate=args.lr, batch_size=args.batch_size,
+            random_state=args.seed, device=args.device, verbose=1,
         )
     start = time.time()
     gen.fit(X, y)
@@ -131,7 +146,9 @@ def training_record(args, gen, n_images, minutes):
                          "and the whole test set",
         "n_images": int(n_images),
         "steps": int(gen.total_train_steps_),
-        "batch_size": 64,
+        "batch_size": args.batch_size,
+        "block_out_channels": list(args.block_out_channels),
+        "layers_per_block": args.layers_per_block,
         "learning_rate": args.lr,
         "seed": args.seed,
         "resumed_from": str(args.resume) if args.resume else None,

@@ -83,3 +83,25 @@ def test_pretrain_script_style_writes_a_verified_styled_model(tmp_path):
     gen = ConditionalDiffusionGenerator.from_pretrained(out, num_inference_steps=2).fit(X, y)
     X_new, y_new, _ = gen.generate({(0, None): 2}, random_state=0)
     assert X_new.shape == (2, 28, 28) and X_new.dtype == np.uint8
+
+
+def test_pretrain_script_architecture_options_are_used_and_recorded(tmp_path):
+    """--block-out-channels, --layers-per-block, --batch-size: a wider UNet, in training.json."""
+    _fashion_or_skip()
+    from synaug_learn.generators import ConditionalDiffusionGenerator
+
+    spec = importlib.util.spec_from_file_location("pretrain_generator", SCRIPT)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    out = tmp_path / "wide"
+    script.main(["--block-out-channels", "8", "16", "--layers-per-block", "2", "--batch-size",
+                 "4", "--steps", "2", "--per-class", "5", "--threads", "1", "--out", str(out)])
+    training = json.loads((out / "training.json").read_text())
+    assert (training["block_out_channels"], training["layers_per_block"],
+            training["batch_size"], training["steps"]) == ([8, 16], 2, 4, 2)
+    unet = json.loads((out / "unet" / "config.json").read_text())
+    assert (unet["block_out_channels"], unet["layers_per_block"]) == ([8, 16], 2)
+    gen = ConditionalDiffusionGenerator.from_pretrained(out, num_inference_steps=2)
+    X_new, y_new, _ = gen.fit(np.zeros((4, 28, 28), np.uint8), np.array([0, 0, 1, 1])).generate(
+        {(1, None): 3}, random_state=0)
+    assert X_new.shape == (3, 28, 28) and y_new.tolist() == [1, 1, 1]
