@@ -74,12 +74,21 @@ machine on 2026-12-03, which makes a seed of the in-domain rows ~1 h 50 min;
     # or sampler (--scheduler dpm++, the shipped generators' default): its SynAug rows, the
     # rows that use no generator taken from long_tail's parts
     PRE="synaug_pretrained synaug_pretrained_mixup synaug_pretrained_mixup_retrain \
-         synaug_pretrained_mixup_retrain_resampled synaug_pretrained_balanced_softmax_mixup"
+         synaug_pretrained_mixup_retrain_resampled synaug_pretrained_mixup_crt \
+         synaug_pretrained_adabn synaug_pretrained_balanced_softmax_mixup"
     $LT --pretrained DIR --name long_tail_NAME --methods $PRE synthetic_only  # ~17 min a seed
     $LT --pretrained DIR --name long_tail_NAME --merge --reuse long_tail
     # e.g. the shipped generator's own sampler (results/long_tail_dpmpp.{md,json}):
     $LT --scheduler dpm++ --name long_tail_dpmpp --methods $PRE synthetic_only $IND
     $LT --scheduler dpm++ --name long_tail_dpmpp --merge --reuse long_tail
+    # ... and its training budget, each next to real_fill at the same budget (~1 h on two lanes;
+    # a 3,000-step net takes ~8-13 min on one loaded core)
+    $LT --scheduler dpm++ --train-steps 1000 --name long_tail_dpmpp_budget_1000 \
+        --methods key real_fill --exclude balanced_softmax
+    $LT --scheduler dpm++ --train-steps 3000 --name long_tail_dpmpp_budget_3000 \
+        --methods synaug_pretrained real_fill
+    $LT --scheduler dpm++ --train-steps 1000 --name long_tail_dpmpp_budget_1000 --merge \
+        --reuse long_tail_budget_1000    # and likewise 3000
 """
 
 from __future__ import annotations
