@@ -119,9 +119,15 @@ BENCHMARKS = {
     "long_tail_budget_3000": "make bench-long-tail-budget",
     "long_tail_generator_10176": "python benchmarks/long_tail.py --pretrained DIR (the file's "
                                  "command and notes)",
-    "long_tail_dpmpp": "python benchmarks/long_tail.py --scheduler dpm++ (the file's command)",
+    "long_tail_dpmpp": "make bench-long-tail-dpmpp",
     "long_tail_lowlr_dpmpp": "python benchmarks/long_tail.py --scheduler dpm++ --pretrained DIR "
                              "(the file's command and notes)",
+    "long_tail_dpmpp_guidance1": "python benchmarks/long_tail.py --scheduler dpm++ --guidance 1.0 "
+                                 "(the file's command)",
+    "long_tail_dpmpp_guidance3": "python benchmarks/long_tail.py --scheduler dpm++ --guidance 3.0 "
+                                 "(the file's command)",
+    "long_tail_dpmpp_budget_1000": "make bench-long-tail-dpmpp",
+    "long_tail_dpmpp_budget_3000": "make bench-long-tail-dpmpp",
     "long_tail_no_validation": "python benchmarks/long_tail.py --seeds 3 --threads 1",
     "groups": "python benchmarks/groups.py (pieces and --merge: the file's command)",
     "groups_selection": "python benchmarks/groups.py --select (the files: the file's command)",
