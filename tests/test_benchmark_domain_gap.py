@@ -20,6 +20,16 @@ def _fashion_or_skip():
 
 
 @pytest.fixture
+def script():
+    """scripts/pretrain_generator.py as a module (the Fashion-MNIST files are needed)."""
+    _fashion_or_skip()
+    spec = importlib.util.spec_from_file_location("pretrain_generator", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
 def dg(load_benchmark):
     return load_benchmark("domain_gap")
 
@@ -56,16 +66,12 @@ def test_generator_gap_end_to_end(dg, tmp_path):
     assert "`generated`" in md and "at least 0.15" in md
 
 
-def test_pretrain_script_style_writes_a_verified_styled_model(tmp_path):
-    _fashion_or_skip()
+def test_pretrain_script_style_writes_a_verified_styled_model(script, tmp_path):
     from synaug_learn.datasets import fashion_mnist_pool, stylize_images
     from synaug_learn.generators import ConditionalDiffusionGenerator
     from synaug_learn.generators._pretrained import verify_pretrained
     from synaug_learn.utils import hash_array
 
-    spec = importlib.util.spec_from_file_location("pretrain_generator", SCRIPT)
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
     out = tmp_path / "shifted"
     script.main(["--style", "texture", "--steps", "2", "--per-class", "20", "--threads", "1",
                  "--out", str(out)])
@@ -85,14 +91,10 @@ def test_pretrain_script_style_writes_a_verified_styled_model(tmp_path):
     assert X_new.shape == (2, 28, 28) and X_new.dtype == np.uint8
 
 
-def test_pretrain_script_architecture_options_are_used_and_recorded(tmp_path):
+def test_pretrain_script_architecture_options_are_used_and_recorded(script, tmp_path):
     """--block-out-channels, --layers-per-block, --batch-size: a wider UNet, in training.json."""
-    _fashion_or_skip()
     from synaug_learn.generators import ConditionalDiffusionGenerator
 
-    spec = importlib.util.spec_from_file_location("pretrain_generator", SCRIPT)
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
     out = tmp_path / "wide"
     script.main(["--block-out-channels", "8", "16", "--layers-per-block", "2", "--batch-size",
                  "4", "--steps", "2", "--per-class", "5", "--threads", "1", "--out", str(out)])
