@@ -86,7 +86,7 @@ machine on 2026-12-03, which makes a seed of the in-domain rows ~1 h 50 min;
     $LT --scheduler dpm++ --train-steps 1000 --name long_tail_dpmpp_budget_1000 \
         --methods key real_fill --exclude balanced_softmax
     $LT --scheduler dpm++ --train-steps 3000 --name long_tail_dpmpp_budget_3000 \
-        --methods synaug_pretrained real_fill
+        --methods key real_fill --exclude balanced_softmax
     $LT --scheduler dpm++ --train-steps 1000 --name long_tail_dpmpp_budget_1000 --merge \
         --reuse long_tail_budget_1000    # and likewise 3000
 """
