@@ -4,24 +4,18 @@ The pool must hold no row of the task's minority cells, the attribute must be sp
 over the other cells of each class, and its rows must be disjoint from every row the group
 benchmark's tasks draw."""
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SCRIPT = ROOT / "scripts" / "pretrain_attribute_generator.py"
 FASHION_HOME = Path("/usr/share/datasets/fashion-mnist")
 
 
 @pytest.fixture
-def script(monkeypatch):
-    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))  # the script imports the task makers
-    spec = importlib.util.spec_from_file_location("pretrain_attribute_generator", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def script(load_script):
+    return load_script("pretrain_attribute_generator")  # it imports benchmarks' task makers
 
 
 def test_pool_rows_leave_the_excluded_cells_empty_and_balance_the_rest(script):

@@ -1,13 +1,9 @@
 """benchmarks/domain_gap.py and scripts/pretrain_generator.py --style (the shifted generator)."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
-
-SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "pretrain_generator.py"
 
 
 def _fashion_or_skip():
@@ -20,13 +16,10 @@ def _fashion_or_skip():
 
 
 @pytest.fixture
-def script():
+def script(load_script):
     """scripts/pretrain_generator.py as a module (the Fashion-MNIST files are needed)."""
     _fashion_or_skip()
-    spec = importlib.util.spec_from_file_location("pretrain_generator", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("pretrain_generator")
 
 
 @pytest.fixture

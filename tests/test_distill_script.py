@@ -1,23 +1,16 @@
 """scripts/distill_generator.py: a student for a subset of the step grids, and its metadata."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from synaug_learn.generators import ConditionalDiffusionGenerator
 
-SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "distill_generator.py"
-
 
 @pytest.fixture
-def script():
-    spec = importlib.util.spec_from_file_location("distill_generator", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def script(load_script):
+    return load_script("distill_generator")
 
 
 def test_a_two_step_student_records_its_grid_and_refuses_other_step_counts(script, tmp_path):
