@@ -51,6 +51,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _heldout import held_out_rows  # noqa: E402
 from _results import (  # noqa: E402
     RESULTS,
     command,
@@ -246,18 +247,6 @@ def seed_data(seed, imbalance_factor, n_max, val_per_class):
                                  pool_start=FASHION_MNIST_POOL_START, random_state=seed)
     X_lt = data.X_train.reshape(len(data.X_train), -1)
     return data, X_lt, held_out_rows(X_lt, val_per_class, seed)
-
-
-def held_out_rows(X_train, per_class, seed):
-    """Real rows < 50000 outside the long-tailed training rows, per_class of each class."""
-    X, y = load_fashion_mnist("train")
-    X, y = X[:FASHION_MNIST_POOL_START], y[:FASHION_MNIST_POOL_START]
-    used = {row.tobytes() for row in np.asarray(X_train, np.uint8).reshape(len(X_train), -1)}
-    free = np.array([row.tobytes() not in used for row in X.reshape(len(X), -1)])
-    rng = np.random.RandomState(1000 + seed)
-    idx = np.concatenate([rng.choice(np.flatnonzero(free & (y == c)), per_class, replace=False)
-                          for c in range(10)])
-    return X[idx].reshape(len(idx), -1), y[idx]
 
 
 def downstream(setting, seeds, args, log):

@@ -31,6 +31,12 @@ Two protocols:
   compares data, not compute. Three more rows answer "why not just use the
   data the generator saw?": ``real_fill_pool``, ``pool_pretrain`` and
   ``logit_adjustment_posthoc`` (see ``EXTRA_METHODS``).
+- ``--validation 0.2 --heldout-validation 100``: the same carve (the methods fit on
+  the same rows), but every choice is made on 100 real training rows per class from
+  outside the long-tailed split, every pool and the test set (a balanced validation
+  set, as ImageNet-LT's). The carve leaves 1-2 rows in each tail class, too few to
+  rank variants a few points apart; the carve's score is kept beside, with the row it
+  would have chosen (``config.selected_on_carve``).
 
 A run can be split and resumed: ``--parts DIR`` stores each (seed, method)
 result as ``DIR/NAME/seedS/METHOD.json`` and skips those already there;
@@ -89,6 +95,10 @@ machine on 2026-12-03, which makes a seed of the in-domain rows ~1 h 50 min;
         --methods key real_fill --exclude balanced_softmax
     $LT --scheduler dpm++ --train-steps 1000 --name long_tail_dpmpp_budget_1000 --merge \
         --reuse long_tail_budget_1000    # and likewise 3000
+    # choices on a balanced held-out validation set, on fresh seeds (~35 min a seed)
+    $LT --scheduler dpm++ --heldout-validation 100 --name long_tail_dpmpp_heldout \\
+        --seed-list 3 4 5 --exclude $IND pool_pretrain
+    $LT --scheduler dpm++ --heldout-validation 100 --name long_tail_dpmpp_heldout --merge
 """
 
 from __future__ import annotations
@@ -109,6 +119,7 @@ from typing import NamedTuple
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _heldout import HELDOUT_SALT, held_out_rows  # noqa: E402
 from _results import (  # noqa: E402
     RESULTS,
     command,
@@ -181,6 +192,8 @@ SAMPLER_NAMES = {"ddim": "DDIM", "dpm++": "DPM-Solver++", "unipc": "UniPC"}  # -
 SHIFT_PREFIX = "synaug_shifted"
 METRICS = ("balanced_accuracy", "many", "medium", "few")
 VALIDATION = "validation_balanced_accuracy"
+#: With ``--heldout-validation``: the score every choice is made on (the carve's is kept beside).
+HELDOUT = "heldout_validation_balanced_accuracy"
 # Settings chosen on validation, default (the committed protocol's value) first: a tie
 # goes to the earlier candidate, and without a validation split only the first is run.
 POSTHOC_TAUS = (1.0, 0.0, 0.25, 0.5, 0.75, 1.25, 1.5, 1.75, 2.0)
@@ -238,6 +251,7 @@ class SeedData(NamedTuple):
     counts: dict  # rows per class the methods fit on (the prior, the fill target)
     shot_counts: dict  # long-tailed rows per class before the carve (many/medium/few)
     pools: dict
+    heldout: tuple | None = None  # balanced real rows outside the split and every pool
 
     def info(self):
         val = (Counter(self.y_val.tolist()) if self.y_val is not None else {})
@@ -246,11 +260,12 @@ class SeedData(NamedTuple):
                 "validation_counts": [int(val.get(c, 0)) for c in self.counts]}
 
 
-def _oracle_pool(X_lt, seed):
-    """Training rows below the pool start that are not in the long-tailed split, shuffled."""
+def _oracle_pool(X_used, seed):
+    """Training rows below the pool start that are not in ``X_used`` (the long-tailed split,
+    and the held-out validation rows when there are some), shuffled."""
     X_all, y_all = load_fashion_mnist("train")
     rng = np.random.RandomState(seed)
-    lt_bytes = {r.tobytes() for r in X_lt}
+    lt_bytes = {r.tobytes() for r in X_used}
     outside = np.array([i for i in rng.permutation(FASHION_MNIST_POOL_START)
                         if X_all[i].tobytes() not in lt_bytes])
     return X_all[outside].reshape(len(outside), -1), y_all[outside]
@@ -275,6 +290,10 @@ def seed_data(seed, args, methods):
         X_pool, y_pool = fashion_mnist_pool(POOL_PER_CLASS)
         styled = stylize_images(X_pool, shipped_info(SHIFTED_GENERATOR)["style"])
         pools["real_fill_styled"] = (styled.reshape(len(styled), -1), y_pool)
+    heldout = held_out_rows(X_lt, args.heldout_validation, seed) \
+        if args.heldout_validation else None
+    if heldout is not None:  # the oracle's balanced real rows must not be validation rows
+        pools["oracle"] = _oracle_pool(np.concatenate([X_lt, heldout[0]]), seed)
     if args.validation:
         fit, val = validation_split(y_lt, args.validation, seed)
         X_fit, y_fit, X_val, y_val = X_lt[fit], y_lt[fit], X_lt[val], y_lt[val]
@@ -282,7 +301,7 @@ def seed_data(seed, args, methods):
         X_fit, y_fit, X_val, y_val = X_lt, y_lt, None, None
     shots = dict(sorted(Counter(y_lt.tolist()).items()))
     return SeedData(seed, X_fit, y_fit, X_val, y_val, flat["X_test"], data.y_test,
-                    dict(sorted(Counter(y_fit.tolist()).items())), shots, pools)
+                    dict(sorted(Counter(y_fit.tolist()).items())), shots, pools, heldout)
 
 
 def _sampling(args):
@@ -399,28 +418,36 @@ def fit_candidates(method, sd, generators, args, bank):
         yield {}, make_recipe(recipe, **common).fit(sd.X_fit, sd.y_fit)
 
 
-def validation_score(est, sd):
-    """Balanced accuracy on the seed's validation rows (the classes that have some)."""
+def choice_key(cfg):
+    """The validation score the choices of a run (its configuration or arguments) are made on."""
+    get = cfg.get if isinstance(cfg, dict) else lambda k: getattr(cfg, k, None)
+    return HELDOUT if get("heldout_validation") else VALIDATION
+
+
+def validation_scores(est, sd):
+    """Balanced accuracy on the seed's validation rows (the classes that have some) and, where
+    the run has them, on its held-out validation rows; ``{}`` without a validation split."""
     from sklearn.metrics import balanced_accuracy_score
 
+    sets = {VALIDATION: (sd.X_val, sd.y_val), HELDOUT: sd.heldout or (None, None)}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a prediction of a class without validation rows
-        return float(balanced_accuracy_score(sd.y_val, est.predict(sd.X_val)))
+        return {k: float(balanced_accuracy_score(y, est.predict(X)))
+                for k, (X, y) in sets.items() if X is not None}
 
 
 def run_method(method, sd, generators, args, bank):
     """Fit every candidate of ``method``, keep the best on validation, score it on test once."""
-    t0, best, tried = time.time(), None, []
+    t0, best, tried, key = time.time(), None, [], choice_key(args)
     for choice, est in fit_candidates(method, sd, generators, args, bank):
-        val = validation_score(est, sd) if sd.X_val is not None else None
-        tried.append({"choice": choice, VALIDATION: val})
-        if best is None or (val is not None and val > best[1]):
-            best = (choice, val, est)
-    choice, val, est = best
+        scores = validation_scores(est, sd)
+        tried.append({"choice": choice, **scores})
+        if best is None or (key in scores and scores[key] > best[1][key]):
+            best = (choice, scores, est)
+    choice, scores, est = best
     metrics = evaluate(est, sd.X_test, sd.y_test, sd.shot_counts)
     metrics.pop("per_class")
-    if val is not None:
-        metrics[VALIDATION] = val
+    metrics.update(scores)
     record = {"seed": sd.seed, "method": method, "metrics": metrics,
               "wall_s": time.time() - t0}
     if len(tried) > 1:
@@ -440,6 +467,11 @@ def protocol_config(args):
            "pretrained_generator": args.pretrained, "device": args.device}
     if args.scheduler != "ddim":  # absent from the DDIM runs' results, which stay as they are
         cfg["scheduler"] = args.scheduler
+    if getattr(args, "heldout_validation", None):  # absent from the runs without it
+        cfg.update(heldout_validation=args.heldout_validation, heldout_rule=(
+            "per class this many Fashion-MNIST training rows below the pool start, outside the "
+            f"long-tailed split; RandomState({HELDOUT_SALT} + seed); the oracle's rows exclude "
+            "them"))
     if args.domain_shift:
         cfg.update(domain_shift=True, shifted_generator=SHIFTED_GENERATOR,
                    shifted_generator_style=shipped_info(SHIFTED_GENERATOR)["style"],
@@ -503,7 +535,8 @@ def run_seed(seed, methods, args, provenance, log):
             record = run_method(method, sd, generators, args, str(Path(cache) / "bank"))
             record["seed_info"] = {**sd.info(), "indomain_generator": indomain}
             m = record["metrics"]
-            val = f" val {m[VALIDATION]:.3f}" if VALIDATION in m else ""
+            val = "".join(f" {label} {m[k]:.3f}" for label, k in
+                          (("val", VALIDATION), ("held-out val", HELDOUT)) if k in m)
             log(f"  seed {seed}: {method:44s}{val} bal.acc {m['balanced_accuracy']:.3f} "
                 f"few {m['few']:.3f} ({record['wall_s']:.0f} s)"
                 + (f" chose {record['choice']}" if "choice" in record else ""))
@@ -531,7 +564,7 @@ def read_parts(parts, name):
 
 def _row(method, recs):
     """One results row from the per-seed records of a method (seeds in order)."""
-    names = METRICS + ((VALIDATION,) if VALIDATION in recs[0]["metrics"] else ())
+    names = METRICS + tuple(k for k in (VALIDATION, HELDOUT) if k in recs[0]["metrics"])
     row = {"method": method, "description": DESCRIPTIONS[method], "metrics": {
         k: summarize([r["metrics"][k] for r in recs]) for k in names},
         "wall_s": float(np.mean([r["wall_s"] for r in recs]))}
@@ -651,26 +684,31 @@ def finalize(result):
     """Choose the peer (and, with validation, "SynAug"); add paired differences vs the peer.
 
     Without a validation split the peer is the generator-free recipe with the best test
-    score (the committed protocol); with one, both choices use validation scores only.
+    score (the committed protocol); with one, both choices use validation scores only (the
+    held-out rows' where the run has them; the carve's choice is then recorded beside, as
+    ``selected_on_carve``).
     """
     cfg = result["config"]
     rows = {r["method"]: r for r in result["rows"]}
-    key = VALIDATION if cfg.get("validation") else "balanced_accuracy"
+    key = choice_key(cfg) if cfg.get("validation") else "balanced_accuracy"
     peer = cfg["peer"] = _best(rows, GENERATOR_FREE, key)
     if cfg.get("validation"):
         prefix = SHIFT_PREFIX if cfg.get("domain_shift") else SYNAUG_PREFIX
         synaug = [m for m in rows if m.startswith(prefix)]
-        cfg["selected_on_validation"] = _best(rows, synaug, VALIDATION)
+        cfg["selected_on_validation"] = _best(rows, synaug, key)
+        if key == HELDOUT:
+            cfg["selected_on_carve"] = _best(rows, synaug, VALIDATION)
         cfg["validation_choices"] = {
-            "peer": {m: rows[m]["metrics"][VALIDATION]["mean"]
+            "score": key,
+            "peer": {m: rows[m]["metrics"][key]["mean"]
                      for m in GENERATOR_FREE if m in rows},
-            "synaug": {m: rows[m]["metrics"][VALIDATION]["mean"] for m in synaug},
+            "synaug": {m: rows[m]["metrics"][key]["mean"] for m in synaug},
             "per_seed": {m: r["choices_per_seed"] for m, r in rows.items()
                          if "choices_per_seed" in r}}
         retrain = {"original": "synaug_pretrained_mixup_retrain",
                    "resampled": "synaug_pretrained_mixup_retrain_resampled"}
         if all(m in rows for m in retrain.values()):  # RetrainClassifier(rows=...)
-            scores = {k: rows[m]["metrics"][VALIDATION]["mean"] for k, m in retrain.items()}
+            scores = {k: rows[m]["metrics"][key]["mean"] for k, m in retrain.items()}
             cfg["validation_choices"]["retrain_rows"] = {
                 **scores, "chosen": max(scores, key=scores.get)}
     _pair(rows, peer, "paired_vs_peer")
@@ -695,7 +733,7 @@ def _goal_checks(rows, cfg):
          "stricter peer, for the record) by >= 0.05", chosen,
          _best(rows, GENERATOR_FREE, "balanced_accuracy"), 0.05),
         ("the remedies (the best remedy row on validation) add >= 0.03 to the plain fill",
-         _best(rows, remedies, VALIDATION), SHIFT_PREFIX, 0.03)]
+         _best(rows, remedies, choice_key(cfg)), SHIFT_PREFIX, 0.03)]
 
 
 def goals(rows, cfg):
@@ -773,8 +811,15 @@ def _header(result):
         "with one row keeps it for training), drawn per seed and the same for every method "
         f"(seed 0: fit {cfg['fit_counts_seed0']}, validation {cfg['validation_counts_seed0']}); "
         "the methods train on the rest, fills go up to its largest class, the shot groups "
-        "use the counts before the carve. Every choice below is made on validation balanced "
-        "accuracy (\"val\"); the test set is scored once per method and seed, for the chosen "
+        "use the counts before the carve. Every choice below is made on "
+        + (f"**held-out validation** balanced accuracy (\"held-out val\": {n} real training "
+           f"rows per class, {10 * n} in all, outside the long-tailed split, every pool and the "
+           "test set, the same for every method; ImageNet-LT's balanced validation set is the "
+           "model; the carve's score (\"val\") is kept beside, and "
+           f"`{cfg.get('selected_on_carve')}` is what it would have chosen)"
+           if (n := cfg.get("heldout_validation")) else
+           "validation balanced accuracy (\"val\")")
+        + "; the test set is scored once per method and seed, for the chosen "
         f"setting. **SynAug (chosen on validation): `{cfg['selected_on_validation']}`**.")
 
 
@@ -784,7 +829,8 @@ def _choice_lines(result):
     if not vc:
         return []
     fmt = ", ".join
-    lines = ["", "Choices made on validation (mean validation balanced accuracy over seeds):", "",
+    score = "held-out validation" if vc.get("score") == HELDOUT else "validation"
+    lines = ["", f"Choices made on validation (mean {score} balanced accuracy over seeds):", "",
              f"- SynAug row: `{cfg['selected_on_validation']}` among "
              + fmt(f"`{m}` {v:.3f}" for m, v in vc["synaug"].items()) + ".",
              f"- Strongest generator-free peer: `{cfg['peer']}` among "
@@ -809,7 +855,9 @@ def markdown(result):
     cfg = result["config"]
     val = bool(cfg.get("validation"))
     shift = bool(cfg.get("domain_shift"))
-    head = ["method"] + (["val bal. acc"] if val else []) + [
+    scores = ((VALIDATION,) if val else ()) + ((HELDOUT,) if cfg.get("heldout_validation") else ())
+    head = ["method"] + (["val bal. acc"] if val else []) + (
+        ["held-out val"] if HELDOUT in scores else []) + [
         "balanced acc", "many", "medium", "few", "Δ vs peer"] + (
         ["Δ vs plain fill"] if shift else []) + ["wall s"]
     title = "Fashion-MNIST-LT" + (", a generator from another domain" if shift else "") + (
@@ -818,7 +866,7 @@ def markdown(result):
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in result["rows"]:
         m = row["metrics"]
-        keys = ((VALIDATION,) if val else ()) + METRICS
+        keys = scores + METRICS
         cells = [f"{m[k]['mean']:.3f} ± {m[k]['std']:.3f}" for k in keys]
         deltas = [_delta(row.get("paired_vs_peer"))] + (
             [_delta(row.get("paired_vs_plain_fill"))] if shift else [])
@@ -878,6 +926,10 @@ def parse_args(argv):
     add("--validation", type=float, default=None,
         help="carve this fraction of each class's long-tailed rows as a validation split and "
              "make every choice on it (the validated protocol; e.g. 0.2)")
+    add("--heldout-validation", type=int, default=None, metavar="N",
+        help="make every choice on N real training rows per class from outside the "
+             "long-tailed split and every pool (a balanced validation set, as ImageNet-LT's); "
+             "the carve's score is kept beside; needs --validation")
     add("--domain-shift", action="store_true",
         help=f"the domain-shifted benchmark: SynAug with {SHIFTED_GENERATOR} (pretrained on the "
              "pool in another style) and its remedies against the generator-free peers; "
@@ -935,6 +987,7 @@ def apply_like(args, path):
     args.pretrained = cfg.get("pretrained_generator", args.pretrained)
     args.indomain_steps, args.indomain_minutes = cfg["indomain_steps"], cfg["indomain_minutes"]
     args.validation = cfg.get("validation")
+    args.heldout_validation = cfg.get("heldout_validation")
     args.domain_shift = bool(cfg.get("domain_shift"))
     args.pool_pretrain_steps = cfg.get("pool_pretrain_steps", args.pool_pretrain_steps)
     args.device = cfg.get("device", args.device)
@@ -959,6 +1012,11 @@ def resolve_args(args):
     args.train_steps = args.train_steps or [350]
     if args.indomain_steps is None:
         args.indomain_steps = shipped_steps(args.pretrained) if args.validation else 440
+    if args.heldout_validation is not None and args.heldout_validation < 1:
+        raise SystemExit(f"--heldout-validation must be >= 1; got {args.heldout_validation}")
+    if args.heldout_validation and not args.validation:
+        raise SystemExit("--heldout-validation needs --validation (the carve keeps the rows "
+                         "the methods fit on the same as without it)")
     if args.domain_shift and not args.validation:
         raise SystemExit("--domain-shift needs --validation (its choices are made on it)")
     if args.domain_shift and args.name == "long_tail":
