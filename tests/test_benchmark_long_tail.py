@@ -192,7 +192,8 @@ def _args(tmp_path, **kw):
     base = dict(imbalance_factor=100, n_max=300, train_steps=350, steps=10, guidance=1.5,
                 indomain_steps=440, indomain_minutes=None, device="cpu", validation=None,
                 pool_pretrain_steps=1000, parts=tmp_path, name="long_tail", domain_shift=False,
-                reuse=None, pretrained="fashion-mnist-small", scheduler="ddim")
+                reuse=None, pretrained="fashion-mnist-small", scheduler="ddim",
+                heldout_validation=None)
     return Namespace(**{**base, **kw})
 
 
@@ -306,3 +307,94 @@ def test_from_json_rewrites_the_file_it_read(lt, tmp_path):
                                                           "long_tail_no_validation.md"]
     md = (tmp_path / "long_tail_no_validation.md").read_text()
     assert md.startswith("# Long-tail benchmark") and "| `synaug_indomain` |" in md
+
+
+# -- --heldout-validation: choices on balanced held-out rows, the carve's score beside ----------
+
+def test_merge_with_heldout_validation_chooses_on_it_and_records_the_carves_choice(lt, tmp_path):
+    cfg = lt.protocol_config(_args(tmp_path, validation=0.2, heldout_validation=100))
+    assert cfg["heldout_validation"] == 100
+    records = []
+    for seed in (0, 1):
+        for method, carve, heldout in [("synaug_pretrained", 0.9, 0.6),  # the carve's pick
+                                       ("synaug_pretrained_mixup", 0.5, 0.8),
+                                       ("ce", 0.2, 0.7), ("balanced_softmax", 0.8, 0.4)]:
+            rec = _record(seed, method, carve, 0.5)
+            rec["metrics"][lt.HELDOUT] = heldout
+            records.append(rec)
+    result = lt.merge(records, cfg, {"name": "t", "command": "c", "git": "a"})
+    config = result["config"]
+    assert config["selected_on_validation"] == "synaug_pretrained_mixup"
+    assert config["selected_on_carve"] == "synaug_pretrained"
+    assert config["peer"] == "ce"  # best held-out score, worst carve score
+    assert config["validation_choices"]["score"] == lt.HELDOUT
+    assert config["validation_choices"]["synaug"]["synaug_pretrained"] == pytest.approx(0.6)
+    md = lt.markdown(result)
+    assert "| val bal. acc | held-out val |" in md
+    assert "| 0.900 ± 0.000 | 0.600 ± 0.000 |" in md  # synaug_pretrained: carve, held-out
+    assert "`synaug_pretrained` is what it would have chosen" in md
+
+
+class _Column:
+    """An 'estimator' that predicts column ``j`` of its input."""
+
+    def __init__(self, j):
+        self.j = j
+
+    def predict(self, X):
+        return X[:, self.j]
+
+
+def _seed_with_two_validations(lt):
+    """Column 0 is right on the carve and wrong on the held-out rows, column 1 the reverse."""
+    y = np.array([0, 1, 0, 1])
+    right_wrong = np.stack([y, 1 - y], axis=1)
+    return lt.SeedData(0, None, None, right_wrong, y, right_wrong, y, {0: 2, 1: 2},
+                       {0: 2, 1: 2}, {}, heldout=(right_wrong[:, ::-1], y))
+
+
+@pytest.mark.parametrize("heldout, chosen", [(None, 0), (100, 1)])
+def test_run_method_chooses_on_heldout_rows_when_the_run_has_them(lt, tmp_path, monkeypatch,
+                                                                   heldout, chosen):
+    sd = _seed_with_two_validations(lt)
+    monkeypatch.setattr(lt, "fit_candidates", lambda *a: iter(
+        [({"j": 0}, _Column(0)), ({"j": 1}, _Column(1))]))
+    monkeypatch.setattr(lt, "evaluate", lambda est, X, y, counts: {
+        "balanced_accuracy": float(np.mean(est.predict(X) == y)), "per_class": []})
+    args = _args(tmp_path, validation=0.2, heldout_validation=heldout)
+    record = lt.run_method("logit_adjustment_posthoc", sd, {}, args, str(tmp_path))
+    assert record["choice"] == {"j": chosen}
+    assert record["metrics"]["balanced_accuracy"] == (1.0 if chosen == 0 else 0.0)
+    carve, held = record["metrics"][lt.VALIDATION], record["metrics"][lt.HELDOUT]
+    assert (carve, held) == ((1.0, 0.0) if chosen == 0 else (0.0, 1.0))
+    assert [c[lt.HELDOUT] for c in record["candidates"]] == [0.0, 1.0]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--heldout-validation", "100"], "needs --validation"),
+    (["--validation", "0.2", "--heldout-validation", "0"], "must be >= 1; got 0")])
+def test_heldout_validation_is_checked_before_any_work(lt, argv, message):
+    with pytest.raises(SystemExit, match=message):
+        lt.resolve_args(lt.parse_args(argv)[1])
+
+
+def test_heldout_rows_are_balanced_outside_the_split_and_the_oracles_rows(lt):
+    from synaug_learn.datasets import FASHION_MNIST_POOL_START, load_fashion_mnist
+
+    try:
+        X_all, _ = load_fashion_mnist("train")
+    except FileNotFoundError:
+        pytest.skip("Fashion-MNIST files not installed")
+    flat = X_all[:FASHION_MNIST_POOL_START].reshape(FASHION_MNIST_POOL_START, -1)
+    X_lt = flat[:300]
+    X_h, y_h = lt.held_out_rows(X_lt, 20, seed=3)
+    assert np.bincount(y_h).tolist() == [20] * 10
+    below_pool = {r.tobytes() for r in flat}
+    held = {r.tobytes() for r in X_h}
+    assert held <= below_pool and not held & {r.tobytes() for r in X_lt}
+    again, _ = lt.held_out_rows(X_lt, 20, seed=3)
+    assert np.array_equal(X_h, again)
+    assert not np.array_equal(X_h, lt.held_out_rows(X_lt, 20, seed=4)[0])
+    X_oracle, _ = lt._oracle_pool(np.concatenate([X_lt, X_h]), seed=3)
+    assert not held & {r.tobytes() for r in X_oracle}
+    assert len(X_oracle) == FASHION_MNIST_POOL_START - 300 - 200
