@@ -280,8 +280,11 @@ def seed_data(seed, args, methods):
     # the generator read 784-feature rows as 28x28 images.
     flat = {k: data[k].reshape(len(data[k]), -1) for k in ("X_train", "X_test", "X_pool")}
     X_lt, y_lt = flat["X_train"], data.y_train
-    # The oracle's balanced real rows come from outside both the split and the pool.
-    pools = {"real_fill": (flat["X_pool"], data.y_pool), "oracle": _oracle_pool(X_lt, seed)}
+    heldout = held_out_rows(X_lt, args.heldout_validation, seed) \
+        if args.heldout_validation else None
+    # The oracle's balanced real rows come from outside the split, the pool and the held-out rows.
+    used = X_lt if heldout is None else np.concatenate([X_lt, heldout[0]])
+    pools = {"real_fill": (flat["X_pool"], data.y_pool), "oracle": _oracle_pool(used, seed)}
     if {"real_fill_pool", "pool_pretrain"} & set(methods):
         X_pool, y_pool = fashion_mnist_pool(POOL_PER_CLASS)
         pools["pool"] = (X_pool.reshape(len(X_pool), -1), y_pool)
@@ -290,10 +293,6 @@ def seed_data(seed, args, methods):
         X_pool, y_pool = fashion_mnist_pool(POOL_PER_CLASS)
         styled = stylize_images(X_pool, shipped_info(SHIFTED_GENERATOR)["style"])
         pools["real_fill_styled"] = (styled.reshape(len(styled), -1), y_pool)
-    heldout = held_out_rows(X_lt, args.heldout_validation, seed) \
-        if args.heldout_validation else None
-    if heldout is not None:  # the oracle's balanced real rows must not be validation rows
-        pools["oracle"] = _oracle_pool(np.concatenate([X_lt, heldout[0]]), seed)
     if args.validation:
         fit, val = validation_split(y_lt, args.validation, seed)
         X_fit, y_fit, X_val, y_val = X_lt[fit], y_lt[fit], X_lt[val], y_lt[val]
