@@ -121,6 +121,7 @@ BENCHMARKS = {
     "long_tail_generator_10176": "python benchmarks/long_tail.py --pretrained DIR (the file's "
                                  "command and notes)",
     "long_tail_dpmpp": "make bench-long-tail-dpmpp",
+    "long_tail_dpmpp_heldout": "make bench-long-tail-heldout",
     "long_tail_lowlr_dpmpp": "python benchmarks/long_tail.py --scheduler dpm++ --pretrained DIR "
                              "(the file's command and notes)",
     "long_tail_dpmpp_guidance1": "python benchmarks/long_tail.py --scheduler dpm++ --guidance 1.0 "
