@@ -117,6 +117,7 @@ BENCHMARKS = {
     "long_tail_domain_shift_budget_1000": "make bench-long-tail-domain-shift-budget",
     "long_tail_domain_shift_dpmpp": "make bench-long-tail-domain-shift-dpmpp",
     "long_tail_domain_shift_dpmpp_heldout": "make bench-long-tail-heldout",
+    "long_tail_domain_shift_dpmpp_heldout_budget_1000": "make bench-long-tail-heldout",
     "long_tail_budget_1000": "make bench-long-tail-budget",
     "long_tail_budget_3000": "make bench-long-tail-budget",
     "long_tail_generator_10176": "python benchmarks/long_tail.py --pretrained DIR (the file's "
