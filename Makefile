@@ -111,14 +111,14 @@ bench-long-tail-domain-shift-dpmpp: install fashion-mnist
 	$(LTD) --domain-shift --name long_tail_domain_shift_dpmpp --merge --reuse long_tail
 
 # Every choice on a balanced held-out validation set (100 real rows per class from outside the
-# split and every pool) instead of the carve, on fresh seeds 3-5 (~70 min on two lanes): the
-# in-distribution rows, then the shifted generator's (~25 min a seed), which reuse the
+# split and every pool) instead of the carve, on fresh seeds 3-5: the in-distribution rows
+# (~40 min on two lanes), then the shifted generator's (~21 min on three), which reuse the
 # generator-free rows of the first run.
 LTH := $(LTD) --heldout-validation 100
 LTH_IN := $(LTH) --name long_tail_dpmpp_heldout
 LTH_DS := $(LTH) --domain-shift --name long_tail_domain_shift_dpmpp_heldout --methods shifted
 # ... and the domain-shift key rows at 1,000 optimiser steps, where the carve met both goals
-# narrowly with a fragile choice (the fills cached by the run before)
+# narrowly with a fragile choice (~28 min on three lanes, the fills cached by the run before)
 LTH_DSB = $(LTH) --domain-shift --train-steps 1000 \
 	--name long_tail_domain_shift_dpmpp_heldout_budget_1000 --methods $(DSB_SYNAUG) \
 	synaug_shifted_adabn synaug_shifted_mixup_adabn_crt balanced_softmax ce_retrain crt

@@ -95,7 +95,8 @@ machine on 2026-12-03, which makes a seed of the in-domain rows ~1 h 50 min;
         --methods key real_fill --exclude balanced_softmax
     $LT --scheduler dpm++ --train-steps 1000 --name long_tail_dpmpp_budget_1000 --merge \
         --reuse long_tail_budget_1000    # and likewise 3000
-    # choices on a balanced held-out validation set, on fresh seeds (~35 min a seed)
+    # choices on a balanced held-out validation set, on fresh seeds (~23 min a seed on one
+    # of two lanes)
     $LT --scheduler dpm++ --heldout-validation 100 --name long_tail_dpmpp_heldout \\
         --seed-list 3 4 5 --exclude $IND pool_pretrain
     $LT --scheduler dpm++ --heldout-validation 100 --name long_tail_dpmpp_heldout --merge
