@@ -112,7 +112,7 @@ bench-long-tail-domain-shift-dpmpp: install fashion-mnist
 
 # Every choice on a balanced held-out validation set (100 real rows per class from outside the
 # split and every pool) instead of the carve, on fresh seeds 3-5: the in-distribution rows
-# (~40 min on two lanes), then the shifted generator's (~21 min on three), which reuse the
+# (~40 min on two lanes, and ~9 min a seed for pool_pretrain), then the shifted generator's (~21 min on three), which reuse the
 # generator-free rows of the first run.
 LTH := $(LTD) --heldout-validation 100
 LTH_IN := $(LTH) --name long_tail_dpmpp_heldout
@@ -123,10 +123,10 @@ LTH_DSB = $(LTH) --domain-shift --train-steps 1000 \
 	--name long_tail_domain_shift_dpmpp_heldout_budget_1000 --methods $(DSB_SYNAUG) \
 	synaug_shifted_adabn synaug_shifted_mixup_adabn_crt balanced_softmax ce_retrain crt
 bench-long-tail-heldout: install fashion-mnist
-	($(LTH_IN) --seed-list 3 --exclude $(LT_INDOMAIN) pool_pretrain && \
+	($(LTH_IN) --seed-list 3 --exclude $(LT_INDOMAIN) && \
 	 $(LTH_IN) --seed-list 5 --methods $(LT_PRE)) & \
-	($(LTH_IN) --seed-list 4 --exclude $(LT_INDOMAIN) pool_pretrain && \
-	 $(LTH_IN) --seed-list 5 --exclude $(LT_INDOMAIN) pool_pretrain $(LT_PRE)); wait
+	($(LTH_IN) --seed-list 4 --exclude $(LT_INDOMAIN) && \
+	 $(LTH_IN) --seed-list 5 --exclude $(LT_INDOMAIN) $(LT_PRE)); wait
 	$(LTH_IN) --merge
 	$(LTH_DS) --seed-list 3 & $(LTH_DS) --seed-list 4 & $(LTH_DS) --seed-list 5; wait
 	$(LTH_DS) --merge --reuse long_tail_dpmpp_heldout

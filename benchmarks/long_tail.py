@@ -98,7 +98,7 @@ machine on 2026-12-03, which makes a seed of the in-domain rows ~1 h 50 min;
     # choices on a balanced held-out validation set, on fresh seeds (~23 min a seed on one
     # of two lanes)
     $LT --scheduler dpm++ --heldout-validation 100 --name long_tail_dpmpp_heldout \\
-        --seed-list 3 4 5 --exclude $IND pool_pretrain
+        --seed-list 3 4 5 --exclude $IND
     $LT --scheduler dpm++ --heldout-validation 100 --name long_tail_dpmpp_heldout --merge
 """
 
