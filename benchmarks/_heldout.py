@@ -15,17 +15,22 @@ from synaug_learn.datasets import FASHION_MNIST_POOL_START, load_fashion_mnist
 HELDOUT_SALT = 1000  # the draw's random stream: RandomState(HELDOUT_SALT + seed)
 
 
+def rows_below_pool(X_used):
+    """The training rows below the pool start, flat ``(X, y)``, and a mask of those whose
+    pixels equal no row of ``X_used`` (images or flat rows)."""
+    X, y = load_fashion_mnist("train")
+    X = X[:FASHION_MNIST_POOL_START].reshape(FASHION_MNIST_POOL_START, -1)
+    used = {row.tobytes() for row in np.asarray(X_used, np.uint8).reshape(len(X_used), -1)}
+    return X, y[:FASHION_MNIST_POOL_START], np.array([row.tobytes() not in used for row in X])
+
+
 def held_out_rows(X_train, per_class, seed):
     """``per_class`` real rows of each class below the pool start, none of them in ``X_train``.
 
     Returns flat ``(X, y)`` (rows of 784 uint8 pixels, labels), classes in order.
-    A row counts as used when its pixels equal a row of ``X_train`` (images or flat rows).
     """
-    X, y = load_fashion_mnist("train")
-    X, y = X[:FASHION_MNIST_POOL_START], y[:FASHION_MNIST_POOL_START]
-    used = {row.tobytes() for row in np.asarray(X_train, np.uint8).reshape(len(X_train), -1)}
-    free = np.array([row.tobytes() not in used for row in X.reshape(len(X), -1)])
+    X, y, free = rows_below_pool(X_train)
     rng = np.random.RandomState(HELDOUT_SALT + seed)
     idx = np.concatenate([rng.choice(np.flatnonzero(free & (y == c)), per_class, replace=False)
                           for c in range(10)])
-    return X[idx].reshape(len(idx), -1), y[idx]
+    return X[idx], y[idx]

@@ -120,7 +120,7 @@ from typing import NamedTuple
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _heldout import HELDOUT_SALT, held_out_rows  # noqa: E402
+from _heldout import HELDOUT_SALT, held_out_rows, rows_below_pool  # noqa: E402
 from _results import (  # noqa: E402
     RESULTS,
     command,
@@ -138,7 +138,6 @@ from synaug_learn import LogitAdjustedClassifier  # noqa: E402
 from synaug_learn.datasets import (  # noqa: E402
     FASHION_MNIST_POOL_START,
     fashion_mnist_pool,
-    load_fashion_mnist,
     load_fashion_mnist_lt,
     stylize_images,
 )
@@ -264,12 +263,10 @@ class SeedData(NamedTuple):
 def _oracle_pool(X_used, seed):
     """Training rows below the pool start that are not in ``X_used`` (the long-tailed split,
     and the held-out validation rows when there are some), shuffled."""
-    X_all, y_all = load_fashion_mnist("train")
-    rng = np.random.RandomState(seed)
-    lt_bytes = {r.tobytes() for r in X_used}
-    outside = np.array([i for i in rng.permutation(FASHION_MNIST_POOL_START)
-                        if X_all[i].tobytes() not in lt_bytes])
-    return X_all[outside].reshape(len(outside), -1), y_all[outside]
+    X, y, free = rows_below_pool(X_used)
+    order = np.random.RandomState(seed).permutation(FASHION_MNIST_POOL_START)
+    outside = order[free[order]]
+    return X[outside], y[outside]
 
 
 def seed_data(seed, args, methods):
@@ -418,10 +415,9 @@ def fit_candidates(method, sd, generators, args, bank):
         yield {}, make_recipe(recipe, **common).fit(sd.X_fit, sd.y_fit)
 
 
-def choice_key(cfg):
-    """The validation score the choices of a run (its configuration or arguments) are made on."""
-    get = cfg.get if isinstance(cfg, dict) else lambda k: getattr(cfg, k, None)
-    return HELDOUT if get("heldout_validation") else VALIDATION
+def choice_key(heldout_validation):
+    """The validation score a run's choices are made on, given its ``--heldout-validation``."""
+    return HELDOUT if heldout_validation else VALIDATION
 
 
 def validation_scores(est, sd):
@@ -438,7 +434,7 @@ def validation_scores(est, sd):
 
 def run_method(method, sd, generators, args, bank):
     """Fit every candidate of ``method``, keep the best on validation, score it on test once."""
-    t0, best, tried, key = time.time(), None, [], choice_key(args)
+    t0, best, tried, key = time.time(), None, [], choice_key(args.heldout_validation)
     for choice, est in fit_candidates(method, sd, generators, args, bank):
         scores = validation_scores(est, sd)
         tried.append({"choice": choice, **scores})
@@ -467,7 +463,7 @@ def protocol_config(args):
            "pretrained_generator": args.pretrained, "device": args.device}
     if args.scheduler != "ddim":  # absent from the DDIM runs' results, which stay as they are
         cfg["scheduler"] = args.scheduler
-    if getattr(args, "heldout_validation", None):  # absent from the runs without it
+    if args.heldout_validation:  # absent from the runs without it
         cfg.update(heldout_validation=args.heldout_validation, heldout_rule=(
             "per class this many Fashion-MNIST training rows below the pool start, outside the "
             f"long-tailed split; RandomState({HELDOUT_SALT} + seed); the oracle's rows exclude "
@@ -690,7 +686,8 @@ def finalize(result):
     """
     cfg = result["config"]
     rows = {r["method"]: r for r in result["rows"]}
-    key = choice_key(cfg) if cfg.get("validation") else "balanced_accuracy"
+    key = (choice_key(cfg.get("heldout_validation")) if cfg.get("validation")
+           else "balanced_accuracy")
     peer = cfg["peer"] = _best(rows, GENERATOR_FREE, key)
     if cfg.get("validation"):
         prefix = SHIFT_PREFIX if cfg.get("domain_shift") else SYNAUG_PREFIX
@@ -733,7 +730,7 @@ def _goal_checks(rows, cfg):
          "stricter peer, for the record) by >= 0.05", chosen,
          _best(rows, GENERATOR_FREE, "balanced_accuracy"), 0.05),
         ("the remedies (the best remedy row on validation) add >= 0.03 to the plain fill",
-         _best(rows, remedies, choice_key(cfg)), SHIFT_PREFIX, 0.03)]
+         _best(rows, remedies, choice_key(cfg.get("heldout_validation"))), SHIFT_PREFIX, 0.03)]
 
 
 def goals(rows, cfg):
