@@ -9,7 +9,11 @@ times 999, 749, 499, 249 and at the end. The student, a copy of the teacher
 network, takes one DDIM step (trailing spacing, no guidance: one network pass)
 from a recorded state to the next point of a 4-, 2- or 1-step grid
 (999 > 749 > 499 > 249 > 0, 999 > 499 > 0, 999 > 0) and is trained so that the
-step lands on the teacher's state. It predicts ``v`` (Salimans & Ho 2022): with
+step lands on the teacher's state. With ``--own-input-share p``, after the first quarter
+of the training a share ``p`` of the steps that are not their grid's first start from the
+student's own previous step (from the teacher's state before it) instead of the teacher's
+state, the input they get when the student samples (exposure bias, as scheduled sampling
+corrects it). It predicts ``v`` (Salimans & Ho 2022): with
 the noise as target a step from pure noise is ill-conditioned. Everything is
 seeded and the budget is in optimiser steps, so a run is reproducible.
 
@@ -82,13 +86,52 @@ def alpha_sigma(t):
     return np.sqrt(ab), np.sqrt(1.0 - ab)
 
 
+def student_step(unet, x_in, i_in, i_out, labels, grid):
+    """One DDIM step of the student from ``x_in`` (at state ``i_in``) to state ``i_out``.
+
+    ``grid`` is ``(times, alpha, sigma)`` of the recorded states. Returns the step's
+    end ``x_pred`` and ``b``, the factor of ``v`` in it (floored at 0.3): dividing the
+    step's error by ``b`` puts the loss in ``v`` units.
+    """
+    import torch
+
+    times, alpha, sigma = grid
+    a_i, s_i, a_o, s_o = (torch.tensor(v[i], dtype=torch.float32)[:, None, None, None]
+                          for v, i in ((alpha, i_in), (sigma, i_in), (alpha, i_out),
+                                       (sigma, i_out)))
+    v = unet(x_in, torch.from_numpy(times[i_in]), class_labels=torch.from_numpy(labels)).sample
+    x0_hat, eps_hat = a_i * x_in - s_i * v, s_i * x_in + a_i * v
+    x_pred = a_o * x0_hat + s_o * eps_hat  # one DDIM step with the student's prediction
+    return x_pred, (s_o * a_i - a_o * s_i).abs().clamp(min=0.3)
+
+
+def own_inputs(unet, states_t, rows, which, pairs, labels, grid, share, rng):
+    """Inputs of the training steps: the teacher's state, or with probability ``share`` (for
+    a step that is not its grid's first) the student's own previous step from the teacher's
+    state before it -- what the step sees when the student samples (exposure bias)."""
+    import torch
+
+    x_in = states_t[rows, [pairs[w][1][0] for w in which]].clone()
+    if share == 0:  # draws nothing: a run without it is the run it was before the option
+        return x_in
+    later = np.array([pairs[w][1][0] > 0 for w in which]) & (rng.rand(len(which)) < share)
+    if later.any():
+        prev = {(k, b): a for k, (a, b) in pairs}  # (grid, step end) -> step start
+        i_prev = np.array([prev[(pairs[w][0], pairs[w][1][0])] for w in which[later]])
+        i_cur = np.array([pairs[w][1][0] for w in which[later]])
+        with torch.no_grad():
+            x_in[later], _ = student_step(unet, states_t[rows[later], i_prev], i_prev, i_cur,
+                                           labels[later], grid)
+    return x_in
+
+
 def train_student(unet, states, labels, args, log):
     """Train ``unet`` (a copy of the teacher) in place on the recorded teacher states."""
     import torch
 
     rng = np.random.RandomState(args.seed + 1)
     times = np.array([*GRID, -1])
-    alpha, sigma = alpha_sigma(times)
+    grid = (times, *alpha_sigma(times))
     pairs = [(k, p) for k in args.student_steps for p in PAIRS[k]]
     # each student (4, 2, 1 steps) equally often, its steps equally often within it
     weights = np.array([1.0 / len(PAIRS[k]) for k, _ in pairs])
@@ -104,18 +147,11 @@ def train_student(unet, states, labels, args, log):
         which = rng.choice(len(pairs), size=args.batch_size, p=weights)
         i_in = np.array([pairs[w][1][0] for w in which])
         i_out = np.array([pairs[w][1][1] for w in which])
-        x_in, x_out = states_t[rows, i_in], states_t[rows, i_out]
-        a_i, s_i = (torch.tensor(v[i_in], dtype=torch.float32)[:, None, None, None]
-                    for v in (alpha, sigma))
-        a_o, s_o = (torch.tensor(v[i_out], dtype=torch.float32)[:, None, None, None]
-                    for v in (alpha, sigma))
-        v = unet(x_in, torch.from_numpy(times[i_in]), class_labels=torch.from_numpy(
-            labels[rows])).sample
-        x0_hat, eps_hat = a_i * x_in - s_i * v, s_i * x_in + a_i * v
-        x_pred = a_o * x0_hat + s_o * eps_hat  # one DDIM step with the student's prediction
-        # the step is x_pred = A x_in + B v: weigh by 1/B^2 (floored) so the loss is in v units
-        b = (s_o * a_i - a_o * s_i).abs().clamp(min=0.3)
-        loss = (((x_pred - x_out) / b) ** 2).mean()
+        # the student's own inputs only once its first steps have learnt something
+        share = args.own_input_share if step > args.train_steps // 4 else 0.0
+        x_in = own_inputs(unet, states_t, rows, which, pairs, labels[rows], grid, share, rng)
+        x_pred, b = student_step(unet, x_in, i_in, i_out, labels[rows], grid)
+        loss = (((x_pred - states_t[rows, i_out]) / b) ** 2).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
@@ -151,7 +187,7 @@ def save_student(unet, args, steps_done, wall_s):
         "teacher_sampler": f"dpm++ {args.teacher_steps} steps (trailing), guidance {args.guidance}",
         "n_trajectories": args.n_trajectories,
         "train_steps": steps_done, "batch_size": args.batch_size, "lr": args.lr,
-        "lr_schedule": args.lr_schedule, "seed": args.seed, "wall_s": round(wall_s),
+        "lr_schedule": args.lr_schedule, "own_input_share": args.own_input_share, "seed": args.seed, "wall_s": round(wall_s),
         "threads": args.threads,
     }
     meta["sha256"] = pretrained_hashes(out)  # the student's files, not the teacher's
@@ -177,11 +213,17 @@ def main(argv=None):
                         default=sorted(PAIRS),
                         help="the step counts the student learns (one network for all); "
                         "its default sampler uses the largest")
+    parser.add_argument("--own-input-share", type=float, default=0.0,
+                        help="after the first quarter of the training, this share of the "
+                        "steps that are not their grid's first start from the student's own "
+                        "previous step instead of the teacher's state (exposure bias); 0-1")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--minutes", type=float, default=40.0,
                         help="safety cap on the whole run; the log says if it was reached")
     args = parser.parse_args(argv)
+    if not 0.0 <= args.own_input_share <= 1.0:
+        parser.error(f"--own-input-share must lie in [0, 1], got {args.own_input_share}")
     args.start = time.time()
     import torch
 
