@@ -187,8 +187,8 @@ def save_student(unet, args, steps_done, wall_s):
         "teacher_sampler": f"dpm++ {args.teacher_steps} steps (trailing), guidance {args.guidance}",
         "n_trajectories": args.n_trajectories,
         "train_steps": steps_done, "batch_size": args.batch_size, "lr": args.lr,
-        "lr_schedule": args.lr_schedule, "own_input_share": args.own_input_share, "seed": args.seed, "wall_s": round(wall_s),
-        "threads": args.threads,
+        "lr_schedule": args.lr_schedule, "own_input_share": args.own_input_share,
+        "seed": args.seed, "wall_s": round(wall_s), "threads": args.threads,
     }
     meta["sha256"] = pretrained_hashes(out)  # the student's files, not the teacher's
     (out / "synaug_generator.json").write_text(json.dumps(meta, indent=2))

@@ -1,6 +1,7 @@
 """scripts/distill_generator.py: a student for a subset of the step grids, and its metadata."""
 
 import json
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -45,3 +46,36 @@ def test_a_two_step_student_records_its_grid_and_refuses_other_step_counts(scrip
 def test_student_steps_must_be_a_grid_the_script_knows(script):
     with pytest.raises(SystemExit):
         script.main(["--student-steps", "3"])
+
+
+def _zero_v_unet(x, t, class_labels):
+    """A stand-in network that predicts v = 0: a student step then scales its input."""
+    import torch
+
+    return SimpleNamespace(sample=torch.zeros_like(x))
+
+
+def test_own_inputs_start_later_steps_from_the_students_previous_step(script):
+    import torch
+
+    times = np.array([*script.GRID, -1])
+    grid = (times, *script.alpha_sigma(times))
+    states = torch.from_numpy(np.random.RandomState(0).randn(3, 5, 1, 4, 4).astype(np.float32))
+    pairs = [(2, p) for p in script.PAIRS[2]]  # (0, 2) and (2, 4)
+    rows, which, labels = np.array([0, 1, 2]), np.array([0, 1, 1]), np.zeros(3, int)
+    rng = np.random.RandomState(0)
+    teacher = script.own_inputs(_zero_v_unet, states, rows, which, pairs, labels, grid, 0.0, rng)
+    assert torch.equal(teacher, states[rows, [0, 2, 2]])
+    assert rng.randint(10**6) == np.random.RandomState(0).randint(10**6)  # share 0 draws nothing
+    own = script.own_inputs(_zero_v_unet, states, rows, which, pairs, labels, grid, 1.0, rng)
+    _, alpha, sigma = grid
+    scale = alpha[2] * alpha[0] + sigma[2] * sigma[0]  # DDIM 999 -> 499 with v = 0
+    assert torch.equal(own[0], states[0, 0])  # a grid's first step keeps the teacher's state
+    np.testing.assert_allclose(own[1:].numpy(), scale * states[[1, 2], 0].numpy(), rtol=1e-5)
+    assert not np.allclose(own[1:].numpy(), states[[1, 2], 2].numpy())
+
+
+def test_own_input_share_outside_zero_one_is_refused(script, capsys):
+    with pytest.raises(SystemExit):
+        script.main(["--own-input-share", "1.5"])
+    assert "--own-input-share must lie in [0, 1], got 1.5" in capsys.readouterr().err
