@@ -60,10 +60,9 @@ test-ray: install
 # ~1.5-4 h, then the merge.
 LT := nice -n 10 $(PY) benchmarks/long_tail.py --validation 0.2 --threads 1 \
 	--parts benchmarks/results/long_tail_parts --cache-dir benchmarks/.work/long_tail
-LT_INDOMAIN := synaug_indomain synaug_indomain_mixup synaug_indomain_mixup_retrain
 bench-long-tail: install fashion-mnist
-	$(LT) --seed-list 0 1 --methods $(LT_INDOMAIN) & \
-	($(LT) --exclude $(LT_INDOMAIN) && $(LT) --seed-list 2 --methods $(LT_INDOMAIN)); wait
+	$(LT) --seed-list 0 1 --methods indomain & \
+	($(LT) --exclude indomain && $(LT) --seed-list 2 --methods indomain); wait
 	$(LT) --merge
 
 # The key rows at 1,000 and 3,000 optimiser steps (350 is in long_tail.json), each its own
@@ -81,14 +80,11 @@ bench-long-tail-budget: install fashion-mnist
 # use no generator; then the key rows at 1,000 and 3,000 optimiser steps, each with real_fill
 # (~2 h on two lanes).
 LTD := $(LT) --scheduler dpm++
-LT_PRE := synaug_pretrained synaug_pretrained_mixup synaug_pretrained_mixup_retrain \
-	synaug_pretrained_mixup_retrain_resampled synaug_pretrained_mixup_crt synaug_pretrained_adabn \
-	synaug_pretrained_balanced_softmax_mixup synthetic_only
 LTD_1000 := $(LTD) --train-steps 1000 --name long_tail_dpmpp_budget_1000
 LTD_3000 := $(LTD) --train-steps 3000 --name long_tail_dpmpp_budget_3000
 bench-long-tail-dpmpp: install fashion-mnist
-	$(LTD) --name long_tail_dpmpp --methods $(LT_PRE) $(LT_INDOMAIN) --seed-list 0 1 & \
-	$(LTD) --name long_tail_dpmpp --methods $(LT_PRE) $(LT_INDOMAIN) --seed-list 2; wait
+	$(LTD) --name long_tail_dpmpp --methods pretrained indomain --seed-list 0 1 & \
+	$(LTD) --name long_tail_dpmpp --methods pretrained indomain --seed-list 2; wait
 	$(LTD) --name long_tail_dpmpp --merge --reuse long_tail
 	$(LTD_1000) --methods key real_fill --exclude balanced_softmax & \
 	$(LTD_3000) --methods key real_fill --exclude balanced_softmax; wait
@@ -123,10 +119,10 @@ LTH_DSB = $(LTH) --domain-shift --train-steps 1000 \
 	--name long_tail_domain_shift_dpmpp_heldout_budget_1000 --methods $(DSB_SYNAUG) \
 	synaug_shifted_adabn synaug_shifted_mixup_adabn_crt balanced_softmax ce_retrain crt
 bench-long-tail-heldout: install fashion-mnist
-	($(LTH_IN) --seed-list 3 --exclude $(LT_INDOMAIN) && \
-	 $(LTH_IN) --seed-list 5 --methods $(LT_PRE)) & \
-	($(LTH_IN) --seed-list 4 --exclude $(LT_INDOMAIN) && \
-	 $(LTH_IN) --seed-list 5 --exclude $(LT_INDOMAIN) $(LT_PRE)); wait
+	($(LTH_IN) --seed-list 3 --exclude indomain && \
+	 $(LTH_IN) --seed-list 5 --methods pretrained) & \
+	($(LTH_IN) --seed-list 4 --exclude indomain && \
+	 $(LTH_IN) --seed-list 5 --exclude indomain pretrained); wait
 	$(LTH_IN) --merge
 	$(LTH_DS) --seed-list 3 & $(LTH_DS) --seed-list 4 & $(LTH_DS) --seed-list 5; wait
 	$(LTH_DS) --merge --reuse long_tail_dpmpp_heldout

@@ -58,12 +58,12 @@ machine on 2026-12-03, which makes a seed of the in-domain rows ~1 h 50 min;
 
     LT="python benchmarks/long_tail.py --validation 0.2 --threads 1 \\
         --parts benchmarks/results/long_tail_parts --cache-dir benchmarks/.work/long_tail"
-    IND="synaug_indomain synaug_indomain_mixup synaug_indomain_mixup_retrain"
-    $LT --seed-list 0 --methods $IND      # ~36-110 min (most of it the 4176-step generator)
-    $LT --seed-list 1 --methods $IND      # ~36-110 min
-    $LT --seed-list 2 --methods $IND      # ~36-110 min
-    $LT --seed-list 0 1 --exclude $IND    # ~31 min
-    $LT --seed-list 2 --exclude $IND      # ~16 min
+    # 'indomain' stands for the in-domain generator's rows (ALIASES)
+    $LT --seed-list 0 --methods indomain      # ~36-110 min (most of it the 4176-step generator)
+    $LT --seed-list 1 --methods indomain      # ~36-110 min
+    $LT --seed-list 2 --methods indomain      # ~36-110 min
+    $LT --seed-list 0 1 --exclude indomain    # ~31 min
+    $LT --seed-list 2 --exclude indomain      # ~16 min
     $LT --merge                           # results/long_tail.{md,json}
     # the training budget (key rows; the fills come from the cache above; measured on 2
     # loaded cores: 1,000 steps ~5 min a net, 78 min for 3 seeds with the fills made anew)
@@ -78,14 +78,12 @@ machine on 2026-12-03, which makes a seed of the in-domain rows ~1 h 50 min;
     $LT --domain-shift --merge --reuse long_tail   # results/long_tail_domain_shift.{md,json}
     # another pretrained generator (a folder, e.g. scripts/pretrain_generator.py --resume)
     # or sampler (--scheduler dpm++, the shipped generators' default): its SynAug rows, the
-    # rows that use no generator taken from long_tail's parts
-    PRE="synaug_pretrained synaug_pretrained_mixup synaug_pretrained_mixup_retrain \
-         synaug_pretrained_mixup_retrain_resampled synaug_pretrained_mixup_crt \
-         synaug_pretrained_adabn synaug_pretrained_balanced_softmax_mixup"
-    $LT --pretrained DIR --name long_tail_NAME --methods $PRE synthetic_only  # ~17 min a seed
+    # rows that use no generator taken from long_tail's parts ('pretrained' stands for the
+    # rows that use the --pretrained generator: the synaug_pretrained* rows and synthetic_only)
+    $LT --pretrained DIR --name long_tail_NAME --methods pretrained  # ~17 min a seed
     $LT --pretrained DIR --name long_tail_NAME --merge --reuse long_tail
     # e.g. the shipped generator's own sampler (results/long_tail_dpmpp.{md,json}):
-    $LT --scheduler dpm++ --name long_tail_dpmpp --methods $PRE synthetic_only $IND
+    $LT --scheduler dpm++ --name long_tail_dpmpp --methods pretrained indomain
     $LT --scheduler dpm++ --name long_tail_dpmpp --merge --reuse long_tail
     # ... and its training budget, each next to real_fill at the same budget (~1 h on two lanes;
     # a 3,000-step net takes ~8-13 min on one loaded core)
@@ -98,7 +96,7 @@ machine on 2026-12-03, which makes a seed of the in-domain rows ~1 h 50 min;
     # choices on a balanced held-out validation set, on fresh seeds (~23 min a seed on one
     # of two lanes)
     $LT --scheduler dpm++ --heldout-validation 100 --name long_tail_dpmpp_heldout \\
-        --seed-list 3 4 5 --exclude $IND
+        --seed-list 3 4 5 --exclude indomain
     $LT --scheduler dpm++ --heldout-validation 100 --name long_tail_dpmpp_heldout --merge
 """
 
@@ -190,6 +188,13 @@ KEY_ROWS = ["balanced_softmax", "synaug_pretrained", "synaug_pretrained_mixup",
 SYNAUG_PREFIX = "synaug_pretrained"
 SAMPLER_NAMES = {"ddim": "DDIM", "dpm++": "DPM-Solver++", "unipc": "UniPC"}  # --scheduler
 SHIFT_PREFIX = "synaug_shifted"
+#: Names that stand for several rows in --methods and --exclude.
+ALIASES = {
+    "key": KEY_ROWS,  # the training-budget sweep's rows
+    "pretrained": [m for m in ORDER if m.startswith(SYNAUG_PREFIX)] + ["synthetic_only"],
+    "indomain": [m for m in ORDER if m.startswith("synaug_indomain")],
+    "shifted": [m for m in SHIFT_ORDER if m not in REUSABLE],  # the shifted generator's rows
+}
 METRICS = ("balanced_accuracy", "many", "medium", "few")
 VALIDATION = "validation_balanced_accuracy"
 #: With ``--heldout-validation``: the score every choice is made on (the carve's is kept beside).
@@ -934,11 +939,13 @@ def parse_args(argv):
              "needs --validation; results long_tail_domain_shift")
     add("--pool-pretrain-steps", type=int, default=1000,
         help="optimiser steps of pool_pretrain's pre-training on the pool")
-    add("--methods", nargs="*", default=None, choices=sorted(DESCRIPTIONS) + ["key", "shifted"],
-        help="default: every row of the protocol; 'key' adds the budget sweep's rows, "
-             "'shifted' the domain-shift run's rows that use its generator or its data")
-    add("--exclude", nargs="*", default=[], choices=sorted(DESCRIPTIONS),
-        help="leave these methods out (e.g. the in-domain rows, run as another piece)")
+    add("--methods", nargs="*", default=None, choices=sorted(DESCRIPTIONS) + sorted(ALIASES),
+        help="default: every row of the protocol; 'key' stands for the budget sweep's rows, "
+             "'pretrained' for the rows that use the --pretrained generator, 'indomain' for "
+             "the in-domain generator's, 'shifted' for the domain-shift run's rows that use "
+             "its generator or its data")
+    add("--exclude", nargs="*", default=[], choices=sorted(DESCRIPTIONS) + sorted(ALIASES),
+        help="leave these methods (or aliases) out (e.g. indomain, run as another piece)")
     add("--device", default="cpu")
     add("--threads", type=int, default=2)
     add("--quick", action="store_true", help="1 seed, tiny sizes: a smoke run")
@@ -1021,13 +1028,15 @@ def resolve_args(args):
         args.name = "long_tail_domain_shift"
     rows = order({"domain_shift": args.domain_shift})
     default = rows if args.validation else LEGACY_ORDER
-    methods = args.methods or default
-    methods = set(methods) | (set(KEY_ROWS) if "key" in methods else set()) | (
-        {m for m in SHIFT_ORDER if m not in REUSABLE}
-        if "shifted" in methods else set())
-    args.methods = [m for m in rows if m in methods and m not in args.exclude]
+    methods, exclude = (expand(names) for names in (args.methods or default, args.exclude))
+    args.methods = [m for m in rows if m in methods and m not in exclude]
     args.seed_list = args.seed_list if args.seed_list is not None else list(range(args.seeds))
     return args
+
+
+def expand(names):
+    """The rows that ``names`` (rows or ``ALIASES``) stand for."""
+    return {m for name in names for m in ALIASES.get(name, [name])}
 
 
 def print_plan(args):

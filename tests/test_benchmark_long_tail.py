@@ -174,6 +174,23 @@ def test_domain_shift_needs_validation_and_names_its_results(lt):
     assert not any("pretrained" in m or "indomain" in m for m in args.methods)
 
 
+def test_method_aliases_stand_for_their_rows_in_methods_and_exclude(lt):
+    def methods(*argv):
+        return lt.resolve_args(lt.parse_args(["--validation", "0.2", *argv])[1]).methods
+
+    pretrained = methods("--methods", "pretrained")
+    assert pretrained[0] == "synaug_pretrained" and pretrained[-1] == "synthetic_only"
+    assert len(pretrained) == 8 and "synaug_pretrained_adabn" in pretrained
+    assert methods("--methods", "indomain") == [
+        "synaug_indomain", "synaug_indomain_mixup", "synaug_indomain_mixup_retrain"]
+    assert methods("--methods", "key") == lt.KEY_ROWS
+    everything = methods()
+    rest = methods("--exclude", "indomain", "pretrained")
+    assert set(rest) == set(everything) - set(pretrained) - set(methods("--methods", "indomain"))
+    assert "real_fill" in rest and not any(m.startswith("synaug") for m in rest)
+    assert methods("--methods", "pretrained", "--exclude", "synthetic_only") == pretrained[:-1]
+
+
 def test_committed_protocol_keeps_its_crt_recipe(lt, tmp_path, monkeypatch):
     built = []
     monkeypatch.setattr(lt, "make_recipe", lambda name, **kw: built.append(name) or _Fit())
