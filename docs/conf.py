@@ -136,6 +136,11 @@ BENCHMARKS = {
     "groups": "python benchmarks/groups.py (pieces and --merge: the file's command)",
     "groups_selection": "python benchmarks/groups.py --select (the files: the file's command)",
     "generator_quality": "python benchmarks/generator_quality.py",
+    "generation_speed": "python benchmarks/generation_speed.py",
+    "generation_speed_student2": "python benchmarks/generation_speed.py --student DIR "
+                                 "(the file's command)",
+    "generation_speed_student3a": "python benchmarks/generation_speed.py --student DIR "
+                                  "(the file's command)",
     "training_overhead": "python benchmarks/training_overhead.py",
     "domain_gap": "python benchmarks/domain_gap.py --grid",
     "domain_gap_shifted": "python benchmarks/domain_gap.py --grid --name domain_gap_shifted "
