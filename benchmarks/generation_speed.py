@@ -86,7 +86,7 @@ SETTINGS = {
     "ddim10_guided": dict(scheduler="ddim", num_inference_steps=10, guidance_scale=G),
     "ddim10": dict(scheduler="ddim", num_inference_steps=10, guidance_scale=1.0),
     "dpmpp10_guided": dict(scheduler="dpm++", num_inference_steps=10, guidance_scale=G),
-    # what distill_generator.py --teacher-steps 16 copies (the shipped student copied dpmpp8)
+    # what distill_generator.py copies by default (the shipped student copied dpmpp8)
     "dpmpp16_guided": dict(scheduler="dpm++", num_inference_steps=16, guidance_scale=G),
     "dpmpp8_guided": dict(scheduler="dpm++", num_inference_steps=8, guidance_scale=G),
     "dpmpp8": dict(scheduler="dpm++", num_inference_steps=8, guidance_scale=1.0),

@@ -202,7 +202,10 @@ def main(argv=None):
     parser.add_argument("--teacher", default="fashion-mnist-small")
     parser.add_argument("--out", type=Path, default=PRETRAINED / "fashion-mnist-small-student")
     parser.add_argument("--n-trajectories", type=int, default=640)
-    parser.add_argument("--teacher-steps", type=int, default=8)
+    parser.add_argument("--teacher-steps", type=int, default=16,
+                        help="the guided teacher's DPM-Solver++ steps, a multiple of 4 (the "
+                        "shipped student copied 8, 1.6 points below DDIM-20 downstream; a "
+                        "2-step student of 16 scored 3.1 points better than one of 8)")
     parser.add_argument("--guidance", type=float, default=1.5)
     parser.add_argument("--train-steps", type=int, default=800)
     parser.add_argument("--batch-size", type=int, default=32)
