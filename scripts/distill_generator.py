@@ -105,23 +105,21 @@ def student_step(unet, x_in, i_in, i_out, labels, grid):
     return x_pred, (s_o * a_i - a_o * s_i).abs().clamp(min=0.3)
 
 
-def own_inputs(unet, states_t, rows, which, pairs, labels, grid, share, rng):
-    """Inputs of the training steps: the teacher's state, or with probability ``share`` (for
-    a step that is not its grid's first) the student's own previous step from the teacher's
-    state before it -- what the step sees when the student samples (exposure bias)."""
+def own_inputs(unet, states_t, rows, i_in, i_prev, labels, grid, share, rng):
+    """Inputs of the training steps: the teacher's state ``i_in``, or with probability
+    ``share`` (for a step that is not its grid's first, ``i_prev >= 0``) the student's own
+    previous step from the teacher's state ``i_prev`` -- what the step sees when the
+    student samples (exposure bias)."""
     import torch
 
-    x_in = states_t[rows, [pairs[w][1][0] for w in which]].clone()
+    x_in = states_t[rows, i_in].clone()
     if share == 0:  # draws nothing: a run without it is the run it was before the option
         return x_in
-    later = np.array([pairs[w][1][0] > 0 for w in which]) & (rng.rand(len(which)) < share)
+    later = (i_prev >= 0) & (rng.rand(len(rows)) < share)
     if later.any():
-        prev = {(k, b): a for k, (a, b) in pairs}  # (grid, step end) -> step start
-        i_prev = np.array([prev[(pairs[w][0], pairs[w][1][0])] for w in which[later]])
-        i_cur = np.array([pairs[w][1][0] for w in which[later]])
         with torch.no_grad():
-            x_in[later], _ = student_step(unet, states_t[rows[later], i_prev], i_prev, i_cur,
-                                           labels[later], grid)
+            x_in[later], _ = student_step(unet, states_t[rows[later], i_prev[later]],
+                                           i_prev[later], i_in[later], labels[later], grid)
     return x_in
 
 
@@ -136,6 +134,10 @@ def train_student(unet, states, labels, args, log):
     # each student (4, 2, 1 steps) equally often, its steps equally often within it
     weights = np.array([1.0 / len(PAIRS[k]) for k, _ in pairs])
     weights /= weights.sum()
+    # per pair: its start, end, and the start of the step before it in its grid (-1: none)
+    start = {(k, b): a for k, (a, b) in pairs}
+    p_in, p_out = (np.array([p[j] for _, p in pairs]) for j in (0, 1))
+    p_prev = np.array([start.get((k, a), -1) for k, (a, _) in pairs])
     opt = torch.optim.AdamW(unet.parameters(), lr=args.lr, weight_decay=0.0)
     sched = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=args.train_steps)
              if args.lr_schedule == "cosine" else None)
@@ -145,11 +147,11 @@ def train_student(unet, states, labels, args, log):
     for step in range(1, args.train_steps + 1):
         rows = rng.randint(len(states), size=args.batch_size)
         which = rng.choice(len(pairs), size=args.batch_size, p=weights)
-        i_in = np.array([pairs[w][1][0] for w in which])
-        i_out = np.array([pairs[w][1][1] for w in which])
+        i_in, i_out = p_in[which], p_out[which]
         # the student's own inputs only once its first steps have learnt something
         share = args.own_input_share if step > args.train_steps // 4 else 0.0
-        x_in = own_inputs(unet, states_t, rows, which, pairs, labels[rows], grid, share, rng)
+        x_in = own_inputs(unet, states_t, rows, i_in, p_prev[which], labels[rows], grid,
+                          share, rng)
         x_pred, b = student_step(unet, x_in, i_in, i_out, labels[rows], grid)
         loss = (((x_pred - states_t[rows, i_out]) / b) ** 2).mean()
         opt.zero_grad(set_to_none=True)

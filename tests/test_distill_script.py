@@ -61,13 +61,13 @@ def test_own_inputs_start_later_steps_from_the_students_previous_step(script):
     times = np.array([*script.GRID, -1])
     grid = (times, *script.alpha_sigma(times))
     states = torch.from_numpy(np.random.RandomState(0).randn(3, 5, 1, 4, 4).astype(np.float32))
-    pairs = [(2, p) for p in script.PAIRS[2]]  # (0, 2) and (2, 4)
-    rows, which, labels = np.array([0, 1, 2]), np.array([0, 1, 1]), np.zeros(3, int)
-    rng = np.random.RandomState(0)
-    teacher = script.own_inputs(_zero_v_unet, states, rows, which, pairs, labels, grid, 0.0, rng)
+    # steps (0, 2) (a grid's first) and (2, 4) (after the step from 0) of the 2-step grid
+    rows, i_in, i_prev = np.array([0, 1, 2]), np.array([0, 2, 2]), np.array([-1, 0, 0])
+    labels, rng = np.zeros(3, int), np.random.RandomState(0)
+    teacher = script.own_inputs(_zero_v_unet, states, rows, i_in, i_prev, labels, grid, 0.0, rng)
     assert torch.equal(teacher, states[rows, [0, 2, 2]])
     assert rng.randint(10**6) == np.random.RandomState(0).randint(10**6)  # share 0 draws nothing
-    own = script.own_inputs(_zero_v_unet, states, rows, which, pairs, labels, grid, 1.0, rng)
+    own = script.own_inputs(_zero_v_unet, states, rows, i_in, i_prev, labels, grid, 1.0, rng)
     _, alpha, sigma = grid
     scale = alpha[2] * alpha[0] + sigma[2] * sigma[0]  # DDIM 999 -> 499 with v = 0
     assert torch.equal(own[0], states[0, 0])  # a grid's first step keeps the teacher's state
