@@ -462,8 +462,8 @@ trajectories from fixed noises (seed {meta['seed']}), states recorded at diffusi
 999, 749, 499, 249 and at the end; the student (v-prediction, initialised from the teacher)
 learns one DDIM step between consecutive points of the 4-, 2- and 1-step grids.
 {meta['train_steps']} optimiser steps (AdamW, lr {meta['lr']}, batch {meta['batch_size']}),
-{meta['threads']} CPU thread, {meta['wall_s'] / 60:.0f} wall-clock minutes on a shared
-2-core machine.
+{meta['threads']} CPU thread{'s' * (meta['threads'] != 1)},
+{meta['wall_s'] / 60:.0f} wall-clock minutes on a shared 2-core machine.
 
 ## Quality next to the teacher
 

@@ -81,7 +81,7 @@ def test_student_card_states_its_quality_next_to_the_teacher(speed, tmp_path):
     (tmp_path / "synaug_generator.json").write_text(json.dumps({"distillation": {
         "teacher_sampler": "dpm++ 8 steps (trailing), guidance 1.5", "method": "m",
         "n_trajectories": 640, "seed": 0, "train_steps": 300, "lr": 1e-4, "batch_size": 32,
-        "threads": 1, "wall_s": 2400}}))
+        "threads": 2, "wall_s": 2400}}))
     results = {"ddim20_guided": _r(40, 0.90, 1.00), "dpmpp8_guided": _r(16, 0.89, 1.0),
                "student4": _r(4, 0.80, 0.95)}
     result = {"command": "python x", "date": "d", "seeds": [0, 1, 2],
@@ -93,6 +93,7 @@ def test_student_card_states_its_quality_next_to_the_teacher(speed, tmp_path):
     assert "| `ddim20_guided` | 40 | 0.5 | 0.900 | 1.00 | 1.00 | 0.600 ± 0.000 |" in card
     assert "| `student4` | 4 | 5.0 | 0.800 | 0.95 | 1.00 | not measured |" in card
     assert "300 optimiser steps" in card
+    assert "2 CPU threads,\n40 wall-clock minutes" in card
 
 
 def test_student_settings_load_the_student_given_by_name_or_folder(speed, tmp_path):
