@@ -228,17 +228,24 @@ def choose(results, names):
     (a pixel judge recognises blurry class prototypes well, so fidelity alone would reward a
     collapse; the downstream accuracy is what a collapse would cost).
     """
-    base = results[BASELINE]
-
-    def downstream_ok(r):
-        if "val_balanced_accuracy" in base and "val_balanced_accuracy" in r:
-            return r["val_balanced_accuracy"] >= base["val_balanced_accuracy"] - 0.01
-        return r["diversity"] >= base["diversity"] - 0.1
-
-    ok = [s for s in names if results[s]["fidelity"] >= base["fidelity"] - 0.02
-          and results[s]["novelty"] >= base["novelty"] - 0.05 and downstream_ok(results[s])]
+    ok = [s for s in names if not failed_gates(results[BASELINE], results[s])]
     return min(ok, key=lambda s: (results[s]["passes_per_image"], -results[s]["fidelity"]),
                default=None)
+
+
+def failed_gates(base, r):
+    """The gates of :func:`choose` that the metrics ``r`` fail next to the baseline's ``base``."""
+    failed = []
+    if r["fidelity"] < base["fidelity"] - 0.02:
+        failed.append("fidelity")
+    if r["novelty"] < base["novelty"] - 0.05:
+        failed.append("novelty")
+    if "val_balanced_accuracy" in base and "val_balanced_accuracy" in r:
+        if r["val_balanced_accuracy"] < base["val_balanced_accuracy"] - 0.01:
+            failed.append("held-out accuracy")
+    elif r["diversity"] < base["diversity"] - 0.1:
+        failed.append("diversity")
+    return failed
 
 
 @functools.cache
@@ -421,8 +428,13 @@ def markdown(result):
 
 
 def _student_verdict(result):
+    """Which student setting the rule recommends, and the gates each of the others fails."""
     chosen = result["config"].get("recommended_student")
-    return f"`{chosen}` meets the rule" if chosen else "none meets it"
+    metrics = {r["method"]: {k: v["mean"] for k, v in r["metrics"].items()}
+               for r in result["rows"]}
+    failing = [f"`{s}` fails {' and '.join(failed_gates(metrics[BASELINE], m))}"
+               for s, m in metrics.items() if s.startswith("student") and s != chosen]
+    return "; ".join(([f"`{chosen}` meets it"] if chosen else ["none meets it"]) + failing)
 
 
 def student_card(result, folder):
@@ -484,8 +496,8 @@ n_max={result['config']['n_max']}, seeds {result['seeds']}) where measured.
   fill gives on held-out real rows is within 1 point of the teacher's (where that was not
   measured: its diversity, the mean pairwise distance / that of real images of the class,
   not lower by more than 0.1); here:
-  {_student_verdict(result)}. The teacher at `{result['config']['recommended']}` is the
-  default for quality.
+  {_student_verdict(result)}. The teacher, `{TEACHER}` at its default sampler, is the
+  choice for quality.
 - Fine-tuning is not supported (it predicts v; fine-tune the teacher instead).
 - Everything in the teacher's card applies (Fashion-MNIST only, © Zalando SE, MIT licence).
 """

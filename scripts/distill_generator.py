@@ -179,6 +179,9 @@ def save_student(unet, args, steps_done, wall_s):
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
     unet.save_pretrained(out / "unet", safe_serialization=True)
+    config = out / "unet" / "config.json"  # diffusers records where the copy was loaded from
+    config.write_text(json.dumps({k: v for k, v in json.loads(config.read_text()).items()
+                                  if k != "_name_or_path"}, indent=2, sort_keys=True) + "\n")
     meta = json.loads((teacher / "synaug_generator.json").read_text())
     meta["prediction_type"] = "v_prediction"
     meta["sampling"] = {"scheduler": "ddim", "timestep_spacing": "trailing",

@@ -27,6 +27,9 @@ def test_choose_takes_the_fewest_passes_within_the_quality_bounds(speed):
     assert speed.choose(results, ["dpmpp5", "ddim10"]) is None
     results["student1"] = {**_r(1, 0.95, 1.0), "diversity": 0.6}  # blurry prototypes: out
     assert speed.choose(results, list(results)) == "dpmpp5_guided_interval"
+    base = results["ddim20_guided"]
+    assert [speed.failed_gates(base, results[s]) for s in ("dpmpp5", "ddim10", "student1")] == [
+        ["fidelity"], ["novelty"], ["diversity"]]
 
 
 def test_choose_uses_the_validation_accuracy_instead_of_diversity_where_measured(speed):
@@ -35,6 +38,8 @@ def test_choose_uses_the_validation_accuracy_instead_of_diversity_where_measured
                "student1": {**_r(1, 0.95, 1.0), "diversity": 0.6,
                             "val_balanced_accuracy": 0.689}}  # 1.1 points lower: out
     assert speed.choose(results, list(results)) == "dpmpp8_guided"
+    assert speed.failed_gates(results["ddim20_guided"], results["student1"]) == [
+        "held-out accuracy"]
     results["student1"]["val_balanced_accuracy"] = 0.692  # low diversity that costs nothing
     assert speed.choose(results, list(results)) == "student1"
     del results["student1"]["val_balanced_accuracy"]  # not measured: the diversity stand-in
@@ -94,6 +99,7 @@ def test_student_card_states_its_quality_next_to_the_teacher(speed, tmp_path):
     assert "| `student4` | 4 | 5.0 | 0.800 | 0.95 | 1.00 | not measured |" in card
     assert "300 optimiser steps" in card
     assert "2 CPU threads,\n40 wall-clock minutes" in card
+    assert "none meets it; `student4` fails fidelity." in card
 
 
 def test_student_settings_load_the_student_given_by_name_or_folder(speed, tmp_path):
