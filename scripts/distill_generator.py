@@ -22,6 +22,10 @@ minutes with ``--threads 2`` on 2 cores, 35 on one)::
 
     nice -n 10 python scripts/distill_generator.py --threads 2 > distill.log 2>&1 &
 
+``--device cuda`` runs the teacher (its trajectories in batches of 512 instead of 32) and
+the student's training on a GPU, from the same noises and batches; floating-point results
+then differ slightly from a CPU run's, so a GPU student is not byte-identical to the shipped one.
+
 The student lands in ``synaug_learn/pretrained/fashion-mnist-small-student/``
 and loads as ``ConditionalDiffusionGenerator.from_pretrained("fashion-mnist-small-student")``
 (4 steps by default; ``num_inference_steps=1`` or ``2`` also work).
@@ -42,6 +46,7 @@ from synaug_learn.generators import (
     make_scheduler,
     pretrained_hashes,
 )
+from synaug_learn.utils import check_device
 
 PRETRAINED = Path(__file__).resolve().parent.parent / "synaug_learn" / "pretrained"
 GRID = (999, 749, 499, 249)  # the student's diffusion times; index 4 = the clean image
@@ -50,18 +55,23 @@ PAIRS = {4: [(0, 1), (1, 2), (2, 3), (3, 4)], 2: [(0, 2), (2, 4)], 1: [(0, 4)]}
 
 
 def teacher_trajectories(unet, n, steps, guidance, seed, n_classes, log):
-    """States of the guided teacher at GRID and at the end, shape (n, 5, C, H, W); labels (n,)."""
+    """States of the guided teacher at GRID and at the end, shape (n, 5, C, H, W); labels (n,).
+
+    The noises are drawn on the CPU whatever the device, so a run on an accelerator starts
+    from the same noises."""
     import torch
 
+    device = unet.device
+    batch = 32 if device.type == "cpu" else 512
     labels = np.arange(n) % n_classes
     null = unet.config.num_class_embeds - 1
     c, side = unet.config.in_channels, unet.config.sample_size
     noise = torch.randn((n, c, side, side), generator=torch.Generator().manual_seed(seed))
     states = np.zeros((n, 5, c, side, side), np.float32)
     t0 = time.time()
-    for start in range(0, n, 32):
-        x = noise[start: start + 32].clone()
-        y = torch.from_numpy(labels[start: start + 32])
+    for start in range(0, n, batch):
+        x = noise[start: start + batch].clone().to(device)
+        y = torch.from_numpy(labels[start: start + batch]).to(device)
         both = torch.cat([y, torch.full_like(y, null)])
         sched = make_scheduler("dpm++", timestep_spacing="trailing")
         sched.set_timesteps(steps)
@@ -72,10 +82,10 @@ def teacher_trajectories(unet, n, steps, guidance, seed, n_classes, log):
         with torch.inference_mode():
             for t in sched.timesteps:
                 if int(t) in GRID:
-                    states[start: start + len(x), GRID.index(int(t))] = x.numpy()
+                    states[start: start + len(x), GRID.index(int(t))] = x.cpu().numpy()
                 eps_c, eps_u = unet(torch.cat([x, x]), t, class_labels=both).sample.chunk(2)
                 x = sched.step(eps_u + guidance * (eps_c - eps_u), t, x).prev_sample
-        states[start: start + len(x), 4] = x.numpy()
+        states[start: start + len(x), 4] = x.cpu().numpy()
         log(f"teacher: {start + len(x)}/{n} trajectories, {time.time() - t0:.0f} s")
     return states, labels
 
@@ -97,10 +107,12 @@ def student_step(unet, x_in, i_in, i_out, labels, grid):
     import torch
 
     times, alpha, sigma = grid
-    a_i, s_i, a_o, s_o = (torch.tensor(v[i], dtype=torch.float32)[:, None, None, None]
+    a_i, s_i, a_o, s_o = (torch.tensor(v[i], dtype=torch.float32, device=x_in.device)
+                          [:, None, None, None]
                           for v, i in ((alpha, i_in), (sigma, i_in), (alpha, i_out),
                                        (sigma, i_out)))
-    v = unet(x_in, torch.from_numpy(times[i_in]), class_labels=torch.from_numpy(labels)).sample
+    v = unet(x_in, torch.from_numpy(times[i_in]).to(x_in.device),
+             class_labels=torch.from_numpy(labels).to(x_in.device)).sample
     x0_hat, eps_hat = a_i * x_in - s_i * v, s_i * x_in + a_i * v
     x_pred = a_o * x0_hat + s_o * eps_hat  # one DDIM step with the student's prediction
     return x_pred, (s_o * a_i - a_o * s_i).abs().clamp(min=0.3)
@@ -144,7 +156,7 @@ def train_student(unet, states, labels, args, log):
              if args.lr_schedule == "cosine" else None)
     unet.train()
     t0, running = time.time(), []
-    states_t = torch.from_numpy(states)
+    states_t = torch.from_numpy(states).to(unet.device)
     for step in range(1, args.train_steps + 1):
         rows = rng.randint(len(states), size=args.batch_size)
         which = rng.choice(len(pairs), size=args.batch_size, p=weights)
@@ -178,7 +190,7 @@ def save_student(unet, args, steps_done, wall_s):
         else Path(args.teacher)
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
-    unet.save_pretrained(out / "unet", safe_serialization=True)
+    unet.to("cpu").save_pretrained(out / "unet", safe_serialization=True)
     config = out / "unet" / "config.json"  # diffusers records where the copy was loaded from
     config.write_text(json.dumps({k: v for k, v in json.loads(config.read_text()).items()
                                   if k != "_name_or_path"}, indent=2, sort_keys=True) + "\n")
@@ -195,6 +207,7 @@ def save_student(unet, args, steps_done, wall_s):
         "train_steps": steps_done, "batch_size": args.batch_size, "lr": args.lr,
         "lr_schedule": args.lr_schedule, "own_input_share": args.own_input_share,
         "seed": args.seed, "wall_s": round(wall_s), "threads": args.threads,
+        "device": args.device,
     }
     meta["sha256"] = pretrained_hashes(out)  # the student's files, not the teacher's
     (out / "synaug_generator.json").write_text(json.dumps(meta, indent=2))
@@ -228,11 +241,17 @@ def main(argv=None):
                         "previous step instead of the teacher's state (exposure bias); 0-1")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--device", default="cpu",
+                        help="torch device of the teacher and the student, e.g. cuda")
     parser.add_argument("--minutes", type=float, default=60.0,
                         help="safety cap on the whole run; the log says if it was reached")
     args = parser.parse_args(argv)
     if not 0.0 <= args.own_input_share <= 1.0:
         parser.error(f"--own-input-share must lie in [0, 1], got {args.own_input_share}")
+    try:  # before any work: "cuda" on a machine without it fails here
+        check_device(args.device, "--device")
+    except ValueError as exc:
+        parser.error(str(exc))
     args.start = time.time()
     import torch
 
@@ -245,7 +264,7 @@ def main(argv=None):
     meta = json.loads(((PRETRAINED / args.teacher) / "synaug_generator.json").read_text())
     n_classes = len(meta["strata"])
     X = np.zeros((n_classes, meta["height"], meta["width"]), np.uint8)
-    teacher = ConditionalDiffusionGenerator.from_pretrained(args.teacher).fit(
+    teacher = ConditionalDiffusionGenerator.from_pretrained(args.teacher, device=args.device).fit(
         X, np.arange(n_classes))
     unet = teacher.unet_.eval()
     states, labels = teacher_trajectories(unet, args.n_trajectories, args.teacher_steps,

@@ -80,3 +80,18 @@ def test_own_input_share_outside_zero_one_is_refused(script, capsys):
     with pytest.raises(SystemExit):
         script.main(["--own-input-share", "1.5"])
     assert "--own-input-share must lie in [0, 1], got 1.5" in capsys.readouterr().err
+
+
+def test_a_device_this_machine_lacks_is_refused_before_any_work(script, capsys, monkeypatch,
+                                                                 tmp_path):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    out = tmp_path / "student"
+    with pytest.raises(SystemExit):
+        script.main(["--device", "cuda", "--out", str(out)])
+    assert "--device='cuda'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        script.main(["--device", "no-such-device", "--out", str(out)])
+    assert "--device='no-such-device'" in capsys.readouterr().err
+    assert not out.exists()
