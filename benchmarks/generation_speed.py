@@ -437,9 +437,26 @@ def _student_verdict(result):
     return "; ".join(([f"`{chosen}` meets it"] if chosen else ["none meets it"]) + failing)
 
 
+def _step_words(steps):
+    """``([1, 2, 4])`` -> ``("1-, 2- or 4-step", "1, 2 or 4", "4-, 2- and 1-step grids")``."""
+    def join(words, last):
+        return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} {last} {words[-1]}"
+
+    up, down = sorted(steps), sorted(steps, reverse=True)
+    grids = join([f"{k}-" for k in down], "and")[:-1] + "-step grid" + "s" * (len(steps) > 1)
+    return join([f"{k}-" for k in up], "or") + "step", join([str(k) for k in up], "or"), grids
+
+
 def student_card(result, folder):
-    """The student's model card: how it was made, its measured quality next to the teacher's."""
+    """The student's model card (``folder/README.md``; the student is named after ``folder``):
+    how it was made, its measured quality next to the teacher's."""
     meta = json.loads((folder / "synaug_generator.json").read_text())["distillation"]
+    name, steps = folder.name, meta["student_steps"]
+    adjective, counts, grids = _step_words(steps)
+    other = (f'\ngen = ConditionalDiffusionGenerator.from_pretrained("{name}", '
+             f"num_inference_steps={min(steps)})" if len(steps) > 1 else "")
+    own = (f"; a share {meta['own_input_share']} of the later steps start from the student's "
+           "own previous step" if meta.get("own_input_share") else "")
     rows = {r["method"]: r for r in result["rows"]}
     shown = [s for s in (BASELINE, result["config"]["recommended"], "student4", "student2",
                          "student1") if s in rows]
@@ -453,9 +470,9 @@ def student_card(result, folder):
                      f"{m['novelty']['mean']:.2f} | {m['diversity']['mean']:.2f} | "
                      + (f"{acc['mean']:.3f} ± {acc['std']:.3f}" if acc else "not measured")
                      + " |")
-    text = f"""# `{STUDENT}`: a 1-, 2- or 4-step student of `{TEACHER}`
+    text = f"""# `{name}`: a {adjective} student of `{TEACHER}`
 
-A copy of `{TEACHER}`'s network distilled to sample in 1, 2 or 4 DDIM steps
+A copy of `{TEACHER}`'s network distilled to sample in {counts} DDIM steps
 (trailing spacing) with one network pass per step and no guidance pass: the teacher's
 guided sampler ({meta['teacher_sampler']}) is the target. Same classes (Fashion-MNIST
 0-9), same 28x28 grey images, same training data lineage (the teacher's pool, rows
@@ -463,8 +480,7 @@ guided sampler ({meta['teacher_sampler']}) is the target. Same classes (Fashion-
 
 ```python
 from synaug_learn.generators import ConditionalDiffusionGenerator
-gen = ConditionalDiffusionGenerator.from_pretrained("{STUDENT}")  # 4 steps
-gen = ConditionalDiffusionGenerator.from_pretrained("{STUDENT}", num_inference_steps=1)
+gen = ConditionalDiffusionGenerator.from_pretrained("{name}")  # {max(steps)} steps{other}
 ```
 
 ## Distillation
@@ -472,8 +488,9 @@ gen = ConditionalDiffusionGenerator.from_pretrained("{STUDENT}", num_inference_s
 `python scripts/distill_generator.py` ({meta['method']}): {meta['n_trajectories']} teacher
 trajectories from fixed noises (seed {meta['seed']}), states recorded at diffusion times
 999, 749, 499, 249 and at the end; the student (v-prediction, initialised from the teacher)
-learns one DDIM step between consecutive points of the 4-, 2- and 1-step grids.
-{meta['train_steps']} optimiser steps (AdamW, lr {meta['lr']}, batch {meta['batch_size']}),
+learns one DDIM step between consecutive points of the {grids}.
+{meta['train_steps']} optimiser steps (AdamW, lr {meta['lr']}, batch {meta['batch_size']},
+{meta.get('lr_schedule', 'constant')} learning rate{own}),
 {meta['threads']} CPU thread{'s' * (meta['threads'] != 1)},
 {meta['wall_s'] / 60:.0f} wall-clock minutes on a shared 2-core machine.
 

@@ -86,7 +86,8 @@ def test_student_card_states_its_quality_next_to_the_teacher(speed, tmp_path):
     (tmp_path / "synaug_generator.json").write_text(json.dumps({"distillation": {
         "teacher_sampler": "dpm++ 8 steps (trailing), guidance 1.5", "method": "m",
         "n_trajectories": 640, "seed": 0, "train_steps": 300, "lr": 1e-4, "batch_size": 32,
-        "threads": 2, "wall_s": 2400}}))
+        "threads": 2, "wall_s": 2400, "student_steps": [2, 4], "lr_schedule": "cosine",
+        "own_input_share": 0.5}}))
     results = {"ddim20_guided": _r(40, 0.90, 1.00), "dpmpp8_guided": _r(16, 0.89, 1.0),
                "student4": _r(4, 0.80, 0.95)}
     result = {"command": "python x", "date": "d", "seeds": [0, 1, 2],
@@ -100,6 +101,9 @@ def test_student_card_states_its_quality_next_to_the_teacher(speed, tmp_path):
     assert "300 optimiser steps" in card
     assert "2 CPU threads,\n40 wall-clock minutes" in card
     assert "none meets it; `student4` fails fidelity." in card
+    assert card.startswith(f"# `{tmp_path.name}`: a 2- or 4-step student of `fashion-mnist-small`")
+    assert f'from_pretrained("{tmp_path.name}", num_inference_steps=2)' in card
+    assert "4- and 2-step grids" in card and "cosine learning rate; a share 0.5 of" in card
 
 
 def test_student_settings_load_the_student_given_by_name_or_folder(speed, tmp_path):

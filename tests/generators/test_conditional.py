@@ -446,6 +446,7 @@ def test_class_mapping_is_checked_before_loading(saved, digits):
 
 
 @pytest.mark.parametrize("name", ["fashion-mnist-small", "fashion-mnist-small-student",
+                                  "fashion-mnist-small-student-2step",
                                   "fashion-mnist-small-shifted",
                                   "fashion-mnist-colour-factorized",
                                   "fashion-mnist-washout-factorized"])
