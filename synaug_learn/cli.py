@@ -56,10 +56,10 @@ def _parser():
                       help="optimiser steps of every method's network (default: %(default)s)")
     demo.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     demo.add_argument("--sampler", choices=["student", "teacher"], default=None,
-                      help="the shipped generator's 4-step distilled student (fast; the default "
+                      help="the shipped generator's 2-step distilled student (fast; the default "
                            "on fashion-mnist) or the teacher at 10 guided DPM-Solver++ steps "
-                           "(five times the network passes, a few points better; the only "
-                           "choice on digits)")
+                           "(ten times the network passes, a little better; the only choice "
+                           "on digits)")
 
     bal = sub.add_parser(
         "balance", help="balance an image folder with generated images",

@@ -86,7 +86,7 @@ def test_the_demo_samples_with_the_shipped_student_unless_told_otherwise(capsys)
     assert _demo._check_sampler("digits", None) == "teacher"
     assert _demo._check_sampler("fashion-mnist", "teacher") == "teacher"
     student = ConditionalDiffusionGenerator.from_pretrained(_demo.SAMPLERS["student"])
-    assert _demo._describe_sampling(student) == "distilled student, DDIM 4 steps, no guidance"
+    assert _demo._describe_sampling(student) == "distilled student, DDIM 2 steps, no guidance"
     teacher = ConditionalDiffusionGenerator.from_pretrained(_demo.SAMPLERS["teacher"],
                                                             **_demo.DEMO_SAMPLING)
     assert _demo._describe_sampling(teacher) == (
