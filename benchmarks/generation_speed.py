@@ -42,6 +42,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import re
 import sys
 import tempfile
 import time
@@ -457,6 +458,12 @@ def student_card(result, folder):
              f"num_inference_steps={min(steps)})" if len(steps) > 1 else "")
     own = (f"; a share {meta['own_input_share']} of the later steps start from the student's "
            "own previous step" if meta.get("own_input_share") else "")
+    teacher_steps = re.search(r"(\d+) steps", meta["teacher_sampler"]).group(1)
+    cmd = (f"python scripts/distill_generator.py --teacher-steps {teacher_steps} --student-steps "
+           f"{' '.join(map(str, steps))} --n-trajectories {meta['n_trajectories']} --train-steps "
+           f"{meta['train_steps']} --lr-schedule {meta.get('lr_schedule', 'constant')} "
+           f"--own-input-share {meta.get('own_input_share', 0.0)} --seed {meta['seed']} "
+           f"--threads {meta['threads']} --out DIR")
     rows = {r["method"]: r for r in result["rows"]}
     shown = [s for s in (BASELINE, result["config"]["recommended"], "student4", "student2",
                          "student1") if s in rows]
@@ -485,7 +492,7 @@ gen = ConditionalDiffusionGenerator.from_pretrained("{name}")  # {max(steps)} st
 
 ## Distillation
 
-`python scripts/distill_generator.py` ({meta['method']}): {meta['n_trajectories']} teacher
+`{cmd}` ({meta['method']}): {meta['n_trajectories']} teacher
 trajectories from fixed noises (seed {meta['seed']}), states recorded at diffusion times
 999, 749, 499, 249 and at the end; the student (v-prediction, initialised from the teacher)
 learns one DDIM step between consecutive points of the {grids}.

@@ -104,6 +104,9 @@ def test_student_card_states_its_quality_next_to_the_teacher(speed, tmp_path):
     assert card.startswith(f"# `{tmp_path.name}`: a 2- or 4-step student of `fashion-mnist-small`")
     assert f'from_pretrained("{tmp_path.name}", num_inference_steps=2)' in card
     assert "4- and 2-step grids" in card and "cosine learning rate; a share 0.5 of" in card
+    assert ("`python scripts/distill_generator.py --teacher-steps 8 --student-steps 2 4 "
+            "--n-trajectories 640 --train-steps 300 --lr-schedule cosine --own-input-share 0.5 "
+            "--seed 0 --threads 2 --out DIR`") in card
 
 
 def test_student_settings_load_the_student_given_by_name_or_folder(speed, tmp_path):
