@@ -46,6 +46,7 @@ from synaug_learn.generators import (
     make_scheduler,
     pretrained_hashes,
 )
+from synaug_learn.generators._pretrained import save_unet
 from synaug_learn.utils import check_device
 
 PRETRAINED = Path(__file__).resolve().parent.parent / "synaug_learn" / "pretrained"
@@ -190,10 +191,7 @@ def save_student(unet, args, steps_done, wall_s):
         else Path(args.teacher)
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
-    unet.to("cpu").save_pretrained(out / "unet", safe_serialization=True)
-    config = out / "unet" / "config.json"  # diffusers records where the copy was loaded from
-    config.write_text(json.dumps({k: v for k, v in json.loads(config.read_text()).items()
-                                  if k != "_name_or_path"}, indent=2, sort_keys=True) + "\n")
+    save_unet(unet.to("cpu"), out)
     meta = json.loads((teacher / "synaug_generator.json").read_text())
     meta["prediction_type"] = "v_prediction"
     meta["sampling"] = {"scheduler": "ddim", "timestep_spacing": "trailing",

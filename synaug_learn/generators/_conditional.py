@@ -20,6 +20,7 @@ from ._pretrained import (
     pretrained_hashes,
     pretrained_path,
     read_config,
+    save_unet,
     verify_pretrained,
 )
 from ._sampling import (
@@ -408,7 +409,7 @@ class ConditionalDiffusionGenerator(BaseGenerator):
         self._check_fitted()
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
-        self.unet_.save_pretrained(path / "unet", safe_serialization=True)
+        save_unet(self.unet_, path)
         hashes = pretrained_hashes(path)
         meta = {
             "format_version": FORMAT_VERSION,

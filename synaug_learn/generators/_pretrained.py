@@ -189,6 +189,23 @@ def pretrained_hashes(path):
     return {rel: _sha256(Path(path) / rel) for rel in _hashed_files(path)}
 
 
+def save_unet(unet, path):
+    """Save a diffusers ``unet`` to ``path/unet`` (safetensors) without the folder it came from.
+
+    diffusers records the folder a model was loaded from in its config as ``_name_or_path``:
+    a path of the machine that saved it, which a saved generator (shipped, shared, hashed)
+    should not carry. A model that was not loaded from a folder is saved as diffusers writes
+    it.
+    """
+    folder = Path(path) / "unet"
+    unet.save_pretrained(folder, safe_serialization=True)
+    config_file = folder / "config.json"
+    config = json.loads(config_file.read_text())
+    if "_name_or_path" in config:
+        del config["_name_or_path"]
+        config_file.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+
+
 def verify_pretrained(path, meta=None):
     """Check a saved generator's files against the SHA-256 recorded in its json.
 

@@ -1,5 +1,6 @@
 """ConditionalDiffusionGenerator: shapes, seeds, save/load, pretrained checks, fine-tuning."""
 
+import json
 import warnings
 from pathlib import Path
 
@@ -87,6 +88,12 @@ def test_save_load_roundtrip_and_clone_keeps_source(saved, digits):
     b, _, _ = cloned.generate({(2, None): 5}, random_state=0)
     np.testing.assert_array_equal(a, b)
     assert (path / "unet" / "diffusion_pytorch_model.safetensors").is_file()
+    # re-saved, a generator loaded from a folder does not record that folder (diffusers'
+    # _name_or_path, a path of this machine) and its recorded hashes still verify
+    again = path.parent / "again"
+    cloned.save_pretrained(again)
+    assert "_name_or_path" not in json.loads((again / "unet" / "config.json").read_text())
+    ConditionalDiffusionGenerator.from_pretrained(again).fit(X[200:260], y[200:260])
 
 
 def test_pretrained_shape_mismatch_is_a_clear_error(saved):
