@@ -22,9 +22,10 @@ minutes with ``--threads 2`` on 2 cores, 35 on one)::
 
     nice -n 10 python scripts/distill_generator.py --threads 2 > distill.log 2>&1 &
 
-``--device cuda`` runs the teacher (its trajectories in batches of 512 instead of 32) and
-the student's training on a GPU, from the same noises and batches; floating-point results
-then differ slightly from a CPU run's, so a GPU student is not byte-identical to the shipped one.
+``--device cuda`` runs the teacher (its trajectories in the library's generation batches:
+256 instead of 32) and the student's training on a GPU, from the same noises and batches;
+floating-point results then differ slightly from a CPU run's, so a GPU student is not
+byte-identical to the shipped one.
 
 The student lands in ``synaug_learn/pretrained/fashion-mnist-small-student/``
 and loads as ``ConditionalDiffusionGenerator.from_pretrained("fashion-mnist-small-student")``
@@ -47,6 +48,7 @@ from synaug_learn.generators import (
     pretrained_hashes,
 )
 from synaug_learn.generators._pretrained import save_unet
+from synaug_learn.generators._sampling import resolve_batch_size
 from synaug_learn.utils import check_device
 
 PRETRAINED = Path(__file__).resolve().parent.parent / "synaug_learn" / "pretrained"
@@ -63,7 +65,7 @@ def teacher_trajectories(unet, n, steps, guidance, seed, n_classes, log):
     import torch
 
     device = unet.device
-    batch = 32 if device.type == "cpu" else 512
+    batch = resolve_batch_size("auto", device)  # the library's generation batch: 32 on CPU
     labels = np.arange(n) % n_classes
     null = unet.config.num_class_embeds - 1
     c, side = unet.config.in_channels, unet.config.sample_size
