@@ -428,11 +428,15 @@ def markdown(result):
     return "\n".join(lines)
 
 
+def stored_means(result):
+    """``{setting: {metric: mean}}`` of a written result: what :func:`choose` reads."""
+    return {r["method"]: {k: v["mean"] for k, v in r["metrics"].items()} for r in result["rows"]}
+
+
 def _student_verdict(result):
     """Which student setting the rule recommends, and the gates each of the others fails."""
     chosen = result["config"].get("recommended_student")
-    metrics = {r["method"]: {k: v["mean"] for k, v in r["metrics"].items()}
-               for r in result["rows"]}
+    metrics = stored_means(result)
     failing = [f"`{s}` fails {' and '.join(failed_gates(metrics[BASELINE], m))}"
                for s, m in metrics.items() if s.startswith("student") and s != chosen]
     return "; ".join(([f"`{chosen}` meets it"] if chosen else ["none meets it"]) + failing)
@@ -589,8 +593,7 @@ def render(args):
     """Re-apply the choice to the stored validation metrics and re-write the results."""
     out = args.out or RESULTS
     result = json.loads((out / "generation_speed.json").read_text())
-    stored = {r["method"]: {k: v["mean"] for k, v in r["metrics"].items()}
-              for r in result["rows"]}
+    stored = stored_means(result)
     names = list(stored)
     cfg = result["config"]
     cfg["recommended"] = choose(stored, [s for s in names if not s.startswith("student")])
