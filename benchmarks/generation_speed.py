@@ -89,6 +89,9 @@ SETTINGS = {
     "dpmpp10_guided": dict(scheduler="dpm++", num_inference_steps=10, guidance_scale=G),
     # what distill_generator.py copies by default (the shipped student copied dpmpp8)
     "dpmpp16_guided": dict(scheduler="dpm++", num_inference_steps=16, guidance_scale=G),
+    # more steps than the default: does the fill keep gaining (the long-tail gap to real rows)?
+    "dpmpp25_guided": dict(scheduler="dpm++", num_inference_steps=25, guidance_scale=G),
+    "ddim50_guided": dict(scheduler="ddim", num_inference_steps=50, guidance_scale=G),
     "dpmpp8_guided": dict(scheduler="dpm++", num_inference_steps=8, guidance_scale=G),
     "dpmpp8": dict(scheduler="dpm++", num_inference_steps=8, guidance_scale=1.0),
     "dpmpp5_guided": dict(scheduler="dpm++", num_inference_steps=5, guidance_scale=G),
