@@ -32,6 +32,7 @@ from ._sampling import (
     make_scheduler,
     resolve_batch_size,
     seeded_noise,
+    step_generators,
 )
 
 __all__ = ["ConditionalDiffusionGenerator"]
@@ -212,11 +213,13 @@ class ConditionalDiffusionGenerator(BaseGenerator):
         Solver steps at sampling. A distilled student accepts only the step
         counts it was distilled for (its ``synaug_generator.json`` lists
         them); others raise a ``ValueError``.
-    scheduler : {"ddim", "dpm++", "unipc"}, default="ddim"
+    scheduler : {"ddim", "dpm++", "sde-dpm++", "unipc"}, default="ddim"
         The solver: deterministic DDIM, the multistep DPM-Solver++ (2nd
         order) or UniPC, both of which need fewer steps than DDIM for the
         same quality (diffusers' ``DPMSolverMultistepScheduler`` and
-        ``UniPCMultistepScheduler``).
+        ``UniPCMultistepScheduler``), or ``"sde-dpm++"``, DPM-Solver++ on the
+        reverse SDE, which adds fresh noise at each step (seeded per row, so
+        generation stays reproducible) for more diverse images.
     guidance_interval : tuple of float, default=None
         ``(lo, hi)``: apply guidance only on the steps between these
         fractions of the trajectory (0 = pure noise, 1 = the clean image,
@@ -909,7 +912,8 @@ class ConditionalDiffusionGenerator(BaseGenerator):
                           desc=f"sampling {stratum}"):
             chunk = seeds[start: start + batch]
             x = seeded_noise((c, side, side), chunk).to(self.device)
-            x = self._denoise(x, label, null, weights, interval)
+            x = self._denoise(x, label, null, weights, interval,
+                              generator=step_generators(self.scheduler, chunk))
             out.append(self._from_unet(x.float().cpu()).numpy())
         return self.image_format_.from_nchw(np.concatenate(out))
 
@@ -928,8 +932,10 @@ class ConditionalDiffusionGenerator(BaseGenerator):
         return make_scheduler(self.scheduler, self._num_train_timesteps,
                               self.timestep_spacing, self._prediction_type)
 
-    def _denoise(self, x, label, null, weights, interval, scheduler=None, start=0):
-        """The guided reverse process of class index ``label`` from ``timesteps[start]``."""
+    def _denoise(self, x, label, null, weights, interval, scheduler=None, start=0,
+                 generator=None):
+        """The guided reverse process of class index ``label`` from ``timesteps[start]``
+        (``generator``: the rows' step-noise generators of a stochastic solver)."""
         scheduler = scheduler or self._new_scheduler()
         if self.conditioning == "factorized" and self.guidance_rule == "composable":
             from ._factorized import denoise_composable
@@ -938,9 +944,10 @@ class ConditionalDiffusionGenerator(BaseGenerator):
             c, g = divmod(int(label), emb.n_groups + 1)
             return denoise_composable(
                 self.unet_, x, label, emb.index(c, emb.n_groups), emb.index(emb.n_classes, g),
-                emb.null_index, scheduler, self.num_inference_steps, weights, interval, start)
+                emb.null_index, scheduler, self.num_inference_steps, weights, interval, start,
+                generator)
         return denoise(self.unet_, x, label, null, scheduler, self.num_inference_steps,
-                       weights[0], interval, start)
+                       weights[0], interval, start, generator)
 
     def edit(self, X, y, groups=None, *, strength=0.3, random_state=None):
         """Redraw each image from a noised copy of itself, conditioned on its own stratum.
@@ -1019,10 +1026,12 @@ class ConditionalDiffusionGenerator(BaseGenerator):
 
         scheduler = self._new_scheduler()
         start = edit_start(scheduler, self.num_inference_steps, strength)
-        noise = seeded_noise(x0.shape[1:], [derive_seed(base, "edit", int(i)) for i in rows])
+        seeds = [derive_seed(base, "edit", int(i)) for i in rows]
+        noise = seeded_noise(x0.shape[1:], seeds)
         t = scheduler.timesteps[start: start + 1]
         x = scheduler.add_noise(torch.from_numpy(x0), noise, t).to(self.device)
-        x = self._denoise(x, label, self._null_index(), weights, interval, scheduler, start)
+        x = self._denoise(x, label, self._null_index(), weights, interval, scheduler, start,
+                          step_generators(self.scheduler, seeds))
         return x.float().cpu().numpy()
 
     def _check_edit_input(self, X, y, groups, strength):

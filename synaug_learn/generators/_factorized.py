@@ -31,7 +31,7 @@ import numbers
 import torch
 from torch import nn
 
-from ._sampling import guided_steps
+from ._sampling import guided_steps, solver_step
 
 __all__ = [
     "FACTORIZED_RULES",
@@ -127,14 +127,16 @@ def check_guidance_scale(guidance_scale, rule="joint", param_name="guidance_scal
 
 
 def denoise_composable(unet, x, cell, class_only, group_only, null_label, scheduler,
-                       num_inference_steps, weights, guidance_interval=None, start=0):
+                       num_inference_steps, weights, guidance_interval=None, start=0,
+                       generator=None):
     """Reverse process with the composable rule ``eps(0) + w_c d_c + w_g d_g``.
 
     ``cell``, ``class_only``, ``group_only`` and ``null_label`` are the
     ``class_labels`` of ``(c, g)``, ``(c, 0)``, ``(0, g)`` and ``(0, 0)``.
     Guided steps (see :func:`~synaug_learn.generators._sampling.guided_steps`)
     cost three network passes; the others one pass of ``eps(c, g)``. ``start``
-    skips the schedule's first steps, as in :func:`~synaug_learn.generators._sampling.denoise`.
+    skips the schedule's first steps and ``generator`` draws a stochastic solver's step noise,
+    as in :func:`~synaug_learn.generators._sampling.denoise`.
     """
     w_c, w_g = weights if len(weights) == 2 else (weights[0], weights[0])
     num_train = scheduler.config.num_train_timesteps
@@ -156,5 +158,5 @@ def denoise_composable(unet, x, cell, class_only, group_only, null_label, schedu
                 eps = eps_u + w_c * (eps_c - eps_u) + w_g * (eps_g - eps_u)
             else:
                 eps = unet(x, t, class_labels=full(cell)).sample
-            x = scheduler.step(eps, t, x).prev_sample
+            x = solver_step(scheduler, eps, t, x, generator)
     return x

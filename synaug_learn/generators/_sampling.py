@@ -2,17 +2,20 @@
 with the tabular one).
 
 One place for what decides the cost of a generated image: the solver
-(``"ddim"``, DPM-Solver++ as ``"dpm++"``, UniPC as ``"unipc"``, all from
-diffusers), the steps at which classifier-free guidance is applied (a second
+(``"ddim"``, DPM-Solver++ as ``"dpm++"``, its stochastic SDE form as
+``"sde-dpm++"``, UniPC as ``"unipc"``, all from diffusers), the steps at which classifier-free guidance is applied (a second
 network pass per guided step; Kynkäänniemi et al. 2024 apply it on a limited
 interval of noise levels only), and how many images are denoised at once.
 """
 
 from __future__ import annotations
 
+from ..utils import derive_seed
+
 __all__ = [
     "SCHEDULERS",
     "SCHEDULER_NAMES",
+    "STOCHASTIC_SCHEDULERS",
     "TIMESTEP_SPACINGS",
     "check_guidance_interval",
     "denoise",
@@ -22,10 +25,15 @@ __all__ = [
     "passes_per_image",
     "resolve_batch_size",
     "seeded_noise",
+    "solver_step",
+    "step_generators",
 ]
 
-SCHEDULERS = ("ddim", "dpm++", "unipc")
-SCHEDULER_NAMES = {"ddim": "DDIM", "dpm++": "DPM-Solver++", "unipc": "UniPC"}  # for messages
+SCHEDULERS = ("ddim", "dpm++", "sde-dpm++", "unipc")
+SCHEDULER_NAMES = {"ddim": "DDIM", "dpm++": "DPM-Solver++", "sde-dpm++": "SDE-DPM-Solver++",
+                   "unipc": "UniPC"}  # for messages
+# Solvers that draw fresh noise at every step (seeded per row by step_generators).
+STOCHASTIC_SCHEDULERS = ("sde-dpm++",)
 TIMESTEP_SPACINGS = ("leading", "linspace", "trailing")
 # Images denoised at once with generation_batch_size="auto". On CPU a small batch keeps the
 # activations in cache: guided batches of 16-32 ran 1.4-2.1x faster per image than 256.
@@ -42,12 +50,16 @@ def make_scheduler(name, num_train_timesteps=1000, timestep_spacing=None,
 
     Parameters
     ----------
-    name : {"ddim", "dpm++", "unipc"}
+    name : {"ddim", "dpm++", "sde-dpm++", "unipc"}
         ``"ddim"`` is deterministic DDIM (eta 0, no clipping: clipping
         collapses samples at guidance > 2); ``"dpm++"`` the second-order
         multistep DPM-Solver++ (``algorithm_type="dpmsolver++"``, first order
         on the last step, final sigma zero) and ``"unipc"`` the UniPC multistep
         solver (``bh2``), the two that need few steps for guided sampling.
+        ``"sde-dpm++"`` is the same DPM-Solver++ on the reverse SDE
+        (``algorithm_type="sde-dpmsolver++"``): it adds fresh noise at every
+        step (see :func:`step_generators`), which trades a little fidelity
+        for diversity and needs more steps than the ODE solvers.
     num_train_timesteps : int, default=1000
         Length of the training noise schedule.
     timestep_spacing : {"leading", "linspace", "trailing"} or None, default=None
@@ -76,17 +88,17 @@ def make_scheduler(name, num_train_timesteps=1000, timestep_spacing=None,
     >>> make_scheduler("euler")
     Traceback (most recent call last):
     ...
-    ValueError: scheduler='euler' is not one of ['ddim', 'dpm++', 'unipc'].
+    ValueError: scheduler='euler' is not one of ['ddim', 'dpm++', 'sde-dpm++', 'unipc'].
     """
     if name == "ddim":
         from diffusers import DDIMScheduler as cls
 
         options = {"clip_sample": False}
-    elif name == "dpm++":
+    elif name in ("dpm++", "sde-dpm++"):
         from diffusers import DPMSolverMultistepScheduler as cls
 
-        options = {"algorithm_type": "dpmsolver++", "solver_order": 2,
-                   "lower_order_final": True, "final_sigmas_type": "zero"}
+        options = {"algorithm_type": "dpmsolver++" if name == "dpm++" else "sde-dpmsolver++",
+                   "solver_order": 2, "lower_order_final": True, "final_sigmas_type": "zero"}
     elif name == "unipc":
         from diffusers import UniPCMultistepScheduler as cls
 
@@ -173,7 +185,7 @@ def resolve_batch_size(generation_batch_size, device):
 
 
 def denoise(unet, x, label, null_label, scheduler, num_inference_steps, guidance_scale=1.5,
-            guidance_interval=None, start=0):
+            guidance_interval=None, start=0, generator=None):
     """Run ``scheduler``'s reverse process from noise ``x`` for class index ``label``.
 
     On guided steps (see :func:`guided_steps`) the conditional and the
@@ -181,7 +193,9 @@ def denoise(unet, x, label, null_label, scheduler, num_inference_steps, guidance
     one batched pass and are mixed as ``eps_u + s * (eps_c - eps_u)``; the
     other steps cost one conditional pass. ``start`` skips the first steps of
     the schedule: ``x`` is then a noised image at ``timesteps[start]`` (an
-    edit, see :func:`edit_start`). Returns the denoised batch.
+    edit, see :func:`edit_start`). ``generator`` (one ``torch.Generator`` per
+    row, from :func:`step_generators`) draws a stochastic solver's step noise.
+    Returns the denoised batch.
     """
     import torch
 
@@ -199,8 +213,37 @@ def denoise(unet, x, label, null_label, scheduler, num_inference_steps, guidance
                 eps = eps_u + guidance_scale * (eps_c - eps_u)
             else:
                 eps = unet(x, t, class_labels=cond).sample
-            x = scheduler.step(eps, t, x).prev_sample
+            x = solver_step(scheduler, eps, t, x, generator)
     return x
+
+
+def solver_step(scheduler, eps, t, x, generator=None):
+    """One ``scheduler.step``; ``generator`` is passed only to a solver that draws noise."""
+    if generator is None:
+        return scheduler.step(eps, t, x).prev_sample
+    return scheduler.step(eps, t, x, generator=generator).prev_sample
+
+
+def step_generators(scheduler, seeds):
+    """Per-row ``torch.Generator`` s for a stochastic solver's step noise, else ``None``.
+
+    Row ``i``'s generator is seeded from ``seeds[i]`` alone (a stream apart
+    from its starting noise), so with ``"sde-dpm++"`` too a row's image does
+    not depend on its batch-mates or the batch size.
+
+    Examples
+    --------
+    >>> from synaug_learn.generators._sampling import step_generators
+    >>> step_generators("dpm++", [3, 4]) is None
+    True
+    >>> len(step_generators("sde-dpm++", [3, 4]))
+    2
+    """
+    import torch
+
+    if scheduler not in STOCHASTIC_SCHEDULERS:
+        return None
+    return [torch.Generator().manual_seed(derive_seed(int(s), "solver-noise")) for s in seeds]
 
 
 def edit_start(scheduler, num_inference_steps, strength):
