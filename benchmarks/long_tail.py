@@ -140,6 +140,7 @@ from synaug_learn.datasets import (  # noqa: E402
     stylize_images,
 )
 from synaug_learn.generators import ConditionalDiffusionGenerator, pretrained_path  # noqa: E402
+from synaug_learn.generators._sampling import SCHEDULER_NAMES as SAMPLER_NAMES  # noqa: E402
 from synaug_learn.recipes import METHODS, evaluate, make_recipe  # noqa: E402
 
 #: Rows this benchmark adds to the package's recipes (built here from the public API).
@@ -186,7 +187,6 @@ KEY_ROWS = ["balanced_softmax", "synaug_pretrained", "synaug_pretrained_mixup",
             "synaug_pretrained_mixup_retrain"]
 #: SynAug rows with the shipped generator: the one with the best validation score is "SynAug".
 SYNAUG_PREFIX = "synaug_pretrained"
-SAMPLER_NAMES = {"ddim": "DDIM", "dpm++": "DPM-Solver++", "unipc": "UniPC"}  # --scheduler
 SHIFT_PREFIX = "synaug_shifted"
 #: Names that stand for several rows in --methods and --exclude.
 ALIASES = {

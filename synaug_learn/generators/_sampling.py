@@ -3,9 +3,10 @@ with the tabular one).
 
 One place for what decides the cost of a generated image: the solver
 (``"ddim"``, DPM-Solver++ as ``"dpm++"``, its stochastic SDE form as
-``"sde-dpm++"``, UniPC as ``"unipc"``, all from diffusers), the steps at which classifier-free guidance is applied (a second
-network pass per guided step; Kynkäänniemi et al. 2024 apply it on a limited
-interval of noise levels only), and how many images are denoised at once.
+``"sde-dpm++"``, UniPC as ``"unipc"``, all from diffusers), the steps at
+which classifier-free guidance is applied (a second network pass per guided
+step; Kynkäänniemi et al. 2024 apply it on a limited interval of noise levels
+only), and how many images are denoised at once.
 """
 
 from __future__ import annotations
