@@ -147,6 +147,10 @@ BENCHMARKS = {
                                          "(the file's command)",
     "generation_speed_student5": "python benchmarks/generation_speed.py --student DIR "
                                  "(the file's command)",
+    "generation_speed_steps": "python benchmarks/generation_speed.py --settings ... "
+                              "(the file's command)",
+    "generation_speed_sde": "python benchmarks/generation_speed.py --settings ... "
+                            "(the file's command)",
     "training_overhead": "python benchmarks/training_overhead.py",
     "domain_gap": "python benchmarks/domain_gap.py --grid",
     "domain_gap_shifted": "python benchmarks/domain_gap.py --grid --name domain_gap_shifted "

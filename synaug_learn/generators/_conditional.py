@@ -219,7 +219,9 @@ class ConditionalDiffusionGenerator(BaseGenerator):
         same quality (diffusers' ``DPMSolverMultistepScheduler`` and
         ``UniPCMultistepScheduler``), or ``"sde-dpm++"``, DPM-Solver++ on the
         reverse SDE, which adds fresh noise at each step (seeded per row, so
-        generation stays reproducible) for more diverse images.
+        generation stays reproducible) and needs more steps: at 40 guided
+        steps (80 passes) it gave the shipped Fashion-MNIST generator's best
+        fill measured, 2 points of balanced accuracy above its default.
     guidance_interval : tuple of float, default=None
         ``(lo, hi)``: apply guidance only on the steps between these
         fractions of the trajectory (0 = pure noise, 1 = the clean image,

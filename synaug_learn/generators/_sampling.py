@@ -59,8 +59,9 @@ def make_scheduler(name, num_train_timesteps=1000, timestep_spacing=None,
         solver (``bh2``), the two that need few steps for guided sampling.
         ``"sde-dpm++"`` is the same DPM-Solver++ on the reverse SDE
         (``algorithm_type="sde-dpmsolver++"``): it adds fresh noise at every
-        step (see :func:`step_generators`), which trades a little fidelity
-        for diversity and needs more steps than the ODE solvers.
+        step (see :func:`step_generators`) and needs more steps than the ODE
+        solvers; at 40 guided steps it gave the shipped Fashion-MNIST
+        generator's best fill measured.
     num_train_timesteps : int, default=1000
         Length of the training noise schedule.
     timestep_spacing : {"leading", "linspace", "trailing"} or None, default=None
@@ -219,7 +220,8 @@ def denoise(unet, x, label, null_label, scheduler, num_inference_steps, guidance
 
 
 def solver_step(scheduler, eps, t, x, generator=None):
-    """One ``scheduler.step``; ``generator`` is passed only to a solver that draws noise."""
+    """One ``scheduler.step``, given the rows' step-noise ``generator`` when there is one
+    (:func:`step_generators` gives none for an ODE solver)."""
     if generator is None:
         return scheduler.step(eps, t, x).prev_sample
     return scheduler.step(eps, t, x, generator=generator).prev_sample
