@@ -124,6 +124,7 @@ BENCHMARKS = {
                                  "command and notes)",
     "long_tail_dpmpp": "make bench-long-tail-dpmpp",
     "long_tail_dpmpp_heldout": "make bench-long-tail-heldout",
+    "long_tail_sdedpmpp40_heldout": "make bench-long-tail-sde",
     "long_tail_lowlr_dpmpp": "python benchmarks/long_tail.py --scheduler dpm++ --pretrained DIR "
                              "(the file's command and notes)",
     "long_tail_dpmpp_guidance1": "python benchmarks/long_tail.py --scheduler dpm++ --guidance 1.0 "
