@@ -496,8 +496,11 @@ def test_edit_keeps_more_of_the_image_the_lower_the_strength(shipped_samples):
     assert change[0.1] < 0.5 * change[1.0]
 
 
-def test_edit_rows_are_reproducible_and_independent_of_the_others(shipped_samples):
+@pytest.mark.parametrize("scheduler", ["dpm++", "sde-dpm++"])
+def test_edit_rows_are_reproducible_and_independent_of_the_others(shipped_samples, scheduler):
     gen, X, y = shipped_samples
+    gen = clone(gen).set_params(scheduler=scheduler).fit(np.zeros((4, 28, 28), np.uint8),
+                                                         [3, 3, 9, 9])
     X_edit = gen.edit(X, y, strength=0.5, random_state=0)
     np.testing.assert_array_equal(gen.edit(X, y, strength=0.5, random_state=0), X_edit)
     # row i's noise depends on (random_state, i) alone, not on its batch or the other strata
