@@ -48,7 +48,7 @@ from synaug_learn.generators import (
     pretrained_hashes,
 )
 from synaug_learn.generators._pretrained import save_unet
-from synaug_learn.generators._sampling import resolve_batch_size
+from synaug_learn.generators._sampling import denoise, resolve_batch_size
 from synaug_learn.utils import check_device
 
 PRETRAINED = Path(__file__).resolve().parent.parent / "synaug_learn" / "pretrained"
@@ -74,21 +74,21 @@ def teacher_trajectories(unet, n, steps, guidance, seed, n_classes, log):
     t0 = time.time()
     for start in range(0, n, batch):
         x = noise[start: start + batch].clone().to(device)
-        y = torch.from_numpy(labels[start: start + batch]).to(device)
-        both = torch.cat([y, torch.full_like(y, null)])
+        rows = slice(start, start + len(x))
         sched = make_scheduler("dpm++", timestep_spacing="trailing")
         sched.set_timesteps(steps)
         missing = set(GRID) - set(sched.timesteps.tolist())
         if missing:
             raise ValueError(f"--teacher-steps={steps} misses diffusion times {sorted(missing)}; "
                              "use a multiple of 4.")
-        with torch.inference_mode():
-            for t in sched.timesteps:
-                if int(t) in GRID:
-                    states[start: start + len(x), GRID.index(int(t))] = x.cpu().numpy()
-                eps_c, eps_u = unet(torch.cat([x, x]), t, class_labels=both).sample.chunk(2)
-                x = sched.step(eps_u + guidance * (eps_c - eps_u), t, x).prev_sample
-        states[start: start + len(x), 4] = x.cpu().numpy()
+
+        def record(t, x_t, rows=rows):
+            if int(t) in GRID:
+                states[rows, GRID.index(int(t))] = x_t.cpu().numpy()
+
+        y = torch.from_numpy(labels[rows]).to(device)
+        x = denoise(unet, x, y, null, sched, steps, guidance, on_step=record)
+        states[rows, 4] = x.cpu().numpy()
         log(f"teacher: {start + len(x)}/{n} trajectories, {time.time() - t0:.0f} s")
     return states, labels
 

@@ -187,9 +187,11 @@ def resolve_batch_size(generation_batch_size, device):
 
 
 def denoise(unet, x, label, null_label, scheduler, num_inference_steps, guidance_scale=1.5,
-            guidance_interval=None, start=0, generator=None):
+            guidance_interval=None, start=0, generator=None, on_step=None):
     """Run ``scheduler``'s reverse process from noise ``x`` for class index ``label``.
 
+    ``label`` is one class index for the whole batch or a tensor of one per
+    row.
     On guided steps (see :func:`guided_steps`) the conditional and the
     unconditional ("no condition" row ``null_label``) predictions come from
     one batched pass and are mixed as ``eps_u + s * (eps_c - eps_u)``; the
@@ -197,7 +199,9 @@ def denoise(unet, x, label, null_label, scheduler, num_inference_steps, guidance
     the schedule: ``x`` is then a noised image at ``timesteps[start]`` (an
     edit, see :func:`edit_start`). ``generator`` (one ``torch.Generator`` per
     row, from :func:`step_generators`) draws a stochastic solver's step noise.
-    Returns the denoised batch.
+    ``on_step(t, x)``, when given, sees the batch at each timestep ``t``
+    before the step from it (e.g. to record a teacher's trajectory, as
+    ``scripts/distill_generator.py`` does). Returns the denoised batch.
     """
     import torch
 
@@ -206,10 +210,12 @@ def denoise(unet, x, label, null_label, scheduler, num_inference_steps, guidance
     timesteps = scheduler.timesteps[start:]
     guided = guided_steps(timesteps.tolist(), num_train, guidance_scale, guidance_interval)
     n = len(x)
-    cond = torch.full((n,), label, dtype=torch.long, device=x.device)
+    cond = torch.as_tensor(label, dtype=torch.long, device=x.device).expand(n)
     both = torch.cat([cond, torch.full_like(cond, null_label)])
     with torch.inference_mode():
         for t, guide in zip(timesteps, guided):
+            if on_step is not None:
+                on_step(t, x)
             if guide:
                 eps_c, eps_u = unet(torch.cat([x, x]), t, class_labels=both).sample.chunk(2)
                 eps = eps_u + guidance_scale * (eps_c - eps_u)

@@ -80,6 +80,26 @@ def test_only_the_sde_solver_draws_noise_at_each_step(fitted, scheduler, stochas
     assert (step_generators(scheduler, [0, 1]) is None) is not stochastic
 
 
+def test_denoise_takes_a_label_per_row_and_shows_each_step(fitted):
+    """A batch of two classes equals each class denoised alone; on_step sees the batch at
+    every timestep, before the step from it (the start: the noise itself)."""
+    x = seeded_noise((1, 16, 16), [0, 1])
+    seen = []
+    both = denoise(fitted.unet_, x.clone(), torch.tensor([1, 2]), fitted._null_index(),
+                   make_scheduler("dpm++"), 3, 1.5,
+                   on_step=lambda t, x_t: seen.append((int(t), x_t.clone())))
+    alone = [denoise(fitted.unet_, x[i: i + 1].clone(), label, fitted._null_index(),
+                     make_scheduler("dpm++"), 3, 1.5) for i, label in enumerate([1, 2])]
+    torch.testing.assert_close(both, torch.cat(alone), rtol=0, atol=1e-3)  # batch-size float noise
+    other_label = denoise(fitted.unet_, x[:1].clone(), 2, fitted._null_index(),
+                          make_scheduler("dpm++"), 3, 1.5)
+    assert (alone[0] - other_label).abs().max() > 100 * 1e-3  # the label, not float noise
+    sched = make_scheduler("dpm++")
+    sched.set_timesteps(3)
+    assert [t for t, _ in seen] == sched.timesteps.tolist()
+    assert torch.equal(seen[0][1], x)
+
+
 def test_the_sde_solver_spreads_the_samples_of_one_starting_noise():
     """On the shipped model, 8 rows from one starting noise: DPM-Solver++ gives one image 8
     times; its SDE form 8 images about as far apart as rows from 8 different starting noises
