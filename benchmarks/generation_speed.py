@@ -92,7 +92,7 @@ SETTINGS = {
     # more steps than the default: does the fill keep gaining (the long-tail gap to real rows)?
     "dpmpp25_guided": dict(scheduler="dpm++", num_inference_steps=25, guidance_scale=G),
     "ddim50_guided": dict(scheduler="ddim", num_inference_steps=50, guidance_scale=G),
-    # the stochastic solver: fresh noise at each step, for diversity
+    # the stochastic solver (fresh noise at each step)
     "sdedpmpp20_guided": dict(scheduler="sde-dpm++", num_inference_steps=20, guidance_scale=G),
     "sdedpmpp40_guided": dict(scheduler="sde-dpm++", num_inference_steps=40, guidance_scale=G),
     "dpmpp8_guided": dict(scheduler="dpm++", num_inference_steps=8, guidance_scale=G),
