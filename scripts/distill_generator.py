@@ -70,24 +70,26 @@ def teacher_trajectories(unet, n, steps, guidance, seed, n_classes, log):
     null = unet.config.num_class_embeds - 1
     c, side = unet.config.in_channels, unet.config.sample_size
     noise = torch.randn((n, c, side, side), generator=torch.Generator().manual_seed(seed))
+    schedule = make_scheduler("dpm++", timestep_spacing="trailing")
+    schedule.set_timesteps(steps)
+    missing = set(GRID) - set(schedule.timesteps.tolist())
+    if missing:
+        raise ValueError(f"--teacher-steps={steps} misses diffusion times {sorted(missing)}; "
+                         "use a multiple of 4.")
     states = np.zeros((n, 5, c, side, side), np.float32)
     t0 = time.time()
     for start in range(0, n, batch):
         x = noise[start: start + batch].clone().to(device)
         rows = slice(start, start + len(x))
-        sched = make_scheduler("dpm++", timestep_spacing="trailing")
-        sched.set_timesteps(steps)
-        missing = set(GRID) - set(sched.timesteps.tolist())
-        if missing:
-            raise ValueError(f"--teacher-steps={steps} misses diffusion times {sorted(missing)}; "
-                             "use a multiple of 4.")
 
         def record(t, x_t, rows=rows):
             if int(t) in GRID:
                 states[rows, GRID.index(int(t))] = x_t.cpu().numpy()
 
         y = torch.from_numpy(labels[rows]).to(device)
-        x = denoise(unet, x, y, null, sched, steps, guidance, on_step=record)
+        # a fresh solver per batch: the multistep solver keeps past predictions
+        x = denoise(unet, x, y, null, make_scheduler("dpm++", timestep_spacing="trailing"),
+                    steps, guidance, on_step=record)
         states[rows, 4] = x.cpu().numpy()
         log(f"teacher: {start + len(x)}/{n} trajectories, {time.time() - t0:.0f} s")
     return states, labels

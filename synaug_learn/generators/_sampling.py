@@ -233,8 +233,9 @@ def solver_step(scheduler, eps, t, x, generator=None):
     return scheduler.step(eps, t, x, generator=generator).prev_sample
 
 
-def step_generators(scheduler, seeds):
-    """Per-row ``torch.Generator`` s for a stochastic solver's step noise, else ``None``.
+def step_generators(name, seeds):
+    """Per-row ``torch.Generator`` s for the step noise of solver ``name`` if it is
+    stochastic, else ``None``.
 
     Row ``i``'s generator is seeded from ``seeds[i]`` alone (a stream apart
     from its starting noise), so with ``"sde-dpm++"`` too a row's image does
@@ -250,7 +251,7 @@ def step_generators(scheduler, seeds):
     """
     import torch
 
-    if scheduler not in STOCHASTIC_SCHEDULERS:
+    if name not in STOCHASTIC_SCHEDULERS:
         return None
     return [torch.Generator().manual_seed(derive_seed(int(s), "solver-noise")) for s in seeds]
 

@@ -62,6 +62,12 @@ def test_multistep_solvers_converge_in_fewer_steps_than_ddim():
     assert err["dpm++"] != err["unipc"]
 
 
+def _denoise(gen, x, label, scheduler="dpm++", steps=3, **kwargs):
+    """:func:`denoise` with ``gen``'s network from a copy of ``x``, guidance 1.5."""
+    return denoise(gen.unet_, x.clone(), label, gen._null_index(), make_scheduler(scheduler),
+                   steps, 1.5, **kwargs)
+
+
 @pytest.mark.parametrize("scheduler, stochastic", [("dpm++", False), ("sde-dpm++", True)])
 def test_only_the_sde_solver_draws_noise_at_each_step(fitted, scheduler, stochastic):
     """The same starting noise, other step-noise streams: the SDE solver ends elsewhere, the
@@ -69,9 +75,8 @@ def test_only_the_sde_solver_draws_noise_at_each_step(fitted, scheduler, stochas
     x = seeded_noise((1, 16, 16), [0, 1])
 
     def run(stream_seeds):
-        return denoise(fitted.unet_, x.clone(), 1, fitted._null_index(),
-                       make_scheduler(scheduler), 3, 1.5,
-                       generator=[torch.Generator().manual_seed(s) for s in stream_seeds])
+        return _denoise(fitted, x, 1, scheduler,
+                        generator=[torch.Generator().manual_seed(s) for s in stream_seeds])
 
     a = run([5, 6])
     assert torch.equal(a, run([5, 6]))
@@ -85,14 +90,11 @@ def test_denoise_takes_a_label_per_row_and_shows_each_step(fitted):
     every timestep, before the step from it (the start: the noise itself)."""
     x = seeded_noise((1, 16, 16), [0, 1])
     seen = []
-    both = denoise(fitted.unet_, x.clone(), torch.tensor([1, 2]), fitted._null_index(),
-                   make_scheduler("dpm++"), 3, 1.5,
-                   on_step=lambda t, x_t: seen.append((int(t), x_t.clone())))
-    alone = [denoise(fitted.unet_, x[i: i + 1].clone(), label, fitted._null_index(),
-                     make_scheduler("dpm++"), 3, 1.5) for i, label in enumerate([1, 2])]
+    both = _denoise(fitted, x, torch.tensor([1, 2]),
+                    on_step=lambda t, x_t: seen.append((int(t), x_t.clone())))
+    alone = [_denoise(fitted, x[i: i + 1], label) for i, label in enumerate([1, 2])]
     torch.testing.assert_close(both, torch.cat(alone), rtol=0, atol=1e-3)  # batch-size float noise
-    other_label = denoise(fitted.unet_, x[:1].clone(), 2, fitted._null_index(),
-                          make_scheduler("dpm++"), 3, 1.5)
+    other_label = _denoise(fitted, x[:1], 2)
     assert (alone[0] - other_label).abs().max() > 100 * 1e-3  # the label, not float noise
     sched = make_scheduler("dpm++")
     sched.set_timesteps(3)
@@ -112,8 +114,7 @@ def test_the_sde_solver_spreads_the_samples_of_one_starting_noise():
     out = {}
     for name in ("dpm++", "sde-dpm++"):
         streams = [torch.Generator().manual_seed(s) for s in range(16)]
-        out[name] = denoise(gen.unet_, x.clone(), 7, gen._null_index(), make_scheduler(name),
-                            10, 1.5, generator=streams).flatten(1)
+        out[name] = _denoise(gen, x, 7, name, steps=10, generator=streams).flatten(1)
     same_start = torch.pdist(out["sde-dpm++"][:8]).mean()
     other_start = torch.pdist(out["sde-dpm++"][8:]).mean()
     assert torch.pdist(out["dpm++"][:8]).max() == 0
