@@ -42,7 +42,6 @@ from __future__ import annotations
 import argparse
 import functools
 import json
-import re
 import sys
 import tempfile
 import time
@@ -468,8 +467,8 @@ def student_card(result, folder):
              f"num_inference_steps={min(steps)})" if len(steps) > 1 else "")
     own = (f"; a share {meta['own_input_share']} of the later steps start from the student's "
            "own previous step" if meta.get("own_input_share") else "")
-    teacher_steps = re.search(r"(\d+) steps", meta["teacher_sampler"]).group(1)
-    cmd = (f"python scripts/distill_generator.py --teacher-steps {teacher_steps} --student-steps "
+    cmd = (f"python scripts/distill_generator.py --teacher-steps {meta['teacher_steps']} "
+           f"--guidance {meta['teacher_guidance']} --student-steps "
            f"{' '.join(map(str, steps))} --n-trajectories {meta['n_trajectories']} --train-steps "
            f"{meta['train_steps']} --lr-schedule {meta.get('lr_schedule', 'constant')} "
            f"--own-input-share {meta.get('own_input_share', 0.0)} --seed {meta['seed']} "

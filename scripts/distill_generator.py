@@ -205,6 +205,7 @@ def save_student(unet, args, steps_done, wall_s):
         "teacher": args.teacher, "method": "trajectory distillation (guided teacher)",
         "student_steps": sorted(args.student_steps),
         "teacher_sampler": f"dpm++ {args.teacher_steps} steps (trailing), guidance {args.guidance}",
+        "teacher_steps": args.teacher_steps, "teacher_guidance": args.guidance,
         "n_trajectories": args.n_trajectories,
         "train_steps": steps_done, "batch_size": args.batch_size, "lr": args.lr,
         "lr_schedule": args.lr_schedule, "own_input_share": args.own_input_share,

@@ -84,7 +84,8 @@ def test_results_have_the_benchmark_shape(speed, tmp_path):
 
 def test_student_card_states_its_quality_next_to_the_teacher(speed, tmp_path):
     (tmp_path / "synaug_generator.json").write_text(json.dumps({"distillation": {
-        "teacher_sampler": "dpm++ 8 steps (trailing), guidance 1.5", "method": "m",
+        "teacher_sampler": "dpm++ 8 steps (trailing), guidance 1.5", "teacher_steps": 8,
+        "teacher_guidance": 1.5, "method": "m",
         "n_trajectories": 640, "seed": 0, "train_steps": 300, "lr": 1e-4, "batch_size": 32,
         "threads": 2, "wall_s": 2400, "student_steps": [2, 4], "lr_schedule": "cosine",
         "own_input_share": 0.5}}))
@@ -104,9 +105,9 @@ def test_student_card_states_its_quality_next_to_the_teacher(speed, tmp_path):
     assert card.startswith(f"# `{tmp_path.name}`: a 2- or 4-step student of `fashion-mnist-small`")
     assert f'from_pretrained("{tmp_path.name}", num_inference_steps=2)' in card
     assert "4- and 2-step grids" in card and "cosine learning rate; a share 0.5 of" in card
-    assert ("`python scripts/distill_generator.py --teacher-steps 8 --student-steps 2 4 "
-            "--n-trajectories 640 --train-steps 300 --lr-schedule cosine --own-input-share 0.5 "
-            "--seed 0 --threads 2 --out DIR`") in card
+    assert ("`python scripts/distill_generator.py --teacher-steps 8 --guidance 1.5 "
+            "--student-steps 2 4 --n-trajectories 640 --train-steps 300 --lr-schedule cosine "
+            "--own-input-share 0.5 --seed 0 --threads 2 --out DIR`") in card
 
 
 def test_student_settings_load_the_student_given_by_name_or_folder(speed, tmp_path):

@@ -26,6 +26,8 @@ def test_a_two_step_student_records_its_grid_and_refuses_other_step_counts(scrip
     assert meta["distillation"]["student_steps"] == [2]
     assert meta["distillation"]["lr_schedule"] == "cosine"
     assert meta["distillation"]["train_steps"] == 2
+    assert (meta["distillation"]["teacher_steps"], meta["distillation"]["teacher_guidance"]) == (
+        16, 1.5)  # the defaults, as fields of their own (the student card's command reads them)
     assert "_name_or_path" not in json.loads((out / "unet" / "config.json").read_text())
     assert (meta["prediction_type"], meta["sampling"]["num_inference_steps"]) == (
         "v_prediction", 2)
