@@ -26,8 +26,17 @@ writes ``synaug_learn/pretrained/fashion-mnist-small-shifted/`` with a
     python benchmarks/domain_gap.py --grid --name domain_gap_shifted \
         --generator synaug_learn/pretrained/fashion-mnist-small-shifted
 
-**A wider UNet** (a GPU's work: about 6x the shipped model's parameters, to measure
-whether capacity closes the gap between generated and real fills)::
+**A wider UNet**, to measure whether capacity closes the gap between generated and
+real fills. On CPU: blocks 48 96 96, 2.25x the shipped model's parameters, with its
+steps, learning rate, batch and seed (76 minutes on two threads; ``make
+bench-long-tail-wide`` trains it and runs the long-tail benchmark with it; blocks 64
+128 128 took 3.2 s a step on one thread against 1.9 s, too slow to train and
+benchmark in one sitting)::
+
+    python scripts/pretrain_generator.py --block-out-channels 48 96 96 --steps 4176 \
+        --minutes 600 --threads 2 --out benchmarks/.work/fashion-mnist-wide48
+
+and a GPU's (about 6x the shipped model's parameters)::
 
     python scripts/pretrain_generator.py --block-out-channels 64 128 128 \
         --layers-per-block 2 --batch-size 128 --lr 3e-4 --steps 30000 --device cuda \
