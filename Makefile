@@ -143,7 +143,7 @@ bench-long-tail-sde: install fashion-mnist
 # SynAug rows of bench-long-tail-heldout with its fill by the shipped sampler (DPM-Solver++ at
 # 10 guided steps), the generator-free rows taken from that run (~35 min on two lanes)
 WIDE48 := benchmarks/.work/fashion-mnist-wide48
-LTW := $(LTD) --heldout-validation 100 --pretrained $(WIDE48) \
+LTW := $(LTH) --pretrained $(WIDE48) \
 	--name long_tail_wide48_heldout --methods pretrained --exclude synthetic_only
 bench-long-tail-wide: install fashion-mnist
 	nice -n 10 $(PY) scripts/pretrain_generator.py --block-out-channels 48 96 96 --steps 4176 \

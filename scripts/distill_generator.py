@@ -35,6 +35,7 @@ and loads as ``ConditionalDiffusionGenerator.from_pretrained("fashion-mnist-smal
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import shutil
 import time
@@ -70,7 +71,8 @@ def teacher_trajectories(unet, n, steps, guidance, seed, n_classes, log):
     null = unet.config.num_class_embeds - 1
     c, side = unet.config.in_channels, unet.config.sample_size
     noise = torch.randn((n, c, side, side), generator=torch.Generator().manual_seed(seed))
-    schedule = make_scheduler("dpm++", timestep_spacing="trailing")
+    new_solver = functools.partial(make_scheduler, "dpm++", timestep_spacing="trailing")
+    schedule = new_solver()
     schedule.set_timesteps(steps)
     missing = set(GRID) - set(schedule.timesteps.tolist())
     if missing:
@@ -88,8 +90,7 @@ def teacher_trajectories(unet, n, steps, guidance, seed, n_classes, log):
 
         y = torch.from_numpy(labels[rows]).to(device)
         # a fresh solver per batch: the multistep solver keeps past predictions
-        x = denoise(unet, x, y, null, make_scheduler("dpm++", timestep_spacing="trailing"),
-                    steps, guidance, on_step=record)
+        x = denoise(unet, x, y, null, new_solver(), steps, guidance, on_step=record)
         states[rows, 4] = x.cpu().numpy()
         log(f"teacher: {start + len(x)}/{n} trajectories, {time.time() - t0:.0f} s")
     return states, labels

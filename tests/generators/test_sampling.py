@@ -118,7 +118,6 @@ def test_the_sde_solver_spreads_the_samples_of_one_starting_noise():
     same_start = torch.pdist(out["sde-dpm++"][:8]).mean()
     other_start = torch.pdist(out["sde-dpm++"][8:]).mean()
     assert torch.pdist(out["dpm++"][:8]).max() == 0
-    print("SDE spread, same start vs different starts:", float(same_start), float(other_start))
     assert same_start > 0.8 * other_start
 
 
