@@ -163,7 +163,8 @@ GENERATOR_FREE = ["ce", "ros", "smote", "class_weighted_ce", "balanced_softmax",
                   "logit_adjustment_posthoc"]
 #: Rows no generator setting changes (the pool they use is fixed, not the generator's): a run
 #: that differs from another only in its generators takes them from that run's parts.
-REUSABLE = GENERATOR_FREE + ["real_fill", "real_fill_pool", "pool_pretrain", "oracle"]
+REUSABLE = GENERATOR_FREE + ["real_fill", "real_fill_mixup_retrain_resampled", "real_fill_pool",
+                             "pool_pretrain", "oracle"]
 #: The committed protocol's ``crt`` was the paper's subsample re-training, now ``ce_retrain``.
 LEGACY_RECIPES = {"crt": "ce_retrain"}
 # The rows of the committed protocol (no validation split), in table order.
@@ -175,8 +176,12 @@ LEGACY_ORDER = [
     "synaug_pretrained_balanced_softmax_mixup", "synthetic_only", "real_fill", "oracle",
 ]
 ORDER = (LEGACY_ORDER[:6] + ["ce_retrain"] + LEGACY_ORDER[6:8] + ["logit_adjustment_posthoc"]
-         + LEGACY_ORDER[8:15] + ["synaug_pretrained_mixup_crt", "synaug_pretrained_adabn"]
-         + LEGACY_ORDER[15:-1] + ["real_fill_pool", "pool_pretrain", "oracle"])
+         + LEGACY_ORDER[8:15] + ["synaug_pretrained_mixup_crt", "synaug_pretrained_adabn",
+                                 "synaug_pretrained_domain_mixup",
+                                 "synaug_pretrained_domain_mixup_retrain_resampled",
+                                 "synaug_pretrained_two_stage"]
+         + LEGACY_ORDER[15:-1] + ["real_fill_mixup_retrain_resampled", "real_fill_pool",
+                                  "pool_pretrain", "oracle"])
 #: ``--domain-shift`` (issue 15): the generator-free peers, the shifted generator's fill with
 #: each remedy, its training images used directly, and the in-distribution ceiling.
 SHIFTED_GENERATOR = "fashion-mnist-small-shifted"

@@ -54,6 +54,12 @@ METHODS = {
                                    "sampling)",
     "synaug_pretrained_adabn": "... with the net's BatchNorm statistics re-estimated on the "
                                "real rows after training (AdaBN)",
+    "synaug_pretrained_domain_mixup": "... + domain Mixup (each real row mixed with a "
+                                      "generated one)",
+    "synaug_pretrained_domain_mixup_retrain_resampled":
+        "... + domain Mixup + head re-trained on the balanced filled set",
+    "synaug_pretrained_two_stage": "... trained on the filled set, then fine-tuned on the real "
+                                   "rows only",
     "synaug_shifted": "fill from the domain-shifted generator (pretrained on the pool in "
                       "another style)",
     "synaug_shifted_mixup": "... + Mixup (any two rows)",
@@ -74,6 +80,8 @@ METHODS = {
     "synaug_shifted_mixup_adabn_crt": "... + Mixup + AdaBN + cRT on all real rows",
     "synthetic_only": "trained on generated images only, n_max per class (replacement analysis)",
     "real_fill": "deficits filled with real images from the generator's pool (the ceiling)",
+    "real_fill_mixup_retrain_resampled": "... + Mixup + head re-trained on the balanced filled "
+                                         "set (SynAug's recipe on the real fill)",
     "oracle": "balanced real rows of the same size, from outside the long-tailed split",
     "real_fill_styled": "deficits filled with the domain-shifted generator's own training "
                         "images (real pool images in its style): its data used directly",
@@ -189,13 +197,13 @@ def make_recipe(method, *, class_counts, n_target, generators=None, pools=None,
         return RetrainClassifier(parts.net(), rows="original", random_state=random_state)
     if method.startswith("synaug_"):
         return parts.synaug_recipe()
-    if method.startswith("real_fill_styled"):
-        return parts.filled(parts.pool_sampler("real_fill_styled"),
-                            method[len("real_fill_styled"):])
+    for pool in ("real_fill_styled", "real_fill"):
+        if method.startswith(pool):
+            return parts.filled(parts.pool_sampler(pool), method[len(pool):])
     if method == "synthetic_only":
         return _pipe(FunctionSampler(func=_synthetic_only, validate=False, kw_args={
             "sampler": parts.synaug("pretrained"), "n_target": n_target}), parts.net(mixup=True))
-    return _pipe(parts.pool_sampler(method), parts.net())  # real_fill, oracle
+    return _pipe(parts.pool_sampler(method), parts.net())  # oracle
 
 
 #: ``method: (sampler or None, MixupNetClassifier changes)`` of the recipes without a generator.

@@ -180,7 +180,7 @@ def test_method_aliases_stand_for_their_rows_in_methods_and_exclude(lt):
 
     pretrained = methods("--methods", "pretrained")
     assert pretrained[0] == "synaug_pretrained" and pretrained[-1] == "synthetic_only"
-    assert len(pretrained) == 8 and "synaug_pretrained_adabn" in pretrained
+    assert len(pretrained) == 11 and "synaug_pretrained_two_stage" in pretrained
     assert methods("--methods", "indomain") == [
         "synaug_indomain", "synaug_indomain_mixup", "synaug_indomain_mixup_retrain"]
     assert methods("--methods", "key") == lt.KEY_ROWS

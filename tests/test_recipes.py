@@ -51,7 +51,8 @@ def test_remedy_suffixes_build_what_they_name():
 
     def build(method):
         return make_recipe(method, class_counts=counts, n_target=40, generators=gens,
-                           pools={"real_fill_styled": (np.zeros((40, 4)), np.zeros(40))},
+                           pools={k: (np.zeros((40, 4)), np.zeros(40))
+                                  for k in ("real_fill_styled", "real_fill")},
                            train_steps=60)
 
     # Kang et al.'s cRT (all real rows, class-balanced sampling) vs the paper's subsample.
@@ -82,6 +83,16 @@ def test_remedy_suffixes_build_what_they_name():
     assert pre_crt.method == "crt" and pre_crt.estimator.named_steps["clf"].mixup_alpha == 1.0
     styled = build("real_fill_styled_domain_mixup_retrain")
     assert isinstance(styled.estimator, SyntheticAwareClassifier)
+    pre_dm = build("synaug_pretrained_domain_mixup_retrain_resampled")
+    assert (pre_dm.method, pre_dm.rows) == ("subsample", "resampled")
+    assert pre_dm.estimator.classifier.mixup_pairing == "real_synthetic"
+    # SynAug's chosen recipe on the real fill: the same remedies, a pool's rows
+    real = build("real_fill_mixup_retrain_resampled")
+    assert (real.method, real.rows) == ("subsample", "resampled")
+    assert real.estimator.named_steps["clf"].mixup_alpha == 1.0
+    assert real.estimator.named_steps["sampler"].kw_args["n_target"] == 40
+    plain_real = build("real_fill")
+    assert plain_real.named_steps["clf"].mixup_alpha == 0.0
     with pytest.raises(ValueError, match="unknown remedy '_jitter'"):
         make_recipe.__globals__["_remedies"]("_mixup_jitter")
 
