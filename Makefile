@@ -130,10 +130,12 @@ bench-long-tail-heldout: install fashion-mnist
 	$(LTH_DSB) --merge
 
 # The SynAug rows of bench-long-tail-heldout with the best sampler measured for the fill
-# (SDE-DPM-Solver++ at 40 guided steps, 80 passes: generation_speed_sde), the generator-free
-# rows taken from that run (~45 min on two lanes)
+# (SDE-DPM-Solver++ at 40 guided steps, 80 passes: generation_speed_sde), and the chosen
+# recipe on the real fill; the other generator-free rows taken from that run (~50 min on two
+# lanes)
 LTS := $(LT) --heldout-validation 100 --scheduler sde-dpm++ --steps 40 \
-	--name long_tail_sdedpmpp40_heldout --methods pretrained --exclude synthetic_only
+	--name long_tail_sdedpmpp40_heldout --methods pretrained real_fill_mixup_retrain_resampled \
+	--exclude synthetic_only
 bench-long-tail-sde: install fashion-mnist
 	($(LTS) --seed-list 3 && $(LTS) --seed-list 5) & $(LTS) --seed-list 4; wait
 	$(LTS) --merge --reuse long_tail_dpmpp_heldout
