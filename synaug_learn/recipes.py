@@ -197,13 +197,12 @@ def make_recipe(method, *, class_counts, n_target, generators=None, pools=None,
         return RetrainClassifier(parts.net(), rows="original", random_state=random_state)
     if method.startswith("synaug_"):
         return parts.synaug_recipe()
-    for pool in ("real_fill_styled", "real_fill"):
-        if method.startswith(pool):
-            return parts.filled(parts.pool_sampler(pool), method[len(pool):])
     if method == "synthetic_only":
         return _pipe(FunctionSampler(func=_synthetic_only, validate=False, kw_args={
             "sampler": parts.synaug("pretrained"), "n_target": n_target}), parts.net(mixup=True))
-    return _pipe(parts.pool_sampler(method), parts.net())  # oracle
+    # the rest fill from one of ``pools`` (the longest matching name), then the suffix's remedies
+    pool = next(p for p in _POOLS if method.startswith(p))
+    return parts.filled(parts.pool_sampler(pool), method[len(pool):])
 
 
 #: ``method: (sampler or None, MixupNetClassifier changes)`` of the recipes without a generator.
@@ -216,6 +215,9 @@ _SIMPLE = {
     "ros_mixup": ("ros", {"mixup": True}),
     "balanced_softmax_mixup": (None, {"mixup": True, "loss": "balanced_softmax"}),
 }
+
+#: The ``pools`` a recipe can fill from, as name prefixes, longest first.
+_POOLS = ("real_fill_styled", "real_fill", "oracle")
 
 #: Recipes whose network sees the long-tailed rows (all others see a filled set).
 _UNFILLED = ("ce", "class_weighted_ce", "balanced_softmax", "crt", "ce_retrain",
