@@ -17,7 +17,7 @@ FMNIST_DIR := /usr/share/datasets/fashion-mnist
 .PHONY: install demo test test-slow test-ray lint fashion-mnist docs clean \
         bench-long-tail bench-long-tail-budget bench-long-tail-domain-shift \
         bench-long-tail-dpmpp bench-long-tail-domain-shift-dpmpp bench-long-tail-heldout \
-        bench-long-tail-domain-shift-budget bench-long-tail-sde bench-long-tail-wide bench-groups \
+        bench-long-tail-domain-shift-budget bench-long-tail-sde bench-long-tail-per-class bench-long-tail-wide bench-groups \
         bench-tabular check-long-tail check-groups
 
 # The package alone (what the demo needs), then the test extras on top.
@@ -139,6 +139,13 @@ LTS := $(LT) --heldout-validation 100 --scheduler sde-dpm++ --steps 40 \
 bench-long-tail-sde: install fashion-mnist
 	($(LTS) --seed-list 3 && $(LTS) --seed-list 5) & $(LTS) --seed-list 4; wait
 	$(LTS) --merge --reuse long_tail_dpmpp_heldout
+
+# Where the SDE run's gap sits: its chosen SynAug row and real_fill re-fitted per seed (the
+# run's cached fill; ~6 min on one core after bench-long-tail-sde), per-class recall and
+# confusions
+bench-long-tail-per-class: install fashion-mnist
+	nice -n 10 $(PY) benchmarks/long_tail_per_class.py \
+		--like benchmarks/results/long_tail_sdedpmpp40_heldout.json
 
 # A wider generator: UNet blocks 48 96 96 (2.5 M parameters, 2.25x the shipped model's), the
 # same pool, 4176 steps, learning rate, batch and seed (~80 min on two CPU threads); then the

@@ -442,6 +442,13 @@ def validation_scores(est, sd):
                 for k, (X, y) in sets.items() if X is not None}
 
 
+def confusion(est, sd):
+    """The test confusion matrix, rows = true class, in the order of ``sd.counts``."""
+    from sklearn.metrics import confusion_matrix
+
+    return confusion_matrix(sd.y_test, est.predict(sd.X_test), labels=list(sd.counts)).tolist()
+
+
 def run_method(method, sd, generators, args, bank):
     """Fit every candidate of ``method``, keep the best on validation, score it on test once."""
     t0, best, tried, key = time.time(), None, [], choice_key(args.heldout_validation)
@@ -452,10 +459,11 @@ def run_method(method, sd, generators, args, bank):
             best = (choice, scores, est)
     choice, scores, est = best
     metrics = evaluate(est, sd.X_test, sd.y_test, sd.shot_counts)
-    metrics.pop("per_class")
+    per_class = metrics.pop("per_class")
     metrics.update(scores)
     record = {"seed": sd.seed, "method": method, "metrics": metrics,
-              "wall_s": time.time() - t0}
+              "wall_s": time.time() - t0, "per_class": per_class,
+              "confusion": confusion(est, sd)}
     if len(tried) > 1:
         record.update(choice=choice, candidates=tried)
     return record
