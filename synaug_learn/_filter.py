@@ -14,9 +14,15 @@ __all__ = ["filter_generated"]
 
 
 def _auto_classifier(X, y):
-    """Logistic regression on the real rows' pixels, scaled to [-1, 1] with their range."""
+    """Class-balanced logistic regression on the real rows' pixels, scaled to [-1, 1] with
+    their range.
+
+    The real rows are imbalanced -- that is why they are being filled -- and an unweighted
+    fit shrinks a rare class's probabilities by its prior, so a fixed threshold would reject
+    most samples of the very classes the fill is for, honest ones included.
+    """
     features = feature_map(X, value_range=(-1.0, 1.0))
-    clf = LogisticRegression(max_iter=300).fit(features(X), y)
+    clf = LogisticRegression(max_iter=300, class_weight="balanced").fit(features(X), y)
     return clf, features
 
 

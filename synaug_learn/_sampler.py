@@ -185,8 +185,11 @@ class SynAugSampler(BaseOverSampler):
         Quality filter: keep a generated sample only if a classifier trained
         on the real rows gives its intended class a probability of at least
         ``filter_threshold``, generating more to compensate. ``"auto"`` fits a
-        logistic regression on the real rows' pixels; a fitted classifier with
-        ``predict_proba`` and ``classes_`` is used as it is.
+        class-balanced logistic regression on the real rows' pixels; a fitted
+        classifier with ``predict_proba`` and ``classes_`` is used as it is.
+        A judge fitted on a handful of rows of a class rejects many honest
+        images of it (unseen real ones too): with very rare classes, check
+        ``filter_report_`` or pass a classifier trained on more data.
     filter_threshold : float, default=0.5
         Minimum probability of the intended class for a sample to be kept.
     max_filter_rounds : int, default=5

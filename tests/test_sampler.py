@@ -525,3 +525,23 @@ def test_interrupted_redrawing_of_real_rows_resumes_losing_at_most_one_shard(tmp
               None, 1.0, 0)
     edit_rows(SyntheticBank(tmp_path, shard_size=4), gen, X, y, None, 2.0, 0)
     assert EditingJitter.edited == before + 20
+
+
+def test_auto_filter_judges_a_rare_class_with_class_balanced_weights():
+    # Unseen *real* images of a class with 3 training rows (120 for the others) stand in
+    # for honest samples: an unweighted logistic regression rejects 78 % of them at 0.5 (its
+    # prior shrinks the rare class's probabilities); the class-balanced judge 32 %.
+    from synaug_learn._filter import filter_generated
+
+    X, y = load_digits(return_X_y=True)
+    keep = np.concatenate([np.flatnonzero(y == c)[: (3 if c == 3 else 120)] for c in range(10)])
+    unseen = X[np.flatnonzero(y == 3)[3:103]]
+
+    def fetch(n_per_stratum, random_state):
+        n = sum(n_per_stratum.values())
+        return unseen[:n], np.full(n, 3), None
+
+    with pytest.warns(UserWarning, match="filter kept only 68 of the 100 samples"):
+        *_, report = filter_generated(fetch, {(3, None): 100}, 0, X[keep], y[keep],
+                                      filter="auto", threshold=0.5, max_rounds=0)
+    assert report[(3, None)]["rejection_rate"] == pytest.approx(0.32)
