@@ -116,6 +116,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
+from sklearn.base import clone
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _heldout import HELDOUT_SALT, held_out_rows, rows_below_pool  # noqa: E402
@@ -179,7 +180,8 @@ ORDER = (LEGACY_ORDER[:6] + ["ce_retrain"] + LEGACY_ORDER[6:8] + ["logit_adjustm
          + LEGACY_ORDER[8:15] + ["synaug_pretrained_mixup_crt", "synaug_pretrained_adabn",
                                  "synaug_pretrained_domain_mixup",
                                  "synaug_pretrained_domain_mixup_retrain_resampled",
-                                 "synaug_pretrained_two_stage"]
+                                 "synaug_pretrained_two_stage", "synaug_pretrained_regen",
+                                 "synaug_pretrained_regen_mixup_retrain_resampled"]
          + LEGACY_ORDER[15:-1] + ["real_fill_mixup_retrain_resampled", "real_fill_pool",
                                   "pool_pretrain", "oracle"])
 #: ``--domain-shift`` (issue 15): the generator-free peers, the shifted generator's fill with
@@ -208,6 +210,8 @@ HELDOUT = "heldout_validation_balanced_accuracy"
 # goes to the earlier candidate, and without a validation split only the first is run.
 POSTHOC_TAUS = (1.0, 0.0, 0.25, 0.5, 0.75, 1.25, 1.5, 1.75, 2.0)
 FILL_TAUS = (0.5, 0.25, 1.0)
+#: ``regenerate_real`` of the ``_regen`` rows, chosen on validation (the recipe's first).
+REGEN_STRENGTHS = (0.5, 0.25)
 POOL_FINE_TUNE = (("cross_entropy", 0.05), ("cross_entropy", 0.005),
                   ("balanced_softmax", 0.05), ("balanced_softmax", 0.005))
 POOL_PER_CLASS = 900  # the shipped generator's pool (its training.json)
@@ -420,6 +424,12 @@ def fit_candidates(method, sd, generators, args, bank):
         for tau in _grid(FILL_TAUS, args):  # the recipe is a Pipeline(sampler, clf)
             est = make_recipe(method, **common).set_params(clf__loss_tau=tau)
             yield {"loss_tau": tau}, est.fit(sd.X_fit, sd.y_fit)
+    elif "_regen" in method:
+        est = make_recipe(method, **common)
+        key = next(k for k in est.get_params() if k.endswith("regenerate_real"))
+        for strength in _grid(REGEN_STRENGTHS, args):
+            yield ({"regenerate_real": strength},
+                   clone(est).set_params(**{key: strength}).fit(sd.X_fit, sd.y_fit))
     else:
         recipe = method if args.validation else LEGACY_RECIPES.get(method, method)
         yield {}, make_recipe(recipe, **common).fit(sd.X_fit, sd.y_fit)

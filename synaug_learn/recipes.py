@@ -60,6 +60,11 @@ METHODS = {
         "... + domain Mixup + head re-trained on the balanced filled set",
     "synaug_pretrained_two_stage": "... trained on the filled set, then fine-tuned on the real "
                                    "rows only",
+    "synaug_pretrained_regen": "... with every real row redrawn by the generator "
+                               "(regenerate_real), so that looking real no longer marks the "
+                               "head classes",
+    "synaug_pretrained_regen_mixup_retrain_resampled":
+        "... + Mixup + head re-trained on the balanced filled set",
     "synaug_shifted": "fill from the domain-shifted generator (pretrained on the pool in "
                       "another style)",
     "synaug_shifted_mixup": "... + Mixup (any two rows)",
@@ -88,6 +93,8 @@ METHODS = {
     "real_fill_styled_domain_mixup_retrain": "... + domain Mixup + head refitted on a balanced "
                                              "subsample of the real rows",
 }
+#: ``regenerate_real`` of the ``synaug_{kind}_regen...`` recipes (the group benchmark's value).
+REGENERATE_REAL = 0.5
 #: The remedies a fill can be followed by, as recipe-name suffixes, longest match first.
 REMEDIES = ("domain_mixup", "mixup", "two_stage", "adabn", "retrain_resampled", "retrain", "crt")
 
@@ -145,6 +152,8 @@ def make_recipe(method, *, class_counts, n_target, generators=None, pools=None,
         statistics re-estimated on the real rows), ``_retrain`` (head refitted on a
         balanced subsample of the real rows, the paper's), ``_retrain_resampled``
         (... of the filled set) or ``_crt`` (Kang et al.'s cRT on all real rows).
+        ``synaug_{kind}_regen...`` also redraws every real row with the
+        generator (``regenerate_real``, :data:`REGENERATE_REAL`) before them.
     class_counts : dict
         Training rows per class of the long-tailed data (the prior of the
         balancing losses, also after a fill).
@@ -257,16 +266,21 @@ class _Parts:
         smallest = min(self.class_counts.values())
         return SMOTE(k_neighbors=max(1, min(5, smallest - 1)), random_state=self.random_state)
 
-    def synaug(self, kind):
+    def synaug(self, kind, regenerate_real=None):
         if kind not in self.generators:
             raise ValueError(f"method={self.method!r} needs generators[{kind!r}].")
         return SynAugSampler(generator=self.generators[kind], cache_dir=self.cache_dir,
-                             report=False, random_state=self.random_state)
+                             regenerate_real=regenerate_real, report=False,
+                             random_state=self.random_state)
 
     def synaug_recipe(self):
-        """``synaug_{kind}{remedies}``: a fill from ``generators[kind]``, then the remedies."""
+        """``synaug_{kind}[_regen]{remedies}``: a fill from ``generators[kind]`` (``_regen``:
+        with the real rows redrawn by it too), then the remedies."""
         kind = self.method.split("_")[1]
-        return self.filled(self.synaug(kind), self.method[len(f"synaug_{kind}"):])
+        tail = self.method[len(f"synaug_{kind}"):]
+        regen = tail.startswith("_regen")
+        sampler = self.synaug(kind, REGENERATE_REAL if regen else None)
+        return self.filled(sampler, tail[len("_regen"):] if regen else tail)
 
     def filled(self, sampler, tail):
         """A fill by ``sampler``, then the remedies named by ``tail`` (e.g. ``"_mixup_crt"``)."""

@@ -180,7 +180,8 @@ def test_method_aliases_stand_for_their_rows_in_methods_and_exclude(lt):
 
     pretrained = methods("--methods", "pretrained")
     assert pretrained[0] == "synaug_pretrained" and pretrained[-1] == "synthetic_only"
-    assert len(pretrained) == 11 and "synaug_pretrained_two_stage" in pretrained
+    assert len(pretrained) == 13 and "synaug_pretrained_two_stage" in pretrained
+    assert "synaug_pretrained_regen_mixup_retrain_resampled" in pretrained
     assert methods("--methods", "indomain") == [
         "synaug_indomain", "synaug_indomain_mixup", "synaug_indomain_mixup_retrain"]
     assert methods("--methods", "key") == lt.KEY_ROWS
@@ -415,3 +416,36 @@ def test_heldout_rows_are_balanced_outside_the_split_and_the_oracles_rows(lt):
     X_oracle, _ = lt._oracle_pool(np.concatenate([X_lt, X_h]), seed=3)
     assert not held & {r.tobytes() for r in X_oracle}
     assert len(X_oracle) == FASHION_MNIST_POOL_START - 300 - 200
+
+
+class _Resampler:
+    """Stands for SynAugSampler in a recipe: its regenerate_real is all that is read."""
+
+    def __init__(self, regenerate_real=None):
+        self.regenerate_real = regenerate_real
+
+    def get_params(self, deep=True):
+        return {"regenerate_real": self.regenerate_real}
+
+    def set_params(self, **params):
+        self.regenerate_real = params.get("regenerate_real", self.regenerate_real)
+        return self
+
+    def fit_resample(self, X, y):
+        return X, y
+
+
+@pytest.mark.parametrize("validation, strengths", [(0.2, [0.5, 0.25]), (None, [0.5])])
+def test_regen_rows_choose_the_redraw_strength_on_validation(lt, tmp_path, monkeypatch,
+                                                            validation, strengths):
+    from imblearn.pipeline import Pipeline
+    from sklearn.dummy import DummyClassifier
+
+    monkeypatch.setattr(lt, "make_recipe", lambda method, **kw: Pipeline(
+        [("sampler", _Resampler(0.5)), ("clf", DummyClassifier())]))
+    sd = lt.SeedData(0, np.zeros((4, 2)), np.array([0, 1, 0, 1]), None, None, None, None,
+                     {0: 2, 1: 2}, {0: 2, 1: 2}, {})
+    args = _args(tmp_path, validation=validation)
+    fitted = list(lt.fit_candidates("synaug_pretrained_regen", sd, {}, args, str(tmp_path)))
+    assert [c for c, _ in fitted] == [{"regenerate_real": s} for s in strengths]
+    assert [e.named_steps["sampler"].regenerate_real for _, e in fitted] == strengths

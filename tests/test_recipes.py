@@ -91,6 +91,15 @@ def test_remedy_suffixes_build_what_they_name():
     assert (real.method, real.rows) == ("subsample", "resampled")
     assert real.estimator.named_steps["clf"].mixup_alpha == 1.0
     assert real.estimator.named_steps["sampler"].kw_args["n_target"] == 40
+    # _regen: the same fill with every real row redrawn by the generator first
+    assert build("synaug_pretrained").named_steps["sampler"].regenerate_real is None
+    regen = build("synaug_pretrained_regen")
+    assert regen.named_steps["sampler"].regenerate_real == 0.5
+    assert regen.named_steps["clf"].mixup_alpha == 0.0
+    regen_rr = build("synaug_pretrained_regen_mixup_retrain_resampled")
+    assert (regen_rr.method, regen_rr.rows) == ("subsample", "resampled")
+    assert regen_rr.estimator.named_steps["sampler"].regenerate_real == 0.5
+    assert regen_rr.estimator.named_steps["clf"].mixup_alpha == 1.0
     plain_real = build("real_fill")
     assert plain_real.named_steps["clf"].mixup_alpha == 0.0
     with pytest.raises(ValueError, match="unknown remedy '_jitter'"):
