@@ -211,7 +211,7 @@ HELDOUT = "heldout_validation_balanced_accuracy"
 POSTHOC_TAUS = (1.0, 0.0, 0.25, 0.5, 0.75, 1.25, 1.5, 1.75, 2.0)
 FILL_TAUS = (0.5, 0.25, 1.0)
 #: ``regenerate_real`` of the ``_regen`` rows, chosen on validation (the recipe's first).
-REGEN_STRENGTHS = (0.5, 0.25)
+REGEN_STRENGTHS = (0.5, 0.25, 0.1)
 POOL_FINE_TUNE = (("cross_entropy", 0.05), ("cross_entropy", 0.005),
                   ("balanced_softmax", 0.05), ("balanced_softmax", 0.005))
 POOL_PER_CLASS = 900  # the shipped generator's pool (its training.json)

@@ -435,7 +435,7 @@ class _Resampler:
         return X, y
 
 
-@pytest.mark.parametrize("validation, strengths", [(0.2, [0.5, 0.25]), (None, [0.5])])
+@pytest.mark.parametrize("validation, strengths", [(0.2, [0.5, 0.25, 0.1]), (None, [0.5])])
 def test_regen_rows_choose_the_redraw_strength_on_validation(lt, tmp_path, monkeypatch,
                                                             validation, strengths):
     from imblearn.pipeline import Pipeline
