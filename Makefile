@@ -140,12 +140,16 @@ bench-long-tail-sde: install fashion-mnist
 	($(LTS) --seed-list 3 && $(LTS) --seed-list 5) & $(LTS) --seed-list 4; wait
 	$(LTS) --merge --reuse long_tail_dpmpp_heldout
 
-# Where the SDE run's gap sits: its chosen SynAug row and real_fill re-fitted per seed (the
-# run's cached fill; ~6 min on one core after bench-long-tail-sde), per-class recall and
+# Where the SDE run's gap sits: two of its SynAug rows (domain Mixup, and the real rows redrawn,
+# each + head re-trained on the balanced filled set) against real_fill, re-fitted per seed (the
+# run's cached fill; ~6 min each on one core after bench-long-tail-sde): per-class recall and
 # confusions
+LTPC := nice -n 10 $(PY) benchmarks/long_tail_per_class.py \
+	--like benchmarks/results/long_tail_sdedpmpp40_heldout.json
 bench-long-tail-per-class: install fashion-mnist
-	nice -n 10 $(PY) benchmarks/long_tail_per_class.py \
-		--like benchmarks/results/long_tail_sdedpmpp40_heldout.json
+	$(LTPC) --methods synaug_pretrained_domain_mixup_retrain_resampled real_fill & \
+	$(LTPC) --methods synaug_pretrained_regen_mixup_retrain_resampled real_fill \
+		--name long_tail_sdedpmpp40_heldout_per_class_regen; wait
 
 # A wider generator: UNet blocks 48 96 96 (2.5 M parameters, 2.25x the shipped model's), the
 # same pool, 4176 steps, learning rate, batch and seed (~80 min on two CPU threads); then the

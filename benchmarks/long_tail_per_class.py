@@ -17,7 +17,8 @@ two minutes on one CPU core; without it the fill is drawn again (the same rows: 
 has its own seed), as long as the run's fill took.
 
     python benchmarks/long_tail_per_class.py \\
-        --like benchmarks/results/long_tail_sdedpmpp40_heldout.json
+        --like benchmarks/results/long_tail_sdedpmpp40_heldout.json \\
+        --methods synaug_pretrained_domain_mixup_retrain_resampled real_fill
 """
 
 from __future__ import annotations
@@ -165,6 +166,8 @@ def parse_args(argv):
                              "then real_fill)")
     parser.add_argument("--cache-dir", type=Path, default=Path("benchmarks/.work/long_tail"),
                         help="the run's cache of generated rows (missing rows are drawn again)")
+    parser.add_argument("--name", default=None,
+                        help="results name (default: the run's name + _per_class)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--from-json", type=Path, default=None,
                         help="re-render the markdown of a results json (e.g. after adding "
@@ -194,7 +197,7 @@ def main(argv=None):
 
     class_names = lt.shipped_info(run["config"]["pretrained_generator"])["class_names"]
     rows = summarize_rows(refit(args.like, methods, args.cache_dir, log), stored, class_names)
-    result = {"benchmark": f"{run['benchmark']}_per_class", "command": command(argv),
+    result = {"benchmark": args.name or f"{run['benchmark']}_per_class", "command": command(argv),
               "date": utc_now(), "git": git, "machine": machine(), "versions": versions(),
               "config": {"run": run["benchmark"], "class_names": class_names,
                          "run_config": run["config"]},
