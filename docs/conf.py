@@ -127,6 +127,7 @@ BENCHMARKS = {
     "long_tail_sdedpmpp40_heldout": "make bench-long-tail-sde",
     "long_tail_wide48_heldout": "make bench-long-tail-wide",
     "long_tail_sdedpmpp40_heldout_per_class": "make bench-long-tail-per-class",
+    "long_tail_sdedpmpp40_heldout_per_class_regen": "make bench-long-tail-per-class",
     "long_tail_lowlr_dpmpp": "python benchmarks/long_tail.py --scheduler dpm++ --pretrained DIR "
                              "(the file's command and notes)",
     "long_tail_dpmpp_guidance1": "python benchmarks/long_tail.py --scheduler dpm++ --guidance 1.0 "
