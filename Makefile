@@ -127,8 +127,7 @@ LTH_DS := $(LTH) --domain-shift --name long_tail_domain_shift_dpmpp_heldout --me
 # ... and the domain-shift key rows at 1,000 optimiser steps, where the carve met both goals
 # narrowly with a fragile choice (~28 min on three lanes, the fills cached by the run before)
 LTH_DSB = $(LTH) --domain-shift --train-steps 1000 \
-	--name long_tail_domain_shift_dpmpp_heldout_budget_1000 --methods $(DSB_SYNAUG) \
-	synaug_shifted_adabn synaug_shifted_mixup_adabn_crt balanced_softmax ce_retrain crt
+	--name long_tail_domain_shift_dpmpp_heldout_budget_1000 --methods $(DSB_ROWS)
 bench-long-tail-heldout: install fashion-mnist
 	($(LTH_IN) --seed-list 3 --exclude indomain $(REGEN_ROWS) && \
 	 $(LTH_IN) --seed-list 5 --methods pretrained --exclude $(REGEN_ROWS)) & \
@@ -180,15 +179,15 @@ bench-long-tail-wide: install fashion-mnist
 DSB = $(LT) --domain-shift --train-steps 1000 --name long_tail_domain_shift_budget_1000
 DSB_SYNAUG = synaug_shifted synaug_shifted_domain_mixup_crt synaug_shifted_mixup_crt \
 	synaug_shifted_two_stage
+DSB_PEERS = balanced_softmax ce_retrain crt
+DSB_ROWS = $(DSB_SYNAUG) $(SHIFT_ADABN) $(DSB_PEERS)
 bench-long-tail-domain-shift-budget: install fashion-mnist
-	($(DSB) --seed-list 0 --methods $(DSB_SYNAUG) balanced_softmax ce_retrain crt && \
+	($(DSB) --seed-list 0 --methods $(DSB_SYNAUG) $(DSB_PEERS) && \
 	 $(DSB) --seed-list 2 --methods $(DSB_SYNAUG)) & \
-	($(DSB) --seed-list 1 --methods $(DSB_SYNAUG) balanced_softmax ce_retrain crt && \
-	 $(DSB) --seed-list 2 --methods balanced_softmax ce_retrain crt); wait
+	($(DSB) --seed-list 1 --methods $(DSB_SYNAUG) $(DSB_PEERS) && \
+	 $(DSB) --seed-list 2 --methods $(DSB_PEERS)); wait
 	$(DSB) --seed-list 0 1 2 --methods $(SHIFT_ADABN) & \
-	$(DSB) --seed-list 3 --methods $(DSB_SYNAUG) $(SHIFT_ADABN) balanced_softmax ce_retrain crt & \
-	$(DSB) --seed-list 4 --methods $(DSB_SYNAUG) $(SHIFT_ADABN) balanced_softmax ce_retrain crt; \
-	wait
+	$(DSB) --seed-list 3 --methods $(DSB_ROWS) & $(DSB) --seed-list 4 --methods $(DSB_ROWS); wait
 	$(DSB) --merge
 
 # groups: several hours; two lanes (one per task family), each in resumable pieces, then merged

@@ -142,7 +142,7 @@ from synaug_learn.datasets import (  # noqa: E402
 )
 from synaug_learn.generators import ConditionalDiffusionGenerator, pretrained_path  # noqa: E402
 from synaug_learn.generators._sampling import SCHEDULER_NAMES as SAMPLER_NAMES  # noqa: E402
-from synaug_learn.recipes import METHODS, evaluate, make_recipe  # noqa: E402
+from synaug_learn.recipes import METHODS, REGENERATE_REAL, evaluate, make_recipe  # noqa: E402
 
 #: Rows this benchmark adds to the package's recipes (built here from the public API).
 EXTRA_METHODS = {
@@ -210,8 +210,8 @@ HELDOUT = "heldout_validation_balanced_accuracy"
 # goes to the earlier candidate, and without a validation split only the first is run.
 POSTHOC_TAUS = (1.0, 0.0, 0.25, 0.5, 0.75, 1.25, 1.5, 1.75, 2.0)
 FILL_TAUS = (0.5, 0.25, 1.0)
-#: ``regenerate_real`` of the ``_regen`` rows, chosen on validation (the recipe's first).
-REGEN_STRENGTHS = (0.5, 0.25, 0.1)
+#: ``regenerate_real`` of the ``_regen`` rows, chosen on validation (the recipe's own first).
+REGEN_STRENGTHS = (REGENERATE_REAL, 0.25, 0.1)
 POOL_FINE_TUNE = (("cross_entropy", 0.05), ("cross_entropy", 0.005),
                   ("balanced_softmax", 0.05), ("balanced_softmax", 0.005))
 POOL_PER_CLASS = 900  # the shipped generator's pool (its training.json)
